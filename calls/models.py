@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Agent(models.Model):
+    """An AI agent configured at a vendor (synced from it), used to place calls."""
+
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", on_delete=models.CASCADE, related_name="agents"
+    )
+    vendor_agent_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    language = models.CharField(max_length=20, blank=True)
+    voice = models.CharField(max_length=100, blank=True)
+    # The variables the agent expects: [{"name", "type", "default_value"}].
+    variables = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor_account", "vendor_agent_id"], name="agent_unique_per_vendor"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallState(models.TextChoices):
+    PENDING = "pending", "Pending"  # written by callops, not yet accepted by the vendor
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"  # ringing or in conversation
+    ENDED = "ended", "Ended"
+    FAILED = "failed", "Failed"  # never became a call (vendor refused, number invalid, ...)
+
+
+LIVE_STATES = (CallState.PENDING, CallState.QUEUED, CallState.RUNNING)
+TERMINAL_STATES = (CallState.ENDED, CallState.FAILED)
+
+
+class CallOutcome(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    NOT_PICKED = "not_picked", "Not picked up"
+    REJECTED = "rejected", "Rejected / busy"
+    VOICEMAIL = "voicemail", "Voicemail"
+    HUNG_UP = "hung_up", "Callee hung up"
+    DROPPED = "dropped", "Dropped"
+    NOT_CONNECTED = "not_connected", "Not connected"
+    TRANSFERRED = "transferred", "Transferred"
+    ERROR = "error", "Error"
+
+
+class Call(models.Model):
+    """One AI phone call, from the moment callops decides to place it to its transcript."""
+
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", on_delete=models.PROTECT, related_name="calls"
+    )
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    # A string reference: calls never import campaigns (dependencies point one way).
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    to_number = models.CharField(max_length=16)
+    from_number = models.CharField(max_length=32, blank=True)
+    state = models.CharField(max_length=10, choices=CallState.choices, default=CallState.PENDING)
+    outcome = models.CharField(max_length=20, choices=CallOutcome.choices, blank=True)
+    # The vendor's own disconnection reason, verbatim, beside the normalized outcome.
+    vendor_outcome = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+
+    vendor_call_id = models.CharField(max_length=100, blank=True)
+    # Made once when the call is written and sent on every attempt, so a vendor never
+    # places the same call twice.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    variables = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    summary = models.TextField(blank=True)
+    transcript = models.JSONField(default=list, blank=True)
+    extracted_variables = models.JSONField(default=dict, blank=True)
+    recording_url = models.URLField(max_length=1000, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    last_update_at = models.DateTimeField(null=True, blank=True)
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor_account", "vendor_call_id"],
+                condition=~Q(vendor_call_id=""),
+                name="call_unique_vendor_id",
+            ),
+        ]
+        indexes = [
+            # The call log: newest first, keyset pagination on (created_at, id).
+            models.Index(fields=["-created_at", "-id"], name="call_log_idx"),
+            # The sync job: calls not yet terminal whose next poll is due.
+            models.Index(
+                fields=["next_sync_at"],
+                condition=Q(state__in=["pending", "queued", "running"]),
+                name="call_sync_due_idx",
+            ),
+            models.Index(fields=["campaign", "state"], name="call_campaign_state_idx"),
+            models.Index(fields=["agent", "created_at"], name="call_agent_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call {self.pk} to {self.to_number} ({self.state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATES

@@ -1,0 +1,17 @@
+"""The Celery app: configuration comes from Django settings (CELERY_*), tasks from each app."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("callops")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The periodic schedule lives in code, next to the app, so every deployment runs the same jobs.
+# Each job is safe if two runs overlap (they claim rows before working on them).
+app.conf.beat_schedule = {
+    "worker-heartbeat": {"task": "dashboard.tasks.record_heartbeat", "schedule": 30.0},
+}

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from dashboard.roles import Capability, has_capability, primary_role
+
+# The main navigation: (label, URL name, capability needed to see and open it).
+NAVIGATION = (
+    ("Overview", "overview", Capability.VIEW_OVERVIEW),
+    ("Calls", "calls:list", Capability.VIEW_CALLS),
+    ("Campaigns", "campaigns:list", Capability.VIEW_CAMPAIGNS),
+    ("Contacts", "contacts:list", Capability.VIEW_CONTACTS),
+    ("Agents", "calls:agents", Capability.VIEW_AGENTS),
+    ("Analytics", "analytics", Capability.VIEW_ANALYTICS),
+    ("Settings", "settings", Capability.MANAGE_SETTINGS),
+)
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "user_role": None}
+    items = [
+        {"label": label, "url": reverse(url_name), "active": False}
+        for label, url_name, capability in NAVIGATION
+        if has_capability(user, capability)
+    ]
+    # The longest URL that prefixes the current path is the section we are in.
+    matching = [item for item in items if request.path.startswith(item["url"])]
+    if matching:
+        max(matching, key=lambda item: len(item["url"]))["active"] = True
+    role = primary_role(user)
+    return {"nav_items": items, "user_role": role.value if role else None}

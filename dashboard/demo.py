@@ -1,0 +1,100 @@
+"""Demo data for `make run`: one login per role, a few contacts, vendor accounts on the sandbox.
+
+Everything is created with get_or_create on natural keys, so running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from contacts.models import Contact
+from dashboard.roles import Role
+from vendors.models import VendorAccount, VendorKind
+
+DEMO_CONTACTS = (
+    ("Ada Lovelace", "+14155550101", "ada@example.com", "America/Los_Angeles"),
+    ("Alan Turing", "+442079460102", "alan@example.com", "Europe/London"),
+    ("Grace Hopper", "+12125550103", "grace@example.com", "America/New_York"),
+    ("Katherine Johnson", "+17575550104", "katherine@example.com", "America/New_York"),
+    ("Hedy Lamarr", "+4930901820105", "hedy@example.com", "Europe/Berlin"),
+    ("Srinivasa Ramanujan", "+914422570106", "srinivasa@example.com", "Asia/Kolkata"),
+)
+
+SANDBOX_ACCOUNT_NAMES = {
+    VendorKind.REVRAG: "Revrag (sandbox)",
+    VendorKind.VOICE_PLATFORM: "Voice platform (sandbox)",
+    VendorKind.REVONT: "Revont (sandbox)",
+    VendorKind.CALLCOV: "CallCov (sandbox)",
+    VendorKind.REVOR: "Revor (sandbox)",
+}
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: Role
+
+
+def demo_logins_path() -> Path:
+    return Path(settings.VAR_DIR) / "demo-logins.json"
+
+
+def _load_or_make_passwords() -> dict[str, str]:
+    path = demo_logins_path()
+    if path.exists():
+        return json.loads(path.read_text())
+    passwords = {role.value: f"{role.value}-{secrets.token_urlsafe(9)}" for role in Role}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(passwords, indent=2))
+    path.chmod(0o600)
+    return passwords
+
+
+@transaction.atomic
+def seed_users() -> list[DemoLogin]:
+    passwords = _load_or_make_passwords()
+    user_model = get_user_model()
+    logins = []
+    for role in Role:
+        user, created = user_model.objects.get_or_create(username=role.value)
+        if created or not user.check_password(passwords[role.value]):
+            user.set_password(passwords[role.value])
+            user.save()
+        user.groups.add(Group.objects.get(name=role.value))
+        logins.append(DemoLogin(role.value, passwords[role.value], role))
+    return logins
+
+
+@transaction.atomic
+def seed_contacts() -> None:
+    for name, phone, email, time_zone in DEMO_CONTACTS:
+        Contact.objects.get_or_create(
+            phone_e164=phone,
+            defaults={"name": name, "email": email, "time_zone": time_zone},
+        )
+
+
+@transaction.atomic
+def seed_sandbox_accounts(sandbox_vendors: list[dict[str, str]]) -> list[VendorAccount]:
+    """One vendor account per sandbox vendor; keys are refreshed if the sandbox's changed."""
+    accounts = []
+    for vendor in sandbox_vendors:
+        kind = VendorKind(vendor["vendor"])
+        account = VendorAccount.objects.filter(name=SANDBOX_ACCOUNT_NAMES[kind]).first()
+        if account is None:
+            account = VendorAccount(name=SANDBOX_ACCOUNT_NAMES[kind], kind=kind)
+        account.base_url = vendor["base_url"]
+        if account.pk is None or account.get_api_key() != vendor["api_key"]:
+            account.set_api_key(vendor["api_key"])
+        account.save()
+        accounts.append(account)
+    return accounts

@@ -1,0 +1,51 @@
+"""Fixtures shared by every test: one user per role, logged-in clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from dashboard.roles import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str, role: Role | None = None, **extra):
+        user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role.value))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def role_users(make_user):
+    """A user for each role, plus None for anonymous: the permission matrix of every test."""
+    return {
+        "anonymous": None,
+        Role.OPERATOR.value: make_user("olivia", Role.OPERATOR),
+        Role.MANAGER.value: make_user("manuel", Role.MANAGER),
+        Role.ADMIN.value: make_user("adele", Role.ADMIN),
+    }
+
+
+@pytest.fixture
+def client_as(role_users):
+    def make(role: str) -> Client:
+        client = Client()
+        user = role_users[role]
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Real hashing is deliberately slow; tests only need a hasher that works.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from vendors.crypto import decrypt_secret, encrypt_secret, mask_secret
+
+
+class VendorKind(models.TextChoices):
+    REVRAG = "revrag", "Revrag (AI calls)"
+    VOICE_PLATFORM = "voice_platform", "Voice platform (AI calls, native campaigns)"
+    REVONT = "revont", "Revont (sales-call records)"
+    CALLCOV = "callcov", "CallCov (recording analysis)"
+    REVOR = "revor", "Revor (follow-up outreach)"
+
+
+# Documented base URLs; "custom" (any URL, e.g. the sandbox) is always possible too.
+DOCUMENTED_BASE_URLS: dict[str, dict[str, str]] = {
+    VendorKind.REVRAG: {
+        "production": "https://api.revrag.ai",
+        "staging": "https://staging-api.revrag.ai",
+    },
+    VendorKind.VOICE_PLATFORM: {},
+    VendorKind.REVONT: {"production": "https://api.revont.ai/v1"},
+    VendorKind.CALLCOV: {"production": "https://api.callcov.com/api/v1"},
+    VendorKind.REVOR: {"production": "https://revor.ai/api/v1"},
+}
+
+# Vendors that place AI calls (and so can run campaigns).
+CALLING_KINDS = frozenset({VendorKind.REVRAG, VendorKind.VOICE_PLATFORM})
+
+
+class VendorMode(models.TextChoices):
+    TEST = "test", "Test"
+    LIVE = "live", "Live"
+
+
+def new_webhook_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class VendorAccount(models.Model):
+    """A connection to one vendor: where it lives and the (encrypted) key callops uses."""
+
+    kind = models.CharField(max_length=20, choices=VendorKind.choices)
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.URLField(max_length=300)
+    mode = models.CharField(max_length=10, choices=VendorMode.choices, default=VendorMode.TEST)
+    api_key_encrypted = models.TextField(editable=False)
+    api_key_mask = models.CharField(max_length=40, editable=False)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    # Part of the webhook URL callops gives the vendor: /webhooks/<kind>/<token>/.
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
+    # Requests per minute per endpoint group, e.g. {"default": 100, "POST /v1/calls": 30}.
+    rate_limits = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    last_check_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True)
+    last_check_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # Never the key, even encrypted: reprs end up in logs and tracebacks.
+        return f"<VendorAccount {self.pk} {self.kind} {self.name!r}>"
+
+    def set_api_key(self, plaintext: str) -> None:
+        self.api_key_encrypted = encrypt_secret(plaintext)
+        self.api_key_mask = mask_secret(plaintext)
+
+    def get_api_key(self) -> str:
+        return decrypt_secret(self.api_key_encrypted)
+
+    def set_webhook_secret(self, plaintext: str) -> None:
+        self.webhook_secret_encrypted = encrypt_secret(plaintext) if plaintext else ""
+
+    def get_webhook_secret(self) -> str:
+        return (
+            decrypt_secret(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
+        )
+
+    @property
+    def is_calling(self) -> bool:
+        return self.kind in CALLING_KINDS
