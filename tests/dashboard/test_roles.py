@@ -22,8 +22,9 @@ PUBLIC_EXPECTATIONS: dict[str, dict[str, int]] = {
     "logout": dict.fromkeys(ROLES, 405),  # POST only
 }
 
-# Example path arguments for URLs that take some; each test builds the objects it names.
-URL_EXAMPLES: dict[str, Callable[[Any], dict[str, Any]]] = {}
+# Path arguments for URLs that take some: each builds the objects it names (tests/factories.py)
+# and returns the kwargs for reverse().
+URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {}
 
 # Views whose GET answers something other than 200 for a permitted user.
 PERMITTED_GET_STATUS: dict[str, int] = {}
@@ -89,7 +90,7 @@ def test_it_flags_a_view_without_a_rule():
 def test_it_answers_each_role_as_the_rules_say(client_as, role, name, view, pattern):
     if pattern.pattern.converters:
         assert name in URL_EXAMPLES, f"{name} takes arguments: add an example to URL_EXAMPLES"
-        kwargs = URL_EXAMPLES[name](None)
+        kwargs = URL_EXAMPLES[name]()
     else:
         kwargs = {}
     response = client_as(role).get(reverse(name, kwargs=kwargs))
