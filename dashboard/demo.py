@@ -69,7 +69,7 @@ def seed_users() -> list[DemoLogin]:
         if created or not user.check_password(passwords[role.value]):
             user.set_password(passwords[role.value])
             user.save()
-        user.groups.add(Group.objects.get(name=role.value))
+        user.groups.add(Group.objects.get_or_create(name=role.value)[0])
         logins.append(DemoLogin(role.value, passwords[role.value], role))
     return logins
 

@@ -108,28 +108,24 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
-DATABASE_URL = env_str("DATABASE_URL")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "callops.sqlite3",
-            # Web, worker and beat write at once: WAL lets readers run beside the writer,
-            # IMMEDIATE takes the write lock at BEGIN (no deadlock-prone lock upgrades), and the
-            # busy timeout makes a writer wait its turn instead of failing "database is locked".
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
-                ),
-            },
-            "TEST": {"NAME": VAR_DIR / "test-callops.sqlite3"},
-        }
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'callops.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat write at once: WAL lets readers run beside the writer, IMMEDIATE
+    # takes the write lock at BEGIN (no deadlock-prone lock upgrades), and the busy timeout makes
+    # a writer wait its turn instead of failing with "database is locked".
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+        ),
     }
+    # A file, not memory, so tests can share the database with worker processes they start.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-callops.sqlite3")}
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ------------------------------------------------------------------------------------
