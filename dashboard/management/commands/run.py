@@ -58,6 +58,7 @@ class Command(BaseCommand):
         var_dir = Path(settings.VAR_DIR)
         var_dir.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         logins = seed_users()
         seed_contacts()
 
