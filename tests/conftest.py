@@ -50,3 +50,15 @@ def client_as(role_users):
 def _fast_password_hashing(settings):
     # Real hashing is deliberately slow; tests only need a hasher that works.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_tasks_in_process():
+    """Tasks enqueued during a test run at once, in the test's process (no broker needed).
+
+    Tests that need a real worker start one themselves with its own broker settings.
+    """
+    from dashboard.celery import app
+
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield

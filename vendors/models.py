@@ -52,8 +52,12 @@ class VendorAccount(models.Model):
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
     # Part of the webhook URL callops gives the vendor: /webhooks/<kind>/<token>/.
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
-    # Requests per minute per endpoint group, e.g. {"default": 100, "POST /v1/calls": 30}.
+    # Overrides of the documented limits per endpoint group (vendors/ratelimit.py): requests per
+    # minute, or a limit with its own window, e.g.
+    # {"default": 100, "POST /v1/calls": 30, "POST /analysis/": {"limit": 20, "window_seconds": 30}}
     rate_limits = models.JSONField(default=dict, blank=True)
+    # After a 429 the vendor's clock says when this key may be used again, for every group.
+    rate_paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True)
@@ -89,3 +93,45 @@ class VendorAccount(models.Model):
     @property
     def is_calling(self) -> bool:
         return self.kind in CALLING_KINDS
+
+
+class RateWindowSource(models.TextChoices):
+    # No answer seen yet: one probe request learns where the vendor's windows begin.
+    UNKNOWN = "unknown", "Not known yet"
+    # The vendor sends X-RateLimit-Reset: our windows end when the vendor's do.
+    VENDOR = "vendor", "Aligned on the vendor's reset time"
+    # The vendor sends no reset time: windows start at our first request (and after a 429).
+    LOCAL = "local", "Counted locally"
+
+
+class RateBudget(models.Model):
+    """The requests one vendor key may still send in the current window of one endpoint group.
+
+    Shared by every process on every machine through the database; `vendors.ratelimit` takes
+    from it in short transactions, never across an HTTP call. Times are unix seconds (floats)
+    because they are compared with the vendor's own unix reset headers.
+    """
+
+    account = models.ForeignKey(
+        VendorAccount, on_delete=models.CASCADE, related_name="rate_budgets"
+    )
+    # "default" or the vendor's own name for a separately limited endpoint ("POST /v1/calls").
+    group = models.CharField(max_length=120)
+    window_source = models.CharField(
+        max_length=10, choices=RateWindowSource.choices, default=RateWindowSource.UNKNOWN
+    )
+    window_ends_at = models.FloatField(default=0.0)
+    used = models.PositiveIntegerField(default=0)
+    # What the vendor's headers said, when they say less than the configured limit.
+    vendor_limit = models.PositiveIntegerField(null=True, blank=True)
+    vendor_window_seconds = models.FloatField(null=True, blank=True)
+    # While the first request's answer is awaited, the others wait until this time at most.
+    probe_until = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "group"], name="rate_budget_per_group")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.group}: {self.used} used"

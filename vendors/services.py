@@ -1,0 +1,92 @@
+"""Making a client for a stored vendor account, and checking that the account works."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from vendors.base import VendorClient
+from vendors.callcov.client import CallCovClient
+from vendors.crypto import SecretUnreadable
+from vendors.errors import VendorError
+from vendors.http import ApiKey, RetryPolicy
+from vendors.models import VendorAccount, VendorKind
+from vendors.ratelimit import AccountRateBudget
+from vendors.revont.client import RevontClient
+from vendors.revor.client import RevorClient
+from vendors.revrag.client import RevragClient
+from vendors.voice_platform.client import VoicePlatformClient
+
+CLIENT_CLASSES: dict[str, type[VendorClient]] = {
+    VendorKind.REVRAG: RevragClient,
+    VendorKind.VOICE_PLATFORM: VoicePlatformClient,
+    VendorKind.REVONT: RevontClient,
+    VendorKind.CALLCOV: CallCovClient,
+    VendorKind.REVOR: RevorClient,
+}
+
+# A connection check runs while an admin waits: one attempt, no long waits for budget.
+CHECK_RETRY_POLICY = RetryPolicy(max_attempts=1, max_wait=5.0)
+
+
+def vendor_client_for(account: VendorAccount, *, retry: RetryPolicy | None = None) -> VendorClient:
+    """The client of the account's vendor, sharing the account's database rate budget."""
+    client_class = CLIENT_CLASSES[account.kind]
+    return client_class(
+        base_url=account.base_url,
+        api_key=ApiKey(account.get_api_key()),
+        budget=AccountRateBudget(account),
+        retry=retry,
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    message: str
+
+
+def _cheapest_call(client: VendorClient) -> Callable[[], object]:
+    """The cheapest authenticated read each vendor offers."""
+    if isinstance(client, RevragClient):
+        return client.list_agents
+    if isinstance(client, VoicePlatformClient):
+        return client.list_agents
+    if isinstance(client, RevontClient):
+        return lambda: client.list_calls(limit=1)
+    if isinstance(client, CallCovClient):
+        return lambda: client.list_analyses(limit=1)
+    if isinstance(client, RevorClient):
+        return client.list_accounts
+    raise TypeError(f"No connection check for {type(client).__name__}")
+
+
+def check_connection(account: VendorAccount) -> ConnectionCheck:
+    """Make one authenticated call and record the outcome on the account.
+
+    A failure's message is the vendor's own text ("Invalid API key"), so an admin sees what
+    the vendor says rather than our paraphrase.
+    """
+    try:
+        with vendor_client_for(account, retry=CHECK_RETRY_POLICY) as client:
+            _cheapest_call(client)()
+        check = ConnectionCheck(ok=True, message="Connected.")
+    except SecretUnreadable:
+        check = ConnectionCheck(
+            ok=False, message="The stored key cannot be decrypted with the configured keys."
+        )
+    except VendorError as error:
+        check = ConnectionCheck(ok=False, message=error.message)
+    checked_at = timezone.now()
+    max_length = VendorAccount._meta.get_field("last_check_message").max_length or 500
+    VendorAccount.objects.filter(pk=account.pk).update(
+        last_check_at=checked_at,
+        last_check_ok=check.ok,
+        last_check_message=check.message[:max_length],
+    )
+    account.last_check_at = checked_at
+    account.last_check_ok = check.ok
+    account.last_check_message = check.message[:max_length]
+    return check
