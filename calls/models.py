@@ -87,9 +87,18 @@ class Call(models.Model):
     error_message = models.CharField(max_length=500, blank=True)
 
     vendor_call_id = models.CharField(max_length=100, blank=True)
+    # The vendor's latest status, verbatim (QUEUED, in_progress, ...).
+    vendor_status = models.CharField(max_length=32, blank=True)
     # Made once when the call is written and sent on every attempt, so a vendor never
     # places the same call twice.
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The Idempotency-Key an API client sent, so its retry returns this call instead of a new one.
+    request_key = models.CharField(max_length=200, blank=True)
+    dispatch_attempts = models.PositiveSmallIntegerField(default=0)
+    sync_failures = models.PositiveSmallIntegerField(default=0)
+    # No news for too long while not ended: shown as needing attention, no longer polled.
+    is_stale = models.BooleanField(default=False)
+    last_payload = models.JSONField(default=dict, blank=True)
 
     variables = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -113,6 +122,11 @@ class Call(models.Model):
                 condition=~Q(vendor_call_id=""),
                 name="call_unique_vendor_id",
             ),
+            models.UniqueConstraint(
+                fields=["created_by", "request_key"],
+                condition=~Q(request_key=""),
+                name="call_unique_request_key",
+            ),
         ]
         indexes = [
             # The call log: newest first, keyset pagination on (created_at, id).
@@ -133,3 +147,104 @@ class Call(models.Model):
     @property
     def is_live(self) -> bool:
         return self.state in LIVE_STATES
+
+
+class EventSource(models.TextChoices):
+    API = "api", "API"
+    WEBHOOK = "webhook", "Webhook"
+    SYNC = "sync", "Sync"
+    USER = "user", "User"
+    SYSTEM = "system", "callops"
+
+
+class CallEvent(models.Model):
+    """One line of a call's timeline: a state change, a vendor error, a note."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=10, choices=EventSource.choices)
+    state_from = models.CharField(max_length=10, blank=True)
+    state_to = models.CharField(max_length=10, blank=True)
+    message = models.CharField(max_length=500)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["call", "at"], name="callevent_call_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.source}: {self.message}"
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSED = "processed", "Processed"
+    UNMATCHED = "unmatched", "Waiting for its call"
+    FAILED = "failed", "Failed"
+
+
+class WebhookEvent(models.Model):
+    """A webhook delivery, stored raw before anything else so nothing a vendor sends is lost."""
+
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", on_delete=models.CASCADE, related_name="webhook_events"
+    )
+    # The vendor's event id when it sends one, else a hash of the body: a redelivery of the
+    # same event hits the unique constraint and changes nothing.
+    dedupe_key = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=WebhookStatus.choices, default=WebhookStatus.PENDING
+    )
+    event_type = models.CharField(max_length=50, blank=True)
+    vendor_call_id = models.CharField(max_length=100, blank=True)
+    call = models.ForeignKey(
+        Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor_account", "dedupe_key"], name="webhook_unique_delivery"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="webhook_status_idx"),
+            models.Index(
+                fields=["vendor_account", "vendor_call_id"],
+                condition=Q(status="unmatched"),
+                name="webhook_unmatched_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_account_id}:{self.dedupe_key} ({self.status})"
+
+
+class SyncCursor(models.Model):
+    """Where a list import stopped (a vendor's opaque cursor), so the next run resumes there."""
+
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", on_delete=models.CASCADE, related_name="sync_cursors"
+    )
+    name = models.CharField(max_length=50)
+    cursor = models.CharField(max_length=500, blank=True)
+    # A run owns the import until then; a second run at the same moment does nothing.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    imported = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vendor_account", "name"], name="sync_cursor_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_account_id}:{self.name} @ {self.cursor or 'start'}"

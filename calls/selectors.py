@@ -2,14 +2,339 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from calls.models import Agent, Call
+from django.contrib.postgres.search import (
+    SearchQuery,
+    SearchVector,
+    SearchVectorCombinable,
+    SearchVectorField,
+)
+from django.db import connection
+from django.db.models import Count, Func, Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from calls.models import Agent, Call, CallEvent, WebhookEvent
+from contacts.models import Contact
+from vendors.models import CALLING_KINDS, VendorAccount
+
+PAGE_SIZE = 50
+# The text search configuration of the call search index: no stemming, no stop words, so
+# names, product words and numbers in any language match as typed.
+SEARCH_CONFIG = "simple"
 
 
-def call_list() -> QuerySet[Call]:
-    return Call.objects.select_related("vendor_account", "agent", "contact", "campaign")
+class _JsonbStrings(SearchVectorCombinable, Func):
+    """`jsonb_to_tsvector(config, value, '["string"]')`: the words of a JSON value's strings only.
+
+    Used for transcripts, so the keys ("speaker", "text") and timings are not searchable.
+    """
+
+    function = "jsonb_to_tsvector"
+    template = "%(function)s('" + SEARCH_CONFIG + "'::regconfig, %(expressions)s, '[\"string\"]')"
+    output_field = SearchVectorField()
 
 
-def agent_list() -> QuerySet[Agent]:
-    return Agent.objects.select_related("vendor_account").annotate(call_count=Count("calls"))
+def call_search_vector() -> Any:
+    """The document searched by the call log; the GIN index `call_search_idx` is over it.
+
+    PostgreSQL only uses the index when the query has exactly the index's expression, so the
+    index (calls/models.py) must be built from this same function.
+    """
+    return SearchVector("summary", config=SEARCH_CONFIG) + _JsonbStrings("transcript")
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """What the call log shows: every field empty means every call."""
+
+    search: str = ""
+    state: str = ""
+    outcome: str = ""
+    vendor_outcome: str = ""
+    vendor_account_id: int | None = None
+    agent_id: int | None = None
+    campaign_id: int | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
+    has_recording: bool | None = None
+    is_stale: bool | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self == CallFilters()
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _prefix_query(text: str) -> SearchQuery | None:
+    """Every word of `text` as a prefix (`call:* & back:*`): people type parts of words."""
+    words = _WORD.findall(text.lower())[:12]
+    if not words:
+        return None
+    raw = " & ".join(f"{word}:*" for word in words)
+    return SearchQuery(raw, search_type="raw", config=SEARCH_CONFIG)
+
+
+_PHONE_LIKE = re.compile(r"^[\d\s()+./-]+$")
+# Contacts whose names match are looked up first, so the call query stays index-friendly
+# (`contact_id IN (1, 2, ...)` and the search index can be OR-ed by PostgreSQL).
+_MAX_CONTACT_MATCHES = 500
+
+
+def _search(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if _PHONE_LIKE.match(text) and len(digits) >= 3:
+        # A number: "+1 (415) 555" finds +1415555.... on the call or on its contact.
+        return calls.filter(Q(to_number__contains=digits) | Q(from_number__contains=digits))
+    contact_ids = list(
+        Contact.objects.filter(name__icontains=text).values_list("pk", flat=True)[
+            :_MAX_CONTACT_MATCHES
+        ]
+    )
+    by_contact = Q(contact_id__in=contact_ids)
+    if connection.vendor == "postgresql":
+        query = _prefix_query(text)
+        if query is None:
+            return calls.filter(by_contact)
+        calls = calls.annotate(document=call_search_vector())
+        return calls.filter(Q(document=query) | by_contact)
+    # SQLite (the embedded default): every word appears in the summary or the transcript.
+    calls = calls.annotate(transcript_text=Cast("transcript", TextField()))
+    by_text = Q()
+    for word in _WORD.findall(text)[:12]:
+        by_text &= Q(summary__icontains=word) | Q(transcript_text__icontains=word)
+    return calls.filter(by_text | by_contact) if by_text else calls.filter(by_contact)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
+    """Calls matching the filters, newest first, with what the log shows of each."""
+    calls = Call.objects.select_related("vendor_account", "agent", "contact", "campaign")
+    f = filters or CallFilters()
+    if f.search:
+        calls = _search(calls, f.search)
+    if f.state:
+        calls = calls.filter(state=f.state)
+    if f.outcome:
+        calls = calls.filter(outcome=f.outcome)
+    if f.vendor_outcome:
+        calls = calls.filter(vendor_outcome__iexact=f.vendor_outcome)
+    if f.vendor_account_id is not None:
+        calls = calls.filter(vendor_account_id=f.vendor_account_id)
+    if f.agent_id is not None:
+        calls = calls.filter(agent_id=f.agent_id)
+    if f.campaign_id is not None:
+        calls = calls.filter(campaign_id=f.campaign_id)
+    if f.created_from is not None:
+        calls = calls.filter(created_at__gte=_day_start(f.created_from))
+    if f.created_to is not None:
+        # The whole "to" day is included.
+        calls = calls.filter(created_at__lt=_day_start(f.created_to + timedelta(days=1)))
+    if f.min_duration is not None:
+        calls = calls.filter(duration_seconds__gte=f.min_duration)
+    if f.max_duration is not None:
+        calls = calls.filter(duration_seconds__lte=f.max_duration)
+    if f.has_recording is True:
+        calls = calls.exclude(recording_url="")
+    elif f.has_recording is False:
+        calls = calls.filter(recording_url="")
+    if f.is_stale is not None:
+        calls = calls.filter(is_stale=f.is_stale)
+    return calls.order_by("-created_at", "-id")
+
+
+# --- Keyset pagination ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallPage:
+    calls: list[Call]
+    # Where the next page starts ("" on the last page); opaque to the browser.
+    next_cursor: str = ""
+    cursor: str = ""
+
+    @property
+    def has_more(self) -> bool:
+        return bool(self.next_cursor)
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(call: Call) -> str:
+    return f"{call.created_at.isoformat()}~{call.pk}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    moment, _, pk = cursor.rpartition("~")
+    when = parse_datetime(moment) if moment else None
+    if when is None or not pk.isdigit() or timezone.is_naive(when):
+        raise BadCursor(f"Not a call log position: {cursor!r}")
+    return when, int(pk)
+
+
+def call_page(
+    *, filters: CallFilters | None = None, after: str = "", size: int | None = None
+) -> CallPage:
+    """One page of the call log after the cursor `after`: one query whatever the page.
+
+    Keyset on (created_at, id), newest first, so a page never repeats or skips a call when
+    new calls arrive or several share a creation time. Raises BadCursor for a mangled cursor.
+    """
+    size = size or PAGE_SIZE
+    calls = call_list(filters=filters)
+    if after:
+        created_at, pk = decode_cursor(after)
+        calls = calls.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+    rows = list(calls[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return CallPage(calls=rows, next_cursor=encode_cursor(rows[-1]) if more else "", cursor=after)
+
+
+# --- One call ------------------------------------------------------------------------------------
+
+
+def call_get(*, pk: int) -> Call:
+    """One call with everything its page shows; raises Call.DoesNotExist."""
+    return Call.objects.select_related(
+        "vendor_account", "agent", "contact", "campaign", "created_by"
+    ).get(pk=pk)
+
+
+def call_status_get(*, pk: int) -> Call:
+    """The few fields the live status poll needs (every 2 s while a call runs)."""
+    return Call.objects.select_related("agent", "contact", "campaign").get(pk=pk)
+
+
+def call_events(*, call: Call) -> list[CallEvent]:
+    return list(call.events.order_by("at", "id"))
+
+
+@dataclass(frozen=True)
+class TranscriptTurn:
+    speaker: str
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def label(self) -> str:
+        return {"agent": "Agent", "customer": "Customer"}.get(self.speaker, self.speaker.title())
+
+    @property
+    def clock(self) -> str:
+        if self.start is None:
+            return ""
+        whole = int(self.start)
+        return f"{whole // 60:02d}:{whole % 60:02d}"
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number < 86400 else None
+
+
+def call_transcript(*, call: Call) -> list[TranscriptTurn]:
+    """The stored transcript as typed turns; anything malformed the vendor sent is skipped."""
+    turns = []
+    for item in call.transcript if isinstance(call.transcript, list) else []:
+        if not isinstance(item, dict):
+            continue
+        text = item.get("text")
+        if not isinstance(text, str) or not text:
+            continue
+        speaker = item.get("speaker")
+        turns.append(
+            TranscriptTurn(
+                speaker=speaker if isinstance(speaker, str) and speaker else "speaker",
+                text=text,
+                start=_seconds(item.get("start")),
+                end=_seconds(item.get("end")),
+            )
+        )
+    return turns
+
+
+# --- Choices for the pages -----------------------------------------------------------------------
+
+
+def calling_accounts(*, active_only: bool = True) -> QuerySet[VendorAccount]:
+    accounts = VendorAccount.objects.filter(kind__in=CALLING_KINDS)
+    return accounts.filter(is_active=True) if active_only else accounts
+
+
+def agent_list(*, vendor_account_id: int | None = None) -> QuerySet[Agent]:
+    agents = Agent.objects.select_related("vendor_account").annotate(call_count=Count("calls"))
+    if vendor_account_id is not None:
+        agents = agents.filter(vendor_account_id=vendor_account_id)
+    return agents
+
+
+def agents_for_account(*, vendor_account_id: int | None) -> QuerySet[Agent]:
+    """The active agents a new call may use on one account (none without an account)."""
+    if vendor_account_id is None:
+        return Agent.objects.none()
+    return Agent.objects.filter(vendor_account_id=vendor_account_id, is_active=True)
+
+
+def contact_choices(*, search: str = "", selected_id: int | None = None, limit: int = 50) -> list:
+    """Contacts offered by the new-call form: the selected one first, then matches by name."""
+    contacts = Contact.objects.order_by("name", "id")
+    if search:
+        digits = "".join(ch for ch in search if ch.isdigit())
+        query = Q(name__icontains=search)
+        if digits:
+            query |= Q(phone_e164__contains=digits)
+        contacts = contacts.filter(query)
+    chosen = list(contacts[:limit])
+    if selected_id is not None and all(contact.pk != selected_id for contact in chosen):
+        chosen = list(Contact.objects.filter(pk=selected_id)) + chosen
+    return chosen
+
+
+def call_filter_options() -> dict[str, Any]:
+    """The lists the call log's filter form offers (3 small queries, full page only)."""
+    # calls never imports campaigns (dependencies point one way): the model comes from the FK.
+    campaign_model = Call._meta.get_field("campaign").related_model
+    return {
+        "accounts": list(calling_accounts(active_only=False).values("pk", "name")),
+        "agents": list(Agent.objects.order_by("name").values("pk", "name")),
+        "campaigns": list(
+            campaign_model.objects.order_by("-created_at").values("pk", "name")[:200]
+        ),
+    }
+
+
+def webhook_inbox(
+    *, status: str = "", vendor_account_id: int | None = None
+) -> QuerySet[WebhookEvent]:
+    """The webhook inbox, newest first, without the raw bodies (they can be large)."""
+    events = WebhookEvent.objects.select_related("vendor_account", "call").defer("body")
+    if status:
+        events = events.filter(status=status)
+    if vendor_account_id:
+        events = events.filter(vendor_account_id=vendor_account_id)
+    return events
+
+
+def webhook_counts() -> dict[str, int]:
+    return dict(WebhookEvent.objects.values_list("status").annotate(count=Count("id")).order_by())

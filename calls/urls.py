@@ -6,5 +6,12 @@ app_name = "calls"
 
 urlpatterns = [
     path("", views.call_log, name="list"),
+    path("export.csv", views.call_export, name="export"),
+    path("new/", views.call_new, name="new"),
+    path("<int:pk>/", views.call_detail, name="detail"),
+    path("<int:pk>/recording", views.call_recording, name="recording"),
     path("agents/", views.agents, name="agents"),
+    path("webhooks/", views.webhook_inbox, name="webhook_inbox"),
+    path("webhooks/<int:pk>/", views.webhook_event, name="webhook_event"),
+    path("webhooks/<int:pk>/replay", views.webhook_replay_view, name="webhook_replay"),
 ]

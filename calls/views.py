@@ -1,19 +1,358 @@
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any
 
-from calls.selectors import agent_list, call_list
-from dashboard.roles import Capability, requires
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+
+from calls import selectors
+from calls.forms import CallFilterForm, NewCallForm
+from calls.models import Call, WebhookEvent, WebhookStatus
+from calls.recordings import RecordingRefused, open_recording
+from calls.services import CallRejected, call_create
+from calls.webhooks import webhook_replay
+from dashboard.audit import audit_record
+from dashboard.models import AuditAction
+from dashboard.roles import Capability, has_capability, requires
+
+# How often a live call's page asks for news (seconds); the template uses it too.
+POLL_SECONDS = 2
+
+
+def _get_call(pk: int) -> Call:
+    try:
+        return selectors.call_get(pk=pk)
+    except Call.DoesNotExist:
+        raise Http404("No such call.") from None
+
+
+# --- Call log ------------------------------------------------------------------------------------
 
 
 @requires(Capability.VIEW_CALLS)
+@require_GET
 def call_log(request: HttpRequest) -> HttpResponse:
-    page = Paginator(call_list(), 50).get_page(request.GET.get("page"))
-    return render(request, "calls/call_log.html", {"page": page})
+    """The call log: filters in the query string, newest first, "Load more" by keyset."""
+    form = CallFilterForm(request.GET)
+    filters = form.filters()
+    try:
+        page = selectors.call_page(filters=filters, after=request.GET.get("after", ""))
+    except selectors.BadCursor:
+        return HttpResponseBadRequest("This call log link is broken: start again from the top.")
+    context: dict[str, Any] = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "can_trigger": has_capability(request.user, Capability.TRIGGER_CALLS),
+    }
+    if request.htmx and page.cursor and request.htmx.target == "call-rows":
+        # "Load more": the next rows, appended to the table's body.
+        return render(request, "calls/call_log.html#next-rows", context)
+    if request.htmx and request.htmx.target == "results":
+        return render(request, "calls/call_log.html#results", context)
+    context["options"] = selectors.call_filter_options()
+    return render(request, "calls/call_log.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def inert_cell(value: Any) -> str:
+    """A cell a spreadsheet would run as a formula gets a leading quote.
+
+    Phone numbers start with "+", so "+" followed by digits only is left alone; any other cell
+    starting with = + - @ or a tab/CR is prefixed.
+    """
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        if text[:1] == "+" and text[1:].isdigit():
+            return text
+        return f"'{text}"
+    return text
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "state",
+    "outcome",
+    "vendor_reason",
+    "to_number",
+    "from_number",
+    "contact",
+    "agent",
+    "vendor_account",
+    "campaign",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "has_recording",
+    "stale",
+    "summary",
+]
+
+
+def _export_row(call: Call) -> list[Any]:
+    return [
+        call.pk,
+        call.created_at.isoformat(),
+        call.state,
+        call.outcome,
+        call.vendor_outcome,
+        call.to_number,
+        call.from_number,
+        call.contact.name if call.contact else "",
+        call.agent.name if call.agent else "",
+        call.vendor_account.name,
+        call.campaign.name if call.campaign else "",
+        call.started_at.isoformat() if call.started_at else "",
+        call.ended_at.isoformat() if call.ended_at else "",
+        "" if call.duration_seconds is None else call.duration_seconds,
+        "yes" if call.recording_url else "no",
+        "yes" if call.is_stale else "no",
+        call.summary,
+    ]
+
+
+@requires(Capability.VIEW_CALLS)
+@require_GET
+def call_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered call log as CSV, streamed row by row (any size, constant memory)."""
+    filters = CallFilterForm(request.GET).filters()
+    calls = selectors.call_list(filters=filters)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(EXPORT_COLUMNS)
+        for call in calls.iterator(chunk_size=2000):
+            yield writer.writerow([inert_cell(cell) for cell in _export_row(call)])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="calls-{stamp}.csv"'
+    return response
+
+
+# --- One call ------------------------------------------------------------------------------------
+
+
+def _pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@requires(Capability.VIEW_CALLS)
+@require_GET
+def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.htmx and request.htmx.target == "call-status":
+        return _call_status(request, pk)
+    call = _get_call(pk)
+    is_admin = has_capability(request.user, Capability.MANAGE_SETTINGS)
+    context = {
+        "call": call,
+        "poll_seconds": POLL_SECONDS,
+        "events": selectors.call_events(call=call),
+        "transcript": selectors.call_transcript(call=call),
+        "show_payload": is_admin,
+        "payload": _pretty_json(call.last_payload) if is_admin and call.last_payload else "",
+        "variables": _pretty_items(call.variables),
+        "metadata": _pretty_items(call.metadata),
+        "extracted": _pretty_items(call.extracted_variables),
+    }
+    return render(request, "calls/call_detail.html", context)
+
+
+def _pretty_items(value: Any) -> list[tuple[str, str]]:
+    """A JSON object as (key, text) rows; nested values shown as JSON."""
+    if not isinstance(value, dict):
+        return [("", _pretty_json(value))] if value else []
+    return [
+        (str(key), item if isinstance(item, str) else _pretty_json(item))
+        for key, item in value.items()
+    ]
+
+
+def _call_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live header, polled every 2 s; 286 stops the polling once the call is over."""
+    try:
+        call = selectors.call_status_get(pk=pk)
+    except Call.DoesNotExist:
+        raise Http404("No such call.") from None
+    context = {"call": call, "poll_seconds": POLL_SECONDS if call.is_live else 0}
+    response = render(request, "calls/call_detail.html#status", context)
+    if call.is_live:
+        return response
+    stop = HttpResponseStopPolling(response.content)
+    # The page was rendered while the call ran: reload it once for the transcript, summary
+    # and recording that came with the end.
+    stop["HX-Refresh"] = "true"
+    return stop
+
+
+@requires(Capability.VIEW_CALLS)
+@require_GET
+def call_recording(request: HttpRequest, pk: int) -> HttpResponse:
+    """The call's recording, fetched from its vendor by the server and streamed with Range."""
+    call = _get_call(pk)
+    try:
+        stream = open_recording(
+            call.recording_url, call.vendor_account, range_header=request.headers.get("Range")
+        )
+    except RecordingRefused as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain")
+    response = StreamingHttpResponse(stream.body, status=stream.status)
+    for name, value in stream.headers.items():
+        response[name] = value
+    response["Content-Disposition"] = f'inline; filename="call-{call.pk}-recording"'
+    return response
+
+
+# --- New call ------------------------------------------------------------------------------------
+
+# htmx target id -> the region of calls/call_new.html that answers it; anything else (the
+# "New call" buttons) gets the whole form in a <dialog>.
+_NEW_CALL_REGIONS = {
+    "agent-field": "agent-field",
+    "contact-options": "contact-options",
+    "new-call-form": "form-body",
+}
+
+
+@requires(Capability.TRIGGER_CALLS)
+@require_http_methods(["GET", "POST"])
+def call_new(request: HttpRequest) -> HttpResponse:
+    """The new-call form: an htmx modal on any page, a full page without JavaScript."""
+    if request.method == "POST" and "refresh" in request.POST:
+        # The no-JavaScript "Show agents" / "Find" buttons: show the form again, unchecked.
+        form = NewCallForm(initial=request.POST)
+    elif request.method == "POST":
+        form = NewCallForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                call, _created = call_create(
+                    vendor_account=data["vendor_account"],
+                    agent=data["agent"],
+                    contact=data["contact"],
+                    to_number=(data["to_number"] or "").strip(),
+                    variables=data["variables"],
+                    metadata=data["metadata"],
+                    created_by=request.user,
+                    request=request,
+                )
+            except CallRejected as exc:
+                form.add_rejection(exc.message, exc.field)
+            else:
+                url = reverse("calls:detail", kwargs={"pk": call.pk})
+                if request.htmx:
+                    return HttpResponseClientRedirect(url)
+                messages.success(request, f"Call to {call.to_number} requested.")
+                return redirect(url)
+    else:
+        # A GET may preset values (?contact=12 from a contact's page; htmx field reloads).
+        form = NewCallForm(initial=request.GET) if request.GET else NewCallForm()
+    source = request.POST if request.method == "POST" else request.GET
+    contact_id = source.get("contact", "")
+    context = {
+        "form": form,
+        "contact_search": source.get("contact_q", "").strip(),
+        "contacts": selectors.contact_choices(
+            search=source.get("contact_q", "").strip(),
+            selected_id=int(contact_id) if contact_id.isdigit() else None,
+        ),
+        "selected_contact": contact_id,
+    }
+    if request.htmx:
+        # 200 even with errors: htmx swaps only 2xx answers, and the errors must show.
+        region = _NEW_CALL_REGIONS.get(request.htmx.target or "", "modal")
+        return render(request, f"calls/call_new.html#{region}", context)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "calls/call_new.html", context, status=status)
+
+
+# --- Agents --------------------------------------------------------------------------------------
 
 
 @requires(Capability.VIEW_AGENTS)
 def agents(request: HttpRequest) -> HttpResponse:
-    return render(request, "calls/agents.html", {"agents": agent_list()})
+    return render(request, "calls/agents.html", {"agents": selectors.agent_list()})
+
+
+# --- Webhook inbox (admins) -----------------------------------------------------------------------
+
+
+@requires(Capability.MANAGE_SETTINGS)
+@require_GET
+def webhook_inbox(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status not in WebhookStatus.values:
+        status = ""
+    try:
+        account_id = int(request.GET.get("account") or 0) or None
+    except ValueError:
+        account_id = None
+    events = selectors.webhook_inbox(status=status, vendor_account_id=account_id)
+    counts = selectors.webhook_counts()
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": [
+            (value, label, counts.get(value, 0)) for value, label in WebhookStatus.choices
+        ],
+    }
+    if request.htmx:
+        return render(request, "calls/webhook_inbox.html#events", context)
+    return render(request, "calls/webhook_inbox.html", context)
+
+
+@requires(Capability.MANAGE_SETTINGS)
+@require_GET
+def webhook_event(request: HttpRequest, pk: int) -> HttpResponse:
+    event = get_object_or_404(WebhookEvent.objects.select_related("vendor_account", "call"), pk=pk)
+    return render(
+        request,
+        "calls/webhook_event.html",
+        {"event": event, "body": _pretty_json(_json_or_text(event.body))},
+    )
+
+
+def _json_or_text(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+@requires(Capability.MANAGE_SETTINGS)
+@require_POST
+def webhook_replay_view(request: HttpRequest, pk: int) -> HttpResponse:
+    event = get_object_or_404(WebhookEvent, pk=pk)
+    if event.status == WebhookStatus.PROCESSED:
+        messages.info(request, "This event was processed already; nothing to replay.")
+    else:
+        webhook_replay(inbox_id=event.pk)
+        audit_record(
+            action=AuditAction.WEBHOOK_REPLAYED,
+            request=request,
+            target=f"webhook event {event.pk}",
+            detail={"dedupe_key": event.dedupe_key, "previous_status": event.status},
+        )
+        messages.success(request, "The event is queued to be processed again.")
+    return redirect("calls:webhook_event", pk=event.pk)

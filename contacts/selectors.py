@@ -1,14 +1,107 @@
+"""Reads of contacts, the do-not-call list and imports, for pages, the API and other apps."""
+
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import re
+from collections.abc import Iterable
 
-from contacts.models import Contact
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from contacts.models import Contact, ContactImport, ContactImportRejection, DoNotCallEntry
+
+_DNC_CHUNK = 5000
+_PHONE_LIKE = re.compile(r"[\d\s()+./-]+")
 
 
-def contact_list(*, search: str = "") -> QuerySet[Contact]:
-    contacts = Contact.objects.all()
+def _phone_digits(search: str) -> str:
+    """A search typed like a number, "(415) 555-2671", matches the stored "+14155552671"."""
+    if _PHONE_LIKE.fullmatch(search) and any(ch.isdigit() for ch in search):
+        return "".join(ch for ch in search if ch.isdigit())
+    return search
+
+
+def contact_list(
+    *,
+    search: str = "",
+    has_email: bool | None = None,
+    time_zone: str = "",
+    on_do_not_call: bool | None = None,
+) -> QuerySet[Contact]:
+    """Contacts matching the search (name, number or email) and filters, each with `on_dnc`."""
+    contacts = Contact.objects.annotate(
+        on_dnc=Exists(DoNotCallEntry.objects.filter(phone_e164=OuterRef("phone_e164")))
+    )
     if search:
-        contacts = contacts.filter(
-            Q(name__icontains=search) | Q(phone_e164__contains=search) | Q(email__icontains=search)
-        )
+        query = Q(name__icontains=search) | Q(email__icontains=search)
+        query |= Q(phone_e164__contains=_phone_digits(search))
+        contacts = contacts.filter(query)
+    if has_email is True:
+        contacts = contacts.exclude(email="")
+    elif has_email is False:
+        contacts = contacts.filter(email="")
+    if time_zone:
+        contacts = contacts.filter(time_zone="" if time_zone == "-" else time_zone)
+    if on_do_not_call is not None:
+        contacts = contacts.filter(on_dnc=on_do_not_call)
     return contacts
+
+
+def contact_time_zones() -> list[str]:
+    """The time zones contacts have, for the filter."""
+    return list(
+        Contact.objects.exclude(time_zone="")
+        .order_by("time_zone")
+        .values_list("time_zone", flat=True)
+        .distinct()
+    )
+
+
+def contact_get(*, pk: int) -> Contact:
+    return contact_list().get(pk=pk)
+
+
+def contact_recent_calls(*, contact: Contact, limit: int = 20) -> list:
+    return list(contact.calls.select_related("agent").order_by("-created_at", "-id")[:limit])
+
+
+def is_on_do_not_call(phone_e164: str) -> bool:
+    """True when callops must not dial this E.164 number."""
+    return DoNotCallEntry.objects.filter(phone_e164=phone_e164).exists()
+
+
+def do_not_call_numbers(phones: Iterable[str]) -> set[str]:
+    """Which of these E.164 numbers are on the do-not-call list (one query per 5,000)."""
+    wanted = list(dict.fromkeys(phones))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _DNC_CHUNK):
+        chunk = wanted[start : start + _DNC_CHUNK]
+        found.update(
+            DoNotCallEntry.objects.filter(phone_e164__in=chunk).values_list("phone_e164", flat=True)
+        )
+    return found
+
+
+def do_not_call_entry(phone_e164: str) -> DoNotCallEntry | None:
+    return DoNotCallEntry.objects.filter(phone_e164=phone_e164).select_related("added_by").first()
+
+
+def do_not_call_list(*, search: str = "") -> QuerySet[DoNotCallEntry]:
+    entries = DoNotCallEntry.objects.select_related("added_by")
+    if search:
+        entries = entries.filter(
+            Q(phone_e164__contains=_phone_digits(search)) | Q(reason__icontains=search)
+        )
+    return entries
+
+
+def contact_import_list(*, limit: int = 20) -> list[ContactImport]:
+    # Never load the uploaded files for a list.
+    return list(ContactImport.objects.defer("data").select_related("created_by")[:limit])
+
+
+def contact_import_get(*, pk: int) -> ContactImport:
+    return ContactImport.objects.defer("data").select_related("created_by").get(pk=pk)
+
+
+def contact_import_rejections(*, contact_import: ContactImport) -> QuerySet[ContactImportRejection]:
+    return contact_import.rejections.order_by("line_number", "id")

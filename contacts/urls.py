@@ -6,4 +6,13 @@ app_name = "contacts"
 
 urlpatterns = [
     path("", views.contacts, name="list"),
+    path("new/", views.contact_create, name="create"),
+    path("<int:pk>/", views.contact_detail, name="detail"),
+    path("<int:pk>/edit/", views.contact_edit, name="edit"),
+    path("<int:pk>/delete/", views.contact_delete, name="delete"),
+    path("do-not-call/", views.do_not_call, name="dnc"),
+    path("do-not-call/<int:pk>/remove/", views.do_not_call_remove, name="dnc_remove"),
+    path("import/", views.contact_import, name="import"),
+    path("import/<int:pk>/", views.contact_import_detail, name="import_detail"),
+    path("import/<int:pk>/rejected.csv", views.contact_import_rejected, name="import_rejected"),
 ]

@@ -1,18 +1,297 @@
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import csv
 
-from contacts.selectors import contact_list
-from dashboard.roles import Capability, requires
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseStopPolling
+
+from contacts import selectors, services
+from contacts.csv_import import FIELDS, CsvFileError, preview
+from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
+from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
+from dashboard.roles import Capability, has_capability, requires
+
+PAGE_SIZE = 50
+
+
+def _yes_no(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+def _get_contact(pk: int) -> Contact:
+    try:
+        return selectors.contact_get(pk=pk)
+    except Contact.DoesNotExist:
+        raise Http404("No such contact.") from None
+
+
+def _get_import(pk: int) -> ContactImport:
+    try:
+        return selectors.contact_import_get(pk=pk)
+    except ContactImport.DoesNotExist:
+        raise Http404("No such import.") from None
+
+
+def _require_edit(request: HttpRequest) -> None:
+    if not has_capability(request.user, Capability.EDIT_CONTACTS):
+        raise PermissionDenied("Your role cannot edit contacts.")
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+# --- Contacts -----------------------------------------------------------------------------------
 
 
 @requires(Capability.VIEW_CONTACTS)
 def contacts(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    page = Paginator(contact_list(search=search), 50).get_page(request.GET.get("page"))
-    context = {"page": page, "search": search}
+    has_email = request.GET.get("email", "")
+    time_zone = request.GET.get("tz", "")
+    dnc = request.GET.get("dnc", "")
+    queryset = selectors.contact_list(
+        search=search,
+        has_email=_yes_no(has_email),
+        time_zone=time_zone,
+        on_do_not_call=_yes_no(dnc),
+    )
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "search": search,
+        "filters": {"email": has_email, "tz": time_zone, "dnc": dnc},
+        "filtered": bool(search or has_email or time_zone or dnc),
+        "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
+    }
     if request.htmx:
         return render(request, "contacts/contacts.html#results", context)
+    context["time_zones"] = selectors.contact_time_zones()
     return render(request, "contacts/contacts.html", context)
+
+
+@requires(Capability.VIEW_CONTACTS)
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _get_contact(pk)
+    context = {
+        "contact": contact,
+        "calls": selectors.contact_recent_calls(contact=contact),
+        "dnc_entry": selectors.do_not_call_entry(contact.phone_e164),
+        "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
+    }
+    return render(request, "contacts/contact_detail.html", context)
+
+
+@requires(Capability.EDIT_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_create(request: HttpRequest) -> HttpResponse:
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        contact = services.contact_create(**form.contact_values())
+        messages.success(request, f"Contact {contact} created.")
+        return redirect("contacts:detail", pk=contact.pk)
+    return render(request, "contacts/contact_form.html", {"form": form, "contact": None})
+
+
+@requires(Capability.EDIT_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _get_contact(pk)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        services.contact_update(contact=contact, **form.contact_values())
+        messages.success(request, f"Contact {contact} saved.")
+        return redirect("contacts:detail", pk=contact.pk)
+    return render(request, "contacts/contact_form.html", {"form": form, "contact": contact})
+
+
+@requires(Capability.EDIT_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _get_contact(pk)
+    if request.method == "POST":
+        label = str(contact)
+        services.contact_delete(contact=contact)
+        messages.success(request, f"Contact {label} deleted.")
+        return redirect("contacts:list")
+    return render(
+        request,
+        "contacts/confirm_delete.html",
+        {
+            "title": f"Delete {contact}?",
+            "explanation": "The contact is deleted. Its calls stay in the call log, "
+            "without the link to the contact.",
+            "action": reverse("contacts:delete", kwargs={"pk": contact.pk}),
+            "cancel": reverse("contacts:detail", kwargs={"pk": contact.pk}),
+            "button": "Delete contact",
+        },
+    )
+
+
+# --- Do-not-call list ---------------------------------------------------------------------------
+
+
+@requires(Capability.VIEW_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def do_not_call(request: HttpRequest) -> HttpResponse:
+    """The list (anyone who sees contacts) and the form that adds to it (editors)."""
+    form = DoNotCallForm(request.POST or None)
+    if request.method == "POST":
+        _require_edit(request)
+        if form.is_valid():
+            entry, created = services.do_not_call_add(
+                phone_e164=form.cleaned_data["phone"],
+                reason=form.cleaned_data["reason"],
+                added_by=request.user,
+                request=request,
+            )
+            if created:
+                messages.success(request, f"{entry.phone_e164} will not be called.")
+            else:
+                messages.info(request, f"{entry.phone_e164} was already on the list.")
+            return redirect(_safe_next(request, reverse("contacts:dnc")))
+    search = request.GET.get("q", "").strip()
+    page = Paginator(selectors.do_not_call_list(search=search), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "search": search,
+        "form": form,
+        "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
+    }
+    if request.htmx and request.method == "GET":
+        return render(request, "contacts/do_not_call.html#entries", context)
+    return render(request, "contacts/do_not_call.html", context)
+
+
+@requires(Capability.EDIT_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def do_not_call_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        entry = DoNotCallEntry.objects.get(pk=pk)
+    except DoNotCallEntry.DoesNotExist:
+        raise Http404("No such entry.") from None
+    if request.method == "POST":
+        services.do_not_call_remove(entry=entry, removed_by=request.user, request=request)
+        messages.success(request, f"{entry.phone_e164} may be called again.")
+        return redirect(_safe_next(request, reverse("contacts:dnc")))
+    return render(
+        request,
+        "contacts/confirm_delete.html",
+        {
+            "title": f"Remove {entry.phone_e164} from the do-not-call list?",
+            "explanation": "Campaigns and operators will be able to call this number again.",
+            "action": reverse("contacts:dnc_remove", kwargs={"pk": entry.pk}),
+            "cancel": _safe_next(request, reverse("contacts:dnc")),
+            "next": _safe_next(request, ""),
+            "button": "Remove from the list",
+        },
+    )
+
+
+# --- CSV import ---------------------------------------------------------------------------------
+
+
+@requires(Capability.EDIT_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_import(request: HttpRequest) -> HttpResponse:
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            created = services.contact_import_create(
+                file=upload, file_name=upload.name, size=upload.size, created_by=request.user
+            )
+        except CsvFileError as exc:
+            error = str(exc)
+        else:
+            return redirect("contacts:import_detail", pk=created.pk)
+    context = {
+        "form": form,
+        "error": error,
+        "imports": selectors.contact_import_list(),
+        "max_mb": services.max_import_bytes() // (1024 * 1024),
+    }
+    return render(request, "contacts/import.html", context, status=400 if error else 200)
+
+
+@requires(Capability.EDIT_CONTACTS)
+@require_http_methods(["GET", "POST"])
+def contact_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One import: column mapping with a preview, then its progress, then its result."""
+    contact_import = _get_import(pk)
+    if request.htmx and request.method == "GET":
+        response = render(request, "contacts/import_detail.html#status", {"imp": contact_import})
+        if contact_import.is_finished or contact_import.status == ImportStatus.UPLOADED:
+            response.status_code = HttpResponseStopPolling.status_code
+        return response
+    form = None
+    error = ""
+    if contact_import.status == ImportStatus.UPLOADED:
+        form = ImportMappingForm(
+            request.POST or None, headers=contact_import.headers, mapping=contact_import.mapping
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.contact_import_start(
+                    contact_import=contact_import,
+                    mapping=form.mapping(),
+                    duplicates=form.cleaned_data["duplicates"],
+                )
+            except CsvFileError as exc:
+                error = str(exc)
+            else:
+                return redirect("contacts:import_detail", pk=contact_import.pk)
+    elif request.method == "POST":
+        return redirect("contacts:import_detail", pk=contact_import.pk)
+    context = {"imp": contact_import, "form": form, "error": error, "fields": FIELDS}
+    if form is not None:
+        data = ContactImport.objects.values_list("data", flat=True).get(pk=pk)
+        context["preview"] = preview(bytes(data), contact_import.delimiter)
+    return render(request, "contacts/import_detail.html", context, status=400 if error else 200)
+
+
+def _inert(cell: str) -> str:
+    # A cell a spreadsheet would run as a formula is prefixed with a quote. "+" and "-" are left
+    # alone: phone numbers start with them, and numbers are what this file is about.
+    return f"'{cell}" if cell[:1] in ("=", "@", "\t", "\r") else cell
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@requires(Capability.EDIT_CONTACTS)
+def contact_import_rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The rejected rows as CSV: line, reason, then the row as it was in the file."""
+    contact_import = _get_import(pk)
+    writer = csv.writer(_Echo())
+    rejections = selectors.contact_import_rejections(contact_import=contact_import)
+
+    def rows():
+        yield writer.writerow(["line", "reason", *map(_inert, contact_import.headers)])
+        for rejection in rejections.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [rejection.line_number, rejection.reason, *map(_inert, rejection.raw)]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="import-{contact_import.pk}-rejected.csv"'
+    )
+    return response

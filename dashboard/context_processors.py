@@ -22,7 +22,7 @@ NAVIGATION = (
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": [], "user_role": None}
+        return {"nav_items": [], "user_role": None, "can_trigger_calls": False}
     items = [
         {"label": label, "url": reverse(url_name), "active": False}
         for label, url_name, capability in NAVIGATION
@@ -33,4 +33,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if matching:
         max(matching, key=lambda item: len(item["url"]))["active"] = True
     role = primary_role(user)
-    return {"nav_items": items, "user_role": role.value if role else None}
+    return {
+        "nav_items": items,
+        "user_role": role.value if role else None,
+        "can_trigger_calls": has_capability(user, Capability.TRIGGER_CALLS),
+    }

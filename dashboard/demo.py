@@ -6,18 +6,26 @@ Everything is created with get_or_create on natural keys, so running it twice ch
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from calls.revont_import import revont_import
+from calls.services import agents_sync
 from contacts.models import Contact
 from dashboard.roles import Role
+from vendors.errors import VendorError
 from vendors.models import VendorAccount, VendorKind
+from vendors.services import vendor_client_for
+
+logger = logging.getLogger(__name__)
 
 DEMO_CONTACTS = (
     ("Ada Lovelace", "+14155550101", "ada@example.com", "America/Los_Angeles"),
@@ -98,3 +106,38 @@ def seed_sandbox_accounts(sandbox_vendors: list[dict[str, str]]) -> list[VendorA
         account.save()
         accounts.append(account)
     return accounts
+
+
+def connect_sandbox(accounts: list[VendorAccount], admin_url: str) -> None:
+    """Make the sandbox behave like configured vendors: webhooks to callops, agents copied.
+
+    Revrag and Revont configure webhooks through their support (here: the sandbox's admin),
+    the voice platform through its API; each account keeps the secret that signs them.
+    """
+    for account in accounts:
+        try:
+            if account.kind in (VendorKind.REVRAG, VendorKind.REVONT):
+                secret = account.get_webhook_secret() or secrets.token_urlsafe(24)
+                requests.post(
+                    f"{admin_url}/config",
+                    json={
+                        "vendor": account.kind,
+                        "webhook_url": account.webhook_url,
+                        "webhook_secret": secret,
+                    },
+                    timeout=10,
+                ).raise_for_status()
+                account.set_webhook_secret(secret)
+                account.save(update_fields=["webhook_secret_encrypted"])
+            elif account.kind == VendorKind.VOICE_PLATFORM:
+                with vendor_client_for(account) as client:
+                    hook = client.register_webhook(url=account.webhook_url)
+                if hook.secret:
+                    account.set_webhook_secret(hook.secret)
+                    account.save(update_fields=["webhook_secret_encrypted"])
+            if account.is_calling:
+                agents_sync(account=account)
+            if account.kind == VendorKind.REVONT:
+                revont_import(account=account)
+        except (VendorError, requests.RequestException) as exc:
+            logger.warning("could not connect %s to the sandbox: %s", account, exc)

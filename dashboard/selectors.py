@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from django.db.models import Count, Q
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call
 from campaigns.models import ACTIVE_CAMPAIGN_STATUSES, Campaign
 from contacts.models import Contact
-from dashboard.models import Heartbeat
-from vendors.models import VendorAccount
+from dashboard.models import ApiToken, AuditEvent, Heartbeat
+from dashboard.roles import Role
+from vendors.models import RateWindowSource, VendorAccount
+from vendors.ratelimit import DEFAULT_GROUP, RateLimit, configured_limits
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,177 @@ def calls_by_state_and_outcome(*, since: datetime) -> list[dict[str, object]]:
         .annotate(count=Count("id"))
         .order_by("state", "outcome")
     )
+
+
+# --------------------------------------------------------------------------- settings: vendors
+
+
+@dataclass(frozen=True)
+class GroupBudget:
+    group: str
+    left: int
+    usable: int
+    window_seconds: float
+    # None: no request counted yet, or the window is over (the whole budget is there).
+    window_ends_at: datetime | None
+    counted: bool
+
+
+@dataclass(frozen=True)
+class VendorHealth:
+    account: VendorAccount
+    budgets: list[GroupBudget]
+    paused_until: datetime | None
+    # After a 429 the key is paused until the vendor's time; a pause that ended within the last
+    # hour means at least one 429 in that hour. The number of 429s is not recorded anywhere.
+    recent_429_pause: datetime | None
+
+    @property
+    def default_budget(self) -> GroupBudget | None:
+        for budget in self.budgets:
+            if budget.group == DEFAULT_GROUP:
+                return budget
+        return self.budgets[0] if self.budgets else None
+
+    @property
+    def other_budgets(self) -> list[GroupBudget]:
+        default = self.default_budget
+        return [budget for budget in self.budgets if budget is not default]
+
+
+def _group_budgets(account: VendorAccount, now: datetime) -> list[GroupBudget]:
+    try:
+        limits = configured_limits(account)
+    except ValueError:
+        limits = {}
+    rows = {row.group: row for row in account.rate_budgets.all()}
+    now_unix = now.timestamp()
+    budgets = []
+    for group, configured in limits.items():
+        row = rows.get(group)
+        limit = configured
+        if row is not None and (row.vendor_limit or row.vendor_window_seconds):
+            limit = RateLimit(
+                min(configured.limit, row.vendor_limit or configured.limit),
+                row.vendor_window_seconds or configured.window_seconds,
+            )
+        in_window = (
+            row is not None
+            and row.window_source != RateWindowSource.UNKNOWN
+            and row.window_ends_at > now_unix
+        )
+        used = row.used if row is not None and in_window else 0
+        budgets.append(
+            GroupBudget(
+                group=group,
+                left=max(0, limit.usable - used),
+                usable=limit.usable,
+                window_seconds=limit.window_seconds,
+                window_ends_at=(
+                    datetime.fromtimestamp(row.window_ends_at, tz=UTC)
+                    if row is not None and in_window
+                    else None
+                ),
+                counted=row is not None,
+            )
+        )
+    return budgets
+
+
+def vendor_health(account: VendorAccount, *, now: datetime | None = None) -> VendorHealth:
+    now = now or timezone.now()
+    paused = account.rate_paused_until
+    return VendorHealth(
+        account=account,
+        budgets=_group_budgets(account, now),
+        paused_until=paused if paused is not None and paused > now else None,
+        recent_429_pause=paused
+        if paused is not None and paused > now - timedelta(hours=1)
+        else None,
+    )
+
+
+def vendor_accounts_with_health() -> list[VendorHealth]:
+    now = timezone.now()
+    accounts = VendorAccount.objects.prefetch_related("rate_budgets").order_by("name")
+    return [vendor_health(account, now=now) for account in accounts]
+
+
+def vendor_account_get(*, pk: int) -> VendorAccount:
+    return VendorAccount.objects.prefetch_related("rate_budgets").get(pk=pk)
+
+
+# ----------------------------------------------------------------------------- settings: users
+
+
+ADMIN_Q = Q(is_superuser=True) | Q(groups__name=Role.ADMIN.value)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    user: Any
+    role: Role | None
+
+
+def user_list() -> list[UserRow]:
+    users = get_user_model().objects.prefetch_related("groups").order_by("username")
+    return [UserRow(user=user, role=primary_role_of(user)) for user in users]
+
+
+def primary_role_of(user: Any) -> Role | None:
+    """The user's role even when the account is deactivated (roles_of says none then)."""
+    if user.is_superuser:
+        return Role.ADMIN
+    names = {group.name for group in user.groups.all()}
+    for role in (Role.ADMIN, Role.MANAGER, Role.OPERATOR):
+        if role.value in names:
+            return role
+    return None
+
+
+def active_admin_count(*, excluding: Any = None) -> int:
+    admins = get_user_model().objects.filter(ADMIN_Q, is_active=True)
+    if excluding is not None:
+        admins = admins.exclude(pk=excluding.pk)
+    return admins.distinct().count()
+
+
+def user_get(*, pk: int) -> Any:
+    return get_user_model().objects.prefetch_related("groups").get(pk=pk)
+
+
+# ---------------------------------------------------------------------------- settings: tokens
+
+
+def api_token_list() -> QuerySet[ApiToken]:
+    return ApiToken.objects.select_related("created_by").order_by("revoked_at", "-created_at")
+
+
+# ----------------------------------------------------------------------------- settings: audit
+
+
+def audit_event_list(
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    since: datetime | date | None = None,
+    until: datetime | date | None = None,
+) -> QuerySet[AuditEvent]:
+    """Audit events, newest first. A date `until` includes that whole day."""
+    events = AuditEvent.objects.all()
+    if action:
+        events = events.filter(action=action)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    if since is not None:
+        events = events.filter(at__gte=_moment(since, end_of_day=False))
+    if until is not None:
+        events = events.filter(at__lt=_moment(until, end_of_day=True))
+    return events.order_by("-at", "-id")
+
+
+def _moment(value: datetime | date, *, end_of_day: bool) -> datetime:
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    day = value + timedelta(days=1) if end_of_day else value
+    return timezone.make_aware(datetime.combine(day, time.min))

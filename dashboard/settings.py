@@ -8,12 +8,14 @@ CALLOPS_ENCRYPTION_KEYS, ALLOWED_HOSTS and CALLOPS_HTTPS=true.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_int, env_list, env_str, local_secret, random_secret_key
 
@@ -47,6 +49,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials.apps.SimpleAppConfig",
     "axes",
@@ -256,17 +260,50 @@ CELERY_TIMEZONE = "UTC"
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # A token first: its authenticate_header makes DRF answer 401 to a request without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "dashboard.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["dashboard.authentication.ApiTokenRateThrottle"],
+    "EXCEPTION_HANDLER": "dashboard.api.api_exception_handler",
+}
+# Requests per API token (DRF rate syntax: N/second, N/minute, N/hour, N/day).
+CALLOPS_API_RATE = env_str("CALLOPS_API_RATE", "600/min")
+if not re.fullmatch(
+    r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", CALLOPS_API_RATE or ""
+):
+    raise ImproperlyConfigured(
+        f"CALLOPS_API_RATE must look like 600/min (per second, min, hour or day), "
+        f"not {CALLOPS_API_RATE!r}."
+    )
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "callops API",
+    "DESCRIPTION": (
+        "Trigger and review AI calls, contacts and campaigns. Authenticate with an API token "
+        "(`Authorization: Bearer cop_...`, made under Settings → API tokens); the token acts "
+        'with its own role. Every error answers `{"error": {"code", "message", "fields"?}}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dashboard.api.add_error_responses",
+    ],
 }
 
 # --- callops ----------------------------------------------------------------------------------
 CALLOPS_DEFAULT_REGION = env_str("CALLOPS_DEFAULT_REGION", "US")
 CALLOPS_PUBLIC_URL = env_str("CALLOPS_PUBLIC_URL", "http://127.0.0.1:8000")
+# How long a worker owns a call it is dispatching; after that the sweeper may dispatch it again
+# (with the same idempotency key, so the vendor still places it once).
+CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
 
 LOGGING = {
     "version": 1,

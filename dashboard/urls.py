@@ -1,14 +1,20 @@
 from django.urls import include, path
 
-from dashboard import views
+from dashboard import api, views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("analytics/", views.analytics, name="analytics"),
-    path("settings/", views.settings_page, name="settings"),
+    path("settings/", include("dashboard.settings_urls")),
     path("calls/", include("calls.urls")),
     path("contacts/", include("contacts.urls")),
     path("campaigns/", include("campaigns.urls")),
+    path("webhooks/", include("calls.webhook_urls")),
+    path("api/v1/", include("dashboard.api_urls")),
+    path("api/schema/", api.SchemaView.as_view(), name="api_schema"),
+    path("api/docs/", views.api_docs, name="api_docs"),
 ]
+
+handler404 = "dashboard.views.not_found"

@@ -205,6 +205,10 @@ class SandboxApp:
         if response.creates and faults.take_counter(vendor.name, "drop_after_create"):
             entry["status"] = response.status
             raise DropConnection
+        if response.creates:
+            held = faults.latency_after_create_seconds(vendor.name)
+            if held > 0:
+                time.sleep(held)
         return response
 
     def injected_failure(

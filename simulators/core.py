@@ -487,6 +487,9 @@ class Faults:
     error_status: int = 503
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
+    # Held after a creating POST has created its resource, before the answer is written: the
+    # window in which a client that dies has been served but does not know it.
+    latency_after_create_ms: float = 0.0
     fail_next: list[int] = field(default_factory=list)
     burst_429: int = 0
     drop_after_create: int = 0
@@ -498,6 +501,7 @@ class Faults:
         "error_status",
         "latency_ms",
         "latency_jitter_ms",
+        "latency_after_create_ms",
         "fail_next",
         "burst_429",
         "drop_after_create",
@@ -570,6 +574,10 @@ class FaultInjector:
                 self._rng.uniform(0, faults.latency_jitter_ms) if faults.latency_jitter_ms else 0
             )
             return (faults.latency_ms + jitter) / 1000
+
+    def latency_after_create_seconds(self, vendor: str) -> float:
+        with self._lock:
+            return self._faults[vendor].latency_after_create_ms / 1000
 
     def random_error(self, vendor: str) -> int | None:
         with self._lock:

@@ -8,6 +8,9 @@ from django.test import Client
 
 from dashboard.roles import Role
 
+# The vendor sandbox fixtures (`sandbox`, `make_account`, `webhook_receiver`) for every folder.
+pytest_plugins = ["tests.sandbox"]
+
 PASSWORD = "correct horse battery staple"
 
 

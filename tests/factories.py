@@ -5,9 +5,15 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from calls.models import Agent, Call, CallState
+from calls.models import Agent, Call, CallState, WebhookEvent, WebhookStatus
 from campaigns.models import Campaign, CampaignKind
-from contacts.models import Contact
+from contacts.models import (
+    Contact,
+    ContactImport,
+    ContactImportRejection,
+    DoNotCallEntry,
+    ImportStatus,
+)
 from vendors.models import VendorAccount, VendorKind
 
 
@@ -73,3 +79,88 @@ class CallFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     to_number = factory.SelfAttribute("contact.phone_e164")
     state = CallState.PENDING
+
+
+class DoNotCallEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DoNotCallEntry
+
+    phone_e164 = factory.Sequence(lambda n: f"+1212555{n:04d}")
+    reason = "asked not to be called"
+
+
+class ContactImportFactory(factory.django.DjangoModelFactory):
+    """A finished import with one rejected row (as the pages show it)."""
+
+    class Meta:
+        model = ContactImport
+        skip_postgeneration_save = True
+
+    file_name = "contacts.csv"
+    headers = factory.LazyFunction(lambda: ["name", "phone"])
+    mapping = factory.LazyFunction(lambda: ["name", "phone"])
+    status = ImportStatus.DONE
+    total_rows = 2
+    processed_rows = 2
+    created_count = 1
+    rejected_count = 1
+    rejection = factory.RelatedFactory(
+        "tests.factories.ContactImportRejectionFactory", factory_related_name="contact_import"
+    )
+
+
+class ContactImportRejectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactImportRejection
+
+    contact_import = factory.SubFactory(ContactImportFactory, rejection=None)
+    line_number = 3
+    raw = factory.LazyFunction(lambda: ["Nobody", "123"])
+    reason = "phone: too short"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A user with no role; add one with `groups` or tests/conftest.py's make_user."""
+
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """An API token; the built object carries its plaintext as `.plaintext` (never stored)."""
+
+    class Meta:
+        model = "dashboard.ApiToken"
+
+    name = factory.Sequence(lambda n: f"Integration {n}")
+    role = "operator"
+    created_by = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from dashboard.authentication import generate_token
+
+        new = generate_token()
+        kwargs.setdefault("prefix", new.prefix)
+        kwargs.setdefault("secret_hash", new.secret_hash)
+        token = super()._create(model_class, *args, **kwargs)
+        token.plaintext = new.plaintext
+        return token
+
+
+class WebhookEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookEvent
+
+    vendor_account = factory.SubFactory(VendorAccountFactory)
+    dedupe_key = factory.Sequence(lambda n: f"evt-{n}")
+    headers = factory.LazyFunction(lambda: {"content-type": "application/json"})
+    body = '{"unexpected": true}'
+    status = WebhookStatus.FAILED
+    error = "The Revrag webhook body is not a call status."

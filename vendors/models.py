@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 from vendors.crypto import decrypt_secret, encrypt_secret, mask_secret
@@ -93,6 +94,12 @@ class VendorAccount(models.Model):
     @property
     def is_calling(self) -> bool:
         return self.kind in CALLING_KINDS
+
+    @property
+    def webhook_url(self) -> str:
+        """Where this vendor must send its webhooks (shown to admins, registered by callops)."""
+        base = settings.CALLOPS_PUBLIC_URL.rstrip("/")
+        return f"{base}/webhooks/{self.kind}/{self.webhook_token}/"
 
 
 class RateWindowSource(models.TextChoices):

@@ -12,7 +12,7 @@ import time
 import pytest
 from django.db import connection
 
-from tests.contract.conftest import REPO_ROOT
+from tests.sandbox import REPO_ROOT
 from vendors.models import VendorAccount, VendorKind
 
 WORKERS = 4

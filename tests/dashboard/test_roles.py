@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.views import APIView
 
 from dashboard.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, requires
+from tests import factories
 
 ROLES = ("anonymous", "operator", "manager", "admin")
 
@@ -20,14 +22,42 @@ ROLES = ("anonymous", "operator", "manager", "admin")
 PUBLIC_EXPECTATIONS: dict[str, dict[str, int]] = {
     "login": {"anonymous": 200, "operator": 302, "manager": 302, "admin": 302},
     "logout": dict.fromkeys(ROLES, 405),  # POST only
+    "webhook": dict.fromkeys(ROLES, 405),  # POST only, authenticated by its URL token
 }
 
 # Path arguments for URLs that take some: each builds the objects it names (tests/factories.py)
 # and returns the kwargs for reverse().
-URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {}
+URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
+    "api_call": lambda: {"pk": factories.CallFactory().pk},
+    "calls:webhook_event": lambda: {"pk": factories.WebhookEventFactory().pk},
+    "calls:webhook_replay": lambda: {"pk": factories.WebhookEventFactory().pk},
+    "webhook": lambda: {"vendor": "revrag", "token": "unknown-token"},
+    "contacts:detail": lambda: {"pk": factories.ContactFactory().pk},
+    "contacts:edit": lambda: {"pk": factories.ContactFactory().pk},
+    "contacts:delete": lambda: {"pk": factories.ContactFactory().pk},
+    "contacts:dnc_remove": lambda: {"pk": factories.DoNotCallEntryFactory().pk},
+    "contacts:import_detail": lambda: {"pk": factories.ContactImportFactory().pk},
+    "contacts:import_rejected": lambda: {"pk": factories.ContactImportFactory().pk},
+    "contacts_api:import_status": lambda: {"pk": factories.ContactImportFactory().pk},
+    "calls:detail": lambda: {"pk": factories.CallFactory().pk},
+    "calls:recording": lambda: {"pk": factories.CallFactory().pk},
+    "settings_vendor": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_test": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_rotate": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_active": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_user": lambda: {"pk": factories.UserFactory().pk},
+    "settings_user_active": lambda: {"pk": factories.UserFactory().pk},
+    "settings_token_revoke": lambda: {"pk": factories.ApiTokenFactory().pk},
+}
 
 # Views whose GET answers something other than 200 for a permitted user.
-PERMITTED_GET_STATUS: dict[str, int] = {}
+PERMITTED_GET_STATUS: dict[str, int] = {
+    "calls:webhook_replay": 405,  # POST only
+    "contacts_api:import": 405,  # POST only
+    "calls:recording": 404,  # the example call has no recording
+    "settings_vendor_test": 405,  # POST only
+    "settings_vendor_rotate": 405,  # POST only
+}
 
 
 def iter_patterns(
@@ -51,12 +81,20 @@ def rule_problem(name: str, view: Callable[..., Any]) -> str | None:
     return None
 
 
+def is_api_view(view: Callable[..., Any]) -> bool:
+    """A Django REST framework view (function or class): it answers, it does not redirect."""
+    view_class = getattr(view, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
+
+
 def expected_status(name: str, view: Callable[..., Any], role: str) -> int:
     if getattr(view, "is_public", False):
         return PUBLIC_EXPECTATIONS[name][role]
     capability = getattr(view, "required_capability", None) or view.cls.required_capability
     if role == "anonymous":
-        return 302
+        # API clients get 401 (the token authentication asks for credentials); pages redirect to
+        # the login page.
+        return 401 if is_api_view(view) else 302
     if capability in ROLE_CAPABILITIES[Role(role)]:
         return PERMITTED_GET_STATUS.get(name, 200)
     return 403
@@ -73,6 +111,14 @@ def test_it_finds_the_project_urls():
 def test_it_gives_every_url_an_access_rule():
     problems = [rule_problem(name, view) for name, view, _pattern in ALL_URLS]
     assert [problem for problem in problems if problem] == []
+
+
+def test_it_expects_401_from_an_api_view_for_anonymous_requests():
+    from dashboard import api
+
+    assert is_api_view(api.me)
+    assert expected_status("api_me", api.me, "anonymous") == 401
+    assert expected_status("api_audit_events", api.audit_events, "operator") == 403
 
 
 def test_it_flags_a_view_without_a_rule():

@@ -1,0 +1,198 @@
+"""REST API for calls: the same services and selectors as the pages, over JSON.
+
+POST /api/v1/calls/ honours an `Idempotency-Key` header: the same user sending the same key
+gets the call it already made (200) instead of a second call (201).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from calls.models import Agent, Call, CallOutcome, CallState
+from calls.selectors import CallFilters, call_get, call_list
+from calls.services import CallRejected, call_create
+from contacts.models import Contact
+from dashboard.api import PAGINATION_PARAMETERS, api_requires, paginate, paginated, query_filters
+from dashboard.roles import Capability, has_capability
+from vendors.models import VendorAccount
+
+
+class CallSerializer(serializers.ModelSerializer):
+    recording = serializers.SerializerMethodField(
+        help_text="callops' own streaming URL for the recording (null until there is one)."
+    )
+
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "state",
+            "outcome",
+            "vendor_outcome",
+            "vendor_status",
+            "error_message",
+            "is_stale",
+            "vendor_account",
+            "agent",
+            "contact",
+            "campaign",
+            "to_number",
+            "from_number",
+            "vendor_call_id",
+            "variables",
+            "metadata",
+            "summary",
+            "transcript",
+            "extracted_variables",
+            "recording",
+            "duration_seconds",
+            "created_at",
+            "started_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+    def get_recording(self, call: Call) -> str | None:
+        if not call.recording_url:
+            return None
+        path = reverse("calls:recording", kwargs={"pk": call.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class CallCreateSerializer(serializers.Serializer):
+    vendor_account = serializers.IntegerField(min_value=1)
+    agent = serializers.IntegerField(min_value=1)
+    to_number = serializers.CharField(required=False, allow_blank=False, max_length=40)
+    contact = serializers.IntegerField(required=False, min_value=1)
+    variables = serializers.DictField(required=False, default=dict)
+    metadata = serializers.DictField(required=False, default=dict)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if bool(data.get("to_number")) == bool(data.get("contact")):
+            raise serializers.ValidationError("Give either to_number or contact.")
+        return data
+
+
+class CallFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, max_length=200, help_text="Search text.")
+    state = serializers.ChoiceField(required=False, choices=CallState.choices)
+    outcome = serializers.ChoiceField(required=False, choices=CallOutcome.choices)
+    reason = serializers.CharField(required=False, max_length=64, help_text="Vendor reason.")
+    account = serializers.IntegerField(required=False, min_value=1)
+    agent = serializers.IntegerField(required=False, min_value=1)
+    campaign = serializers.IntegerField(required=False, min_value=1)
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+    min_duration = serializers.IntegerField(required=False, min_value=0)
+    max_duration = serializers.IntegerField(required=False, min_value=0)
+    recording = serializers.BooleanField(required=False, allow_null=True, default=None)
+    stale = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def to_filters(self) -> CallFilters:
+        data = self.validated_data
+        return CallFilters(
+            search=(data.get("q") or "").strip(),
+            state=data.get("state", ""),
+            outcome=data.get("outcome", ""),
+            vendor_outcome=data.get("reason", ""),
+            vendor_account_id=data.get("account"),
+            agent_id=data.get("agent"),
+            campaign_id=data.get("campaign"),
+            created_from=data.get("since"),
+            created_to=data.get("until"),
+            min_duration=data.get("min_duration"),
+            max_duration=data.get("max_duration"),
+            has_recording=data.get("recording"),
+            is_stale=data.get("stale"),
+        )
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Send the same key again to get the same call back instead of a second call.",
+)
+
+
+@extend_schema(
+    methods=["GET"],
+    operation_id="calls_list",
+    parameters=[CallFilterSerializer, *PAGINATION_PARAMETERS],
+    responses=paginated(CallSerializer),
+)
+@extend_schema(
+    methods=["POST"],
+    operation_id="calls_create",
+    parameters=[IDEMPOTENCY_KEY],
+    request=CallCreateSerializer,
+    responses={200: CallSerializer, 201: CallSerializer},
+)
+@api_requires(Capability.VIEW_CALLS)
+@api_view(["GET", "POST"])
+def calls(request: Request) -> Response:
+    if request.method == "POST":
+        return _create(request)
+    query_filters(request, CallFilterSerializer)
+    filters = CallFilterSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    return paginate(request, call_list(filters=filters.to_filters()), CallSerializer)
+
+
+def _create(request: Request) -> Response:
+    if not has_capability(request.user, Capability.TRIGGER_CALLS):
+        raise PermissionDenied("Your role cannot trigger calls.")
+    body = CallCreateSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    account = VendorAccount.objects.filter(pk=data["vendor_account"]).first()
+    agent = Agent.objects.filter(pk=data["agent"]).first()
+    contact = Contact.objects.filter(pk=data["contact"]).first() if data.get("contact") else None
+    missing = {
+        name: ["No such object."]
+        for name, found in (("vendor_account", account), ("agent", agent))
+        if found is None
+    }
+    if data.get("contact") and contact is None:
+        missing["contact"] = ["No such object."]
+    if missing:
+        raise ValidationError(missing)
+    try:
+        call, created = call_create(
+            vendor_account=account,
+            agent=agent,
+            to_number=data.get("to_number", ""),
+            contact=contact,
+            variables=data["variables"],
+            metadata=data["metadata"],
+            created_by=request.user,
+            request_key=request.headers.get("Idempotency-Key", "")[:200],
+            source="api",
+            request=request,
+        )
+    except CallRejected as exc:
+        raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+    serialized = CallSerializer(call, context={"request": request}).data
+    return Response(serialized, status=201 if created else 200)
+
+
+@extend_schema(operation_id="calls_retrieve", responses=CallSerializer)
+@api_requires(Capability.VIEW_CALLS)
+@api_view(["GET"])
+def call_detail(request: Request, pk: int) -> Response:
+    try:
+        call = call_get(pk=pk)
+    except Call.DoesNotExist:
+        raise Http404("No call with this id.") from None
+    return Response(CallSerializer(call, context={"request": request}).data)

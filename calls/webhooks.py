@@ -1,0 +1,186 @@
+"""The webhook inbox: store every delivery raw and fast, then process it in a task.
+
+Receiving does the least that is safe: verify the signature over the raw bytes, insert the raw
+event under a unique dedupe key (ON CONFLICT DO NOTHING), enqueue processing on commit.
+Parsing and validating the payload happen in the task, so a slow or odd payload never makes a
+vendor wait or retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import partial
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from calls.models import Call, WebhookEvent, WebhookStatus
+from calls.vendor_calls import updates_from_webhook
+from vendors.inbound import verify_delivery
+from vendors.models import VendorAccount
+
+logger = logging.getLogger(__name__)
+
+# Headers worth keeping with the raw body (signatures, ids, timestamps, event names).
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-webhook-id",
+    "x-webhook-event",
+    "x-webhook-timestamp",
+    "x-webhook-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-revont-signature",
+    "x-request-id",
+)
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return {name: lowered[name] for name in KEPT_HEADERS if name in lowered}
+
+
+def dedupe_key_for(event_id: str | None, body: bytes) -> str:
+    """The vendor's event id when it sends one, else the body's hash (same body = same event)."""
+    return event_id[:200] if event_id else "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+_INSERT = """
+    INSERT INTO calls_webhookevent
+        (vendor_account_id, dedupe_key, received_at, headers, body, status, event_type,
+         vendor_call_id, attempts, error)
+    VALUES (%s, %s, %s, %s, %s, 'pending', '', '', 0, '')
+    ON CONFLICT (vendor_account_id, dedupe_key) DO NOTHING
+    RETURNING id
+"""
+
+
+def webhook_store(*, account: VendorAccount, headers: Mapping[str, str], body: bytes) -> int | None:
+    """Verify and store one delivery. Returns the new inbox id, or None for a duplicate.
+
+    Raises vendors.errors.WebhookRejected when the signature or timestamp does not verify;
+    nothing is stored then.
+    """
+    event_id = verify_delivery(account, headers, body)
+    key = dedupe_key_for(event_id, body)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT,
+                [
+                    account.pk,
+                    key,
+                    timezone.now(),
+                    json.dumps(kept_headers(headers)),
+                    body.decode("utf-8", errors="replace"),
+                ],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        inbox_id = int(row[0])
+        transaction.on_commit(lambda: _enqueue_processing(inbox_id))
+    return inbox_id
+
+
+def _enqueue_processing(inbox_id: int) -> None:
+    from calls.tasks import process_webhook
+
+    process_webhook.delay(inbox_id)
+
+
+def _enqueue_record_refresh(account_id: int, record_id: str) -> None:
+    from calls.tasks import refresh_revont_record
+
+    refresh_revont_record.delay(account_id, record_id)
+
+
+def webhook_process(*, inbox_id: int) -> str:
+    """Apply one stored delivery. Safe to run twice at once: the row is locked (skip_locked)."""
+    from calls.services import call_apply_update
+
+    with transaction.atomic():
+        event = (
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .select_related("vendor_account")
+            .filter(pk=inbox_id)
+            .exclude(status=WebhookStatus.PROCESSED)
+            .first()
+        )
+        if event is None:
+            return "skipped"
+        event.attempts += 1
+        try:
+            updates = updates_from_webhook(
+                event.vendor_account, event.headers, event.body.encode("utf-8")
+            )
+        except Exception as exc:  # noqa: BLE001 (any parse failure is kept on the event)
+            logger.warning("webhook %s could not be read: %s", event.pk, exc)
+            _finish(event, WebhookStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+            return event.status
+        if not updates:
+            _finish(event, WebhookStatus.PROCESSED)
+            return event.status
+        status = WebhookStatus.PROCESSED
+        for update in updates:
+            event.event_type = update.event_type[:50]
+            event.vendor_call_id = update.vendor_call_id[:100]
+            if update.call is None:
+                transaction.on_commit(
+                    partial(_enqueue_record_refresh, event.vendor_account_id, update.vendor_call_id)
+                )
+                continue
+            call = Call.objects.filter(
+                vendor_account=event.vendor_account, vendor_call_id=update.vendor_call_id
+            ).first()
+            if call is None:
+                # The vendor may answer the webhook before our API call has stored its id:
+                # keep the event; it is replayed when a call takes this id.
+                status = WebhookStatus.UNMATCHED
+                continue
+            event.call = call
+            call_apply_update(call_id=call.pk, update=update.call, source="webhook")
+        _finish(event, status)
+        return event.status
+
+
+def _finish(event: WebhookEvent, status: str, *, error: str = "") -> None:
+    event.status = status
+    event.error = error
+    event.processed_at = timezone.now()
+    event.save()
+
+
+def unmatched_webhooks_for(*, account_id: int, vendor_call_id: str) -> list[int]:
+    return list(
+        WebhookEvent.objects.filter(
+            vendor_account_id=account_id,
+            vendor_call_id=vendor_call_id,
+            status=WebhookStatus.UNMATCHED,
+        ).values_list("pk", flat=True)
+    )
+
+
+def webhook_replay(*, inbox_id: int) -> None:
+    """An admin asks to process a failed or unmatched event again."""
+    WebhookEvent.objects.filter(pk=inbox_id).exclude(status=WebhookStatus.PROCESSED).update(
+        status=WebhookStatus.PENDING, error=""
+    )
+    transaction.on_commit(lambda: _enqueue_processing(inbox_id))
+
+
+def pending_webhooks(*, older_than_seconds: int = 60) -> list[int]:
+    """Inbox rows still pending a while after arrival: the process died between commit and
+    enqueue, or the message was lost. The sweeper enqueues them again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        WebhookEvent.objects.filter(status=WebhookStatus.PENDING, received_at__lte=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:500]
+    )

@@ -1,0 +1,127 @@
+"""REST API of contacts: CSV import, through the same services as the pages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from contacts import selectors, services
+from contacts.csv_import import FIELDS, CsvFileError, mapping_from_headers
+from contacts.models import ContactImport, DuplicatePolicy, ImportStatus
+from dashboard.api import ERROR_SCHEMA, api_requires, error_response
+from dashboard.roles import Capability
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The CSV file, UTF-8, with a header row.")
+    mapping = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text='JSON object {"column header": "field"}; fields: '
+        + ", ".join(name for name in FIELDS if name)
+        + ". Without it the columns are guessed from their headers.",
+    )
+    duplicates = serializers.ChoiceField(
+        choices=DuplicatePolicy.choices, default=DuplicatePolicy.MERGE
+    )
+
+    def validate_mapping(self, value: str) -> dict[str, str] | None:
+        if not value:
+            return None
+        try:
+            assignments = json.loads(value)
+        except ValueError:
+            assignments = None
+        if not isinstance(assignments, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in assignments.items()
+        ):
+            raise serializers.ValidationError(
+                'Give a JSON object {"column header": "field"}.'
+            ) from None
+        return assignments
+
+
+class ImportStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ImportStatus.choices)
+    file_name = serializers.CharField()
+    duplicates = serializers.ChoiceField(choices=DuplicatePolicy.choices)
+    total_rows = serializers.IntegerField()
+    processed_rows = serializers.IntegerField()
+    created = serializers.IntegerField(source="created_count")
+    updated = serializers.IntegerField(source="updated_count")
+    skipped = serializers.IntegerField(source="skipped_count")
+    rejected = serializers.IntegerField(source="rejected_count")
+    error = serializers.CharField(source="error_message")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    status_url = serializers.SerializerMethodField()
+
+    def get_status_url(self, contact_import: ContactImport) -> str:
+        request = self.context["request"]
+        return request.build_absolute_uri(
+            reverse("contacts_api:import_status", kwargs={"pk": contact_import.pk})
+        )
+
+
+def _body(contact_import: ContactImport, request: Request) -> dict[str, Any]:
+    return ImportStatusSerializer(contact_import, context={"request": request}).data
+
+
+@extend_schema(
+    request={"multipart/form-data": ImportRequestSerializer},
+    responses={
+        202: ImportStatusSerializer,
+        400: OpenApiResponse(ERROR_SCHEMA, description="The file or the mapping is not usable."),
+    },
+)
+@api_requires(Capability.EDIT_CONTACTS)
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser])
+def import_contacts(request: Request) -> Response:
+    """Upload a contacts CSV; it is imported in the background (poll `status_url`)."""
+    payload = ImportRequestSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    upload = payload.validated_data["file"]
+    assignments = payload.validated_data.get("mapping")
+    try:
+        created = services.contact_import_create(
+            file=upload, file_name=upload.name, size=upload.size, created_by=request.user
+        )
+    except CsvFileError as exc:
+        return error_response("invalid_file", str(exc))
+    try:
+        mapping = (
+            mapping_from_headers(assignments, created.headers) if assignments else created.mapping
+        )
+        services.contact_import_start(
+            contact_import=created,
+            mapping=mapping,
+            duplicates=payload.validated_data["duplicates"],
+        )
+    except CsvFileError as exc:
+        created.delete()  # an upload that cannot start is not kept
+        return error_response("invalid_mapping", str(exc))
+    started = selectors.contact_import_get(pk=created.pk)
+    return Response(_body(started, request), status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses={200: ImportStatusSerializer})
+@api_requires(Capability.EDIT_CONTACTS)
+@api_view(["GET"])
+def import_status(request: Request, pk: int) -> Response:
+    """An import's status and counts."""
+    try:
+        contact_import = selectors.contact_import_get(pk=pk)
+    except ContactImport.DoesNotExist:
+        raise NotFound("No such import.") from None
+    return Response(_body(contact_import, request))

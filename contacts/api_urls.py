@@ -1,0 +1,12 @@
+"""Contacts API, mounted by dashboard/urls.py under api/v1/."""
+
+from django.urls import path
+
+from contacts import api
+
+app_name = "contacts_api"
+
+urlpatterns = [
+    path("contacts/import", api.import_contacts, name="import"),
+    path("contacts/imports/<int:pk>", api.import_status, name="import_status"),
+]

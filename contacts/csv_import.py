@@ -1,0 +1,313 @@
+"""Reading a contacts CSV: decoding, dialect, header, column guesses and row validation.
+
+No database here: services.py decides what is stored. Every problem with a file is a
+CsvFileError whose message is meant for the person who uploaded it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zoneinfo
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+
+from contacts.phones import PhoneError, PhoneNormalizer
+
+# Target fields a column can feed; "" means the column is ignored.
+FIELDS: dict[str, str] = {
+    "": "(ignore)",
+    "phone": "Phone",
+    "name": "Name",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+    "linkedin_url": "LinkedIn URL",
+    "time_zone": "Time zone",
+    "metadata": "Extra data (kept in metadata)",
+}
+REQUIRED_FIELD = "phone"
+# Fields that at most one column may feed (metadata takes any number).
+SINGLE_FIELDS = frozenset(FIELDS) - {"", "metadata"}
+
+# Header spellings each field is guessed from (compared lower-case, without punctuation).
+_GUESSES: dict[str, tuple[str, ...]] = {
+    "phone": (
+        "phone",
+        "phonenumber",
+        "phoneno",
+        "mobile",
+        "mobilephone",
+        "mobilenumber",
+        "cell",
+        "cellphone",
+        "telephone",
+        "tel",
+        "number",
+        "msisdn",
+        "e164",
+        "phonee164",
+    ),
+    "name": ("name", "fullname", "contact", "contactname", "displayname"),
+    "first_name": ("firstname", "givenname", "first", "forename"),
+    "last_name": ("lastname", "surname", "familyname", "last"),
+    "email": ("email", "emailaddress", "mail", "email1"),
+    "linkedin_url": ("linkedin", "linkedinurl", "linkedinprofile", "linkedinprofileurl"),
+    "time_zone": ("timezone", "tz", "zone"),
+}
+_HEADER_KEY = re.compile(r"[^a-z0-9]+")
+
+PREVIEW_ROWS = 10
+_SNIFF_BYTES = 64 * 1024
+_DELIMITERS = ",;\t|"
+_MAX_LENGTHS = {"name": 200, "email": 254, "linkedin_url": 200, "time_zone": 64}
+
+
+class CsvFileError(ValueError):
+    """The file as a whole cannot be imported; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class CsvFile:
+    text: str
+    delimiter: str
+    headers: list[str]
+    row_count: int
+
+
+@dataclass(slots=True)
+class Row:
+    """One accepted row, already normalized."""
+
+    phone_e164: str
+    derived_time_zone: str
+    values: dict[str, str] = field(default_factory=dict)  # name, email, linkedin_url, time_zone
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line_number: int
+    raw: list[str]
+    reason: str
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), or an error that says where the file stopped being UTF-8.
+
+    Nothing is guessed: a Latin-1 or UTF-16 file decoded as something else would store wrong
+    names without anyone noticing.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CsvFileError(
+            "The file is UTF-16 text. Save it as “CSV UTF-8 (comma delimited)” and upload it again."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CsvFileError(
+            f"The file is not UTF-8 text (byte 0x{data[exc.start]:02X} on line {line}). "
+            "Save it as “CSV UTF-8 (comma delimited)” and upload it again."
+        ) from None
+
+
+def _delimiter(text: str) -> str:
+    sample = text[:_SNIFF_BYTES]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _reader(text: str, delimiter: str) -> Any:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+
+
+def read_file(data: bytes) -> CsvFile:
+    """Decode and check a whole upload: a header and at least one data row, readable as CSV."""
+    if not data:
+        raise CsvFileError("The file is empty.")
+    if b"\x00" in data[:_SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CsvFileError(
+            "The file is not a CSV text file (it holds binary data, or UTF-16 text without a "
+            "byte order mark). Save it as “CSV UTF-8 (comma delimited)” and upload it again."
+        )
+    text = decode(data)
+    if not text.strip():
+        raise CsvFileError("The file is empty.")
+    delimiter = _delimiter(text)
+    rows = 0
+    headers: list[str] | None = None
+    try:
+        for row in _reader(text, delimiter):
+            if headers is None:
+                if _blank(row):
+                    continue
+                headers = [cell.strip() for cell in row]
+            elif not _blank(row):
+                rows += 1
+    except csv.Error as exc:
+        raise CsvFileError(f"The file is not a readable CSV file ({exc}).") from None
+    if headers is None:
+        raise CsvFileError("The file is empty.")
+    if rows == 0:
+        raise CsvFileError("The file has a header row but no data rows.")
+    return CsvFile(text=text, delimiter=delimiter, headers=headers, row_count=rows)
+
+
+def _blank(row: Sequence[str]) -> bool:
+    return not "".join(row).strip()
+
+
+def guess_mapping(headers: Sequence[str]) -> list[str]:
+    """A target field per column from its header; each single field goes to the first match."""
+    taken: set[str] = set()
+    mapping: list[str] = []
+    for header in headers:
+        key = _HEADER_KEY.sub("", header.lower())
+        guess = next(
+            (name for name, keys in _GUESSES.items() if key in keys and name not in taken), ""
+        )
+        taken.add(guess)
+        mapping.append(guess)
+    if "name" in taken:
+        # A full-name column wins; first/last name columns then stay as extra data.
+        mapping = ["metadata" if m in ("first_name", "last_name") else m for m in mapping]
+    return mapping
+
+
+def check_mapping(mapping: Sequence[str], headers: Sequence[str]) -> list[str]:
+    """The mapping, one field per column, or CsvFileError saying what is wrong with it."""
+    if len(mapping) != len(headers):
+        raise CsvFileError(
+            f"The mapping names {len(mapping)} columns; the file has {len(headers)}."
+        )
+    unknown = sorted({m for m in mapping if m not in FIELDS})
+    if unknown:
+        raise CsvFileError(f"Unknown target field: {', '.join(unknown)}.")
+    if REQUIRED_FIELD not in mapping:
+        raise CsvFileError(
+            "No phone column: choose the column that holds the phone numbers "
+            f"(columns: {', '.join(headers) or 'none'})."
+        )
+    twice = sorted({m for m in mapping if m in SINGLE_FIELDS and mapping.count(m) > 1})
+    if twice:
+        raise CsvFileError(
+            f"Only one column can be used for: {', '.join(FIELDS[m] for m in twice)}."
+        )
+    return list(mapping)
+
+
+def mapping_from_headers(assignments: dict[str, str], headers: Sequence[str]) -> list[str]:
+    """{"column header": "field"} (as the API takes it) turned into one field per column."""
+    mapping = [""] * len(headers)
+    for header, target in assignments.items():
+        if header not in headers:
+            raise CsvFileError(f"No column named “{header}” in the file.")
+        mapping[list(headers).index(header)] = target
+    return mapping
+
+
+def preview(data: bytes, delimiter: str, limit: int = PREVIEW_ROWS) -> list[list[str]]:
+    """The first rows after the header, for the mapping page."""
+    rows: list[list[str]] = []
+    for _line, row in iter_rows(decode(data), delimiter):
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def iter_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the row starts, cells) for every non-blank row after the header."""
+    reader = _reader(text, delimiter)
+    seen_header = False
+    last_line = 0
+    for row in reader:
+        start = last_line + 1
+        last_line = reader.line_num
+        if _blank(row):
+            continue
+        if not seen_header:
+            seen_header = True
+            continue
+        yield start, row
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+_validate_url = URLValidator(schemes=["http", "https"])
+
+# The plain addresses Django's validate_email accepts, checked in one regex match; anything
+# else (quoted local parts, IDN, literals, or invalid) goes through validate_email itself.
+_PLAIN_EMAIL = re.compile(
+    r"[-!#$%&'*+/=?^_`{}|~0-9a-z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9a-z]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+    re.IGNORECASE,
+)
+
+
+def _email_ok(value: str) -> bool:
+    if len(value) <= 254 and _PLAIN_EMAIL.fullmatch(value):
+        return True
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class RowChecker:
+    """Turns raw cells into a Row or a rejection reason, with the phone parser's cache."""
+
+    def __init__(self, *, mapping: Sequence[str], headers: Sequence[str], default_region: str):
+        self.normalize = PhoneNormalizer(default_region=default_region)
+        self.columns = [(i, target) for i, target in enumerate(mapping) if target]
+        self.headers = list(headers)
+
+    def check(self, cells: Sequence[str]) -> Row:
+        """The row normalized, or ValueError with the reason."""
+        values: dict[str, str] = {}
+        metadata: dict[str, str] = {}
+        for index, target in self.columns:
+            cell = cells[index].strip() if index < len(cells) else ""
+            if target == "metadata":
+                if cell:
+                    metadata[self.headers[index] or f"column {index + 1}"] = cell
+            else:
+                values[target] = cell
+        try:
+            phone = self.normalize(values.pop("phone", ""))
+        except PhoneError as exc:
+            raise ValueError(f"phone: {exc.reason}") from None
+        first, last = values.pop("first_name", ""), values.pop("last_name", "")
+        if not values.get("name") and (first or last):
+            values["name"] = f"{first} {last}".strip()
+        for name, limit in _MAX_LENGTHS.items():
+            if len(values.get(name, "")) > limit:
+                raise ValueError(f"{name}: longer than {limit} characters")
+        if values.get("email") and not _email_ok(values["email"]):
+            raise ValueError(f"email: not a valid address “{values['email']}”")
+        if values.get("linkedin_url"):
+            try:
+                _validate_url(values["linkedin_url"])
+            except ValidationError:
+                raise ValueError("linkedin_url: not a valid http(s) URL") from None
+        if values.get("time_zone") and values["time_zone"] not in _time_zones():
+            raise ValueError(f"time_zone: unknown time zone “{values['time_zone']}”")
+        return Row(
+            phone_e164=phone.e164,
+            derived_time_zone=phone.time_zone,
+            values={k: v for k, v in values.items() if v},
+            metadata=metadata,
+        )

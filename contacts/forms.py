@@ -1,0 +1,112 @@
+"""Forms of the contacts pages: they clean input; services.py writes."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django import forms
+
+from contacts.csv_import import FIELDS
+from contacts.models import Contact, DuplicatePolicy
+from contacts.phones import PhoneError, normalize_phone
+
+
+def _clean_phone(raw: str) -> tuple[str, str]:
+    try:
+        result = normalize_phone(raw)
+    except PhoneError as exc:
+        raise forms.ValidationError(f"This number cannot be used: {exc.reason}.") from None
+    return result.e164, result.time_zone
+
+
+class ContactForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False)
+    phone = forms.CharField(
+        max_length=40, help_text="Any usual format; numbers without + are read as local."
+    )
+    email = forms.EmailField(required=False)
+    linkedin_url = forms.URLField(
+        label="LinkedIn URL", required=False, max_length=200, assume_scheme="https"
+    )
+    time_zone = forms.CharField(
+        max_length=64, required=False, help_text="Left empty, it is taken from the number."
+    )
+
+    def __init__(self, *args: Any, instance: Contact | None = None, **kwargs: Any) -> None:
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "name": instance.name,
+                "phone": instance.phone_e164,
+                "email": instance.email,
+                "linkedin_url": instance.linkedin_url,
+                "time_zone": instance.time_zone,
+            }
+        super().__init__(*args, **kwargs)
+        self.instance = instance
+        self.derived_time_zone = ""
+
+    def clean_phone(self) -> str:
+        e164, self.derived_time_zone = _clean_phone(self.cleaned_data["phone"])
+        taken = Contact.objects.filter(phone_e164=e164)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(f"Another contact already has the number {e164}.")
+        return e164
+
+    def clean_time_zone(self) -> str:
+        zone = self.cleaned_data["time_zone"].strip()
+        if zone and zone not in zoneinfo.available_timezones():
+            raise forms.ValidationError(
+                f"Unknown time zone “{zone}” (use a name like Europe/Paris)."
+            )
+        return zone
+
+    def contact_values(self) -> dict[str, str]:
+        data = self.cleaned_data
+        return {
+            "phone_e164": data["phone"],
+            "name": data["name"].strip(),
+            "email": data["email"],
+            "linkedin_url": data["linkedin_url"],
+            "time_zone": data["time_zone"] or self.derived_time_zone,
+        }
+
+
+class DoNotCallForm(forms.Form):
+    phone = forms.CharField(max_length=40)
+    reason = forms.CharField(max_length=200, required=False)
+
+    def clean_phone(self) -> str:
+        return _clean_phone(self.cleaned_data["phone"])[0]
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(label="CSV file", allow_empty_file=True)
+
+
+class ImportMappingForm(forms.Form):
+    duplicates = forms.ChoiceField(
+        choices=DuplicatePolicy.choices,
+        initial=DuplicatePolicy.MERGE,
+        widget=forms.RadioSelect,
+        label="When a number is already stored or repeated in the file",
+    )
+
+    def __init__(self, *args: Any, headers: list[str], mapping: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers = headers
+        for index, header in enumerate(headers):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                label=header or f"Column {index + 1}",
+                choices=list(FIELDS.items()),
+                required=False,
+                initial=mapping[index] if index < len(mapping) else "",
+            )
+
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[f"column_{index}"] for index in range(len(self.headers))]
+
+    def mapping(self) -> list[str]:
+        return [self.cleaned_data.get(f"column_{i}", "") for i in range(len(self.headers))]

@@ -1,0 +1,24 @@
+"""Settings pages (admins only), mounted at settings/ by dashboard/urls.py. No namespace: the
+landing page keeps the name `settings` that the navigation uses."""
+
+from django.urls import path
+
+from dashboard import views
+
+urlpatterns = [
+    path("", views.settings_page, name="settings"),
+    path("vendors/", views.vendor_list, name="settings_vendors"),
+    path("vendors/new/", views.vendor_create, name="settings_vendor_new"),
+    path("vendors/<int:pk>/", views.vendor_detail, name="settings_vendor"),
+    path("vendors/<int:pk>/test/", views.vendor_test, name="settings_vendor_test"),
+    path("vendors/<int:pk>/rotate/", views.vendor_rotate, name="settings_vendor_rotate"),
+    path("vendors/<int:pk>/active/", views.vendor_active, name="settings_vendor_active"),
+    path("users/", views.user_list, name="settings_users"),
+    path("users/new/", views.user_create, name="settings_user_new"),
+    path("users/<int:pk>/", views.user_detail, name="settings_user"),
+    path("users/<int:pk>/active/", views.user_active, name="settings_user_active"),
+    path("tokens/", views.token_list, name="settings_tokens"),
+    path("tokens/new/", views.token_create, name="settings_token_new"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="settings_token_revoke"),
+    path("audit/", views.audit_log, name="settings_audit"),
+]

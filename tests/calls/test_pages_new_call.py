@@ -1,0 +1,174 @@
+"""The new-call form: who may use it, agents per account, the service's messages on fields."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from calls.models import Call
+from tests.factories import (
+    AgentFactory,
+    ContactFactory,
+    DoNotCallEntryFactory,
+    VendorAccountFactory,
+)
+from vendors.models import VendorKind
+
+pytestmark = pytest.mark.django_db
+
+NEW = reverse("calls:new")
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def agent():
+    return AgentFactory(name="Sales agent")
+
+
+def post_data(chosen, **extra) -> dict:
+    data = {
+        "vendor_account": chosen.vendor_account_id,
+        "agent": chosen.pk,
+        "to_number": "+1 415 555 0100",
+        "var_key": ["name", "", ""],
+        "var_value": ["Ada", "", ""],
+        "meta_key": ["crm_id"],
+        "meta_value": ["A-1"],
+    }
+    data.update(extra)
+    return data
+
+
+def test_it_lets_an_operator_open_the_form(client_as, agent):
+    response = client_as("operator").get(NEW)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert agent.vendor_account.name in page
+    # Five empty rows work without JavaScript.
+    assert page.count('name="var_key"') == 5
+
+
+def test_it_refuses_the_form_to_a_manager(client_as, agent):
+    assert client_as("manager").get(NEW).status_code == 403
+    assert client_as("manager").post(NEW, post_data(agent)).status_code == 403
+    assert not Call.objects.exists()
+
+
+def test_it_offers_only_calling_accounts(client_as):
+    VendorAccountFactory(name="Revrag main")
+    VendorAccountFactory(name="Outreach", kind=VendorKind.REVOR)
+    page = client_as("operator").get(NEW).content.decode()
+    assert "Revrag main" in page
+    assert "Outreach" not in page
+
+
+def test_it_reloads_the_agents_of_the_chosen_account(client_as, agent):
+    AgentFactory(name="Other account's agent")
+    response = client_as("operator").get(
+        NEW, {"vendor_account": agent.vendor_account_id}, HTTP_HX_TARGET="agent-field", **HTMX
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="agent-field"')
+    assert "Sales agent" in html
+    assert "Other account's agent" not in html
+
+
+def test_it_finds_contacts_for_the_picker(client_as):
+    ContactFactory(name="Priya Raman")
+    ContactFactory(name="Zed Zulu")
+    response = client_as("operator").get(
+        NEW, {"contact_q": "priya"}, HTTP_HX_TARGET="contact-options", **HTMX
+    )
+    html = response.content.decode()
+    assert "Priya Raman" in html
+    assert "Zed Zulu" not in html
+
+
+def test_it_places_a_call_and_goes_to_its_page(client_as, agent, role_users):
+    response = client_as("operator").post(NEW, post_data(agent))
+    call = Call.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("calls:detail", kwargs={"pk": call.pk})
+    assert call.to_number == "+14155550100"
+    assert call.variables == {"name": "Ada"}
+    assert call.metadata == {"crm_id": "A-1"}
+    assert call.created_by == role_users["operator"]
+    assert call.agent == agent
+
+
+def test_it_places_a_call_to_a_contact(client_as, agent):
+    contact = ContactFactory()
+    client_as("operator").post(NEW, post_data(agent, contact=contact.pk, to_number=""))
+    call = Call.objects.get()
+    assert call.contact == contact
+    assert call.to_number == contact.phone_e164
+
+
+def test_it_redirects_htmx_with_hx_redirect(client_as, agent):
+    response = client_as("operator").post(
+        NEW, post_data(agent), HTTP_HX_TARGET="new-call-form", **HTMX
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("calls:detail", kwargs={"pk": Call.objects.get().pk})
+
+
+def test_it_shows_the_services_message_on_the_number(client_as, agent):
+    response = client_as("operator").post(NEW, post_data(agent, to_number="12"))
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert "cannot be called" in form.errors["to_number"][0]
+    assert not Call.objects.exists()
+
+
+def test_it_refuses_a_number_on_the_do_not_call_list(client_as, agent):
+    DoNotCallEntryFactory(phone_e164="+14155550100")
+    response = client_as("operator").post(NEW, post_data(agent))
+    assert "do-not-call" in response.context["form"].errors["to_number"][0]
+    assert not Call.objects.exists()
+
+
+def test_it_refuses_an_agent_of_another_account(client_as, agent):
+    other = AgentFactory()
+    response = client_as("operator").post(NEW, post_data(agent, agent=other.pk))
+    assert "agent" in response.context["form"].errors
+    assert not Call.objects.exists()
+
+
+def test_it_asks_for_a_number_or_a_contact(client_as, agent):
+    response = client_as("operator").post(NEW, post_data(agent, to_number=""))
+    assert "Pick a contact" in response.context["form"].errors["to_number"][0]
+
+
+def test_it_refuses_duplicate_variable_names(client_as, agent):
+    response = client_as("operator").post(
+        NEW, post_data(agent, var_key=["a", "a"], var_value=["1", "2"])
+    )
+    assert "given twice" in response.context["form"].errors["variables"][0]
+    page = response.content.decode()
+    assert 'value="a"' in page
+
+
+def test_it_answers_htmx_errors_with_the_form_in_place(client_as, agent):
+    response = client_as("operator").post(
+        NEW, post_data(agent, to_number="12"), HTTP_HX_TARGET="new-call-form", **HTMX
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<form id="new-call-form"')
+    assert "cannot be called" in html
+
+
+def test_it_opens_as_a_modal_for_htmx(client_as, agent):
+    response = client_as("operator").get(NEW, HTTP_HX_TARGET="", **HTMX)
+    html = response.content.decode()
+    assert html.lstrip().startswith("<dialog")
+    assert 'id="new-call-form"' in html
+
+
+def test_it_shows_agents_without_javascript(client_as, agent):
+    response = client_as("operator").post(
+        NEW, {"vendor_account": agent.vendor_account_id, "refresh": "account"}
+    )
+    assert response.status_code == 200
+    assert "Sales agent" in response.content.decode()
+    assert not Call.objects.exists()
