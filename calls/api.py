@@ -14,14 +14,17 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from calls.forms import MAX_SECONDS
 from calls.models import Agent, Call, CallOutcome, CallState
 from calls.selectors import CallFilters, call_get, call_list
 from calls.services import CallRejected, call_create
 from contacts.models import Contact
 from dashboard.api import PAGINATION_PARAMETERS, api_requires, paginate, paginated, query_filters
+from dashboard.converters import MAX_ID
 from dashboard.roles import Capability, has_capability
 from vendors.models import VendorAccount
 
@@ -70,10 +73,10 @@ class CallSerializer(serializers.ModelSerializer):
 
 
 class CallCreateSerializer(serializers.Serializer):
-    vendor_account = serializers.IntegerField(min_value=1)
-    agent = serializers.IntegerField(min_value=1)
+    vendor_account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    agent = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     to_number = serializers.CharField(required=False, allow_blank=False, max_length=40)
-    contact = serializers.IntegerField(required=False, min_value=1)
+    contact = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     variables = serializers.DictField(required=False, default=dict)
     metadata = serializers.DictField(required=False, default=dict)
 
@@ -83,20 +86,26 @@ class CallCreateSerializer(serializers.Serializer):
         return data
 
 
+class OptionalBoolean(serializers.BooleanField):
+    """A yes/no filter that is off when absent (DRF reads an absent form boolean as False)."""
+
+    default_empty_html = empty
+
+
 class CallFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, max_length=200, help_text="Search text.")
     state = serializers.ChoiceField(required=False, choices=CallState.choices)
     outcome = serializers.ChoiceField(required=False, choices=CallOutcome.choices)
     reason = serializers.CharField(required=False, max_length=64, help_text="Vendor reason.")
-    account = serializers.IntegerField(required=False, min_value=1)
-    agent = serializers.IntegerField(required=False, min_value=1)
-    campaign = serializers.IntegerField(required=False, min_value=1)
+    account = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    agent = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    campaign = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     since = serializers.DateField(required=False)
     until = serializers.DateField(required=False)
-    min_duration = serializers.IntegerField(required=False, min_value=0)
-    max_duration = serializers.IntegerField(required=False, min_value=0)
-    recording = serializers.BooleanField(required=False, allow_null=True, default=None)
-    stale = serializers.BooleanField(required=False, allow_null=True, default=None)
+    min_duration = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SECONDS)
+    max_duration = serializers.IntegerField(required=False, min_value=0, max_value=MAX_SECONDS)
+    recording = OptionalBoolean(required=False)
+    stale = OptionalBoolean(required=False)
 
     def to_filters(self) -> CallFilters:
         data = self.validated_data

@@ -4,5 +4,5 @@ from calls import api
 
 urlpatterns = [
     path("calls/", api.calls, name="api_calls"),
-    path("calls/<int:pk>/", api.call_detail, name="api_call"),
+    path("calls/<id:pk>/", api.call_detail, name="api_call"),
 ]

@@ -11,7 +11,11 @@ from calls.models import Agent, CallOutcome, CallState
 from calls.selectors import CallFilters, calling_accounts
 from calls.state import VENDOR_OUTCOMES
 from contacts.models import Contact
+from dashboard.converters import MAX_ID
 from vendors.models import VendorAccount
+
+# Bounds of the database columns, so an absurd number is ignored like any bad filter.
+MAX_SECONDS = 2**31 - 1
 
 YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
 
@@ -29,13 +33,19 @@ class CallFilterForm(forms.Form):
     state = forms.ChoiceField(required=False, choices=[("", "Any"), *CallState.choices])
     outcome = forms.ChoiceField(required=False, choices=[("", "Any"), *CallOutcome.choices])
     reason = forms.ChoiceField(required=False, label="Vendor reason")
-    account = forms.IntegerField(required=False, min_value=1, label="Vendor account")
-    agent = forms.IntegerField(required=False, min_value=1)
-    campaign = forms.IntegerField(required=False, min_value=1)
+    account = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, label="Vendor account"
+    )
+    agent = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    campaign = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     since = forms.DateField(required=False, label="From")
     until = forms.DateField(required=False, label="To")
-    min_duration = forms.IntegerField(required=False, min_value=0, label="Min. seconds")
-    max_duration = forms.IntegerField(required=False, min_value=0, label="Max. seconds")
+    min_duration = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_SECONDS, label="Min. seconds"
+    )
+    max_duration = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_SECONDS, label="Max. seconds"
+    )
     recording = forms.ChoiceField(required=False, choices=YES_NO, label="Recording")
     stale = forms.ChoiceField(required=False, choices=YES_NO, label="Stale")
 

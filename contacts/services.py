@@ -12,7 +12,6 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.http import HttpRequest
 from django.utils import timezone
 
 from contacts.csv_import import (
@@ -35,8 +34,6 @@ from contacts.models import (
     ImportStatus,
 )
 from contacts.phones import settings_region
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction
 
 logger = logging.getLogger(__name__)
 
@@ -100,41 +97,19 @@ def contact_delete(*, contact: Contact) -> None:
 # --- Do-not-call list ---------------------------------------------------------------------------
 
 
-def _audit_dnc(action_name: str, *, request: HttpRequest | None, actor: Any, entry: Any) -> None:
-    # The audit actions for the do-not-call list are not defined in dashboard.models yet
-    # (DNC_ADDED / DNC_REMOVED requested); until they are, nothing is recorded rather than
-    # something mislabelled.
-    action = getattr(AuditAction, action_name, None)
-    if action is None:
-        return
-    audit_record(
-        action=action,
-        request=request,
-        actor=actor,
-        target=entry.phone_e164,
-        detail={"reason": entry.reason},
-    )
-
-
 @transaction.atomic
 def do_not_call_add(
-    *, phone_e164: str, reason: str = "", added_by: Any = None, request: HttpRequest | None = None
+    *, phone_e164: str, reason: str = "", added_by: Any = None
 ) -> tuple[DoNotCallEntry, bool]:
     """Puts a number on the list; (entry, created). A number already listed keeps its entry."""
-    entry, created = DoNotCallEntry.objects.get_or_create(
+    return DoNotCallEntry.objects.get_or_create(
         phone_e164=phone_e164,
         defaults={"reason": reason[:200], "added_by": added_by},
     )
-    if created:
-        _audit_dnc("DNC_ADDED", request=request, actor=added_by, entry=entry)
-    return entry, created
 
 
 @transaction.atomic
-def do_not_call_remove(
-    *, entry: DoNotCallEntry, removed_by: Any = None, request: HttpRequest | None = None
-) -> None:
-    _audit_dnc("DNC_REMOVED", request=request, actor=removed_by, entry=entry)
+def do_not_call_remove(*, entry: DoNotCallEntry) -> None:
     entry.delete()
 
 

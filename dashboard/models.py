@@ -29,6 +29,8 @@ class AuditAction(models.TextChoices):
     CAMPAIGN_LAUNCHED = "campaign_launched", "Campaign launched"
     CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
     WEBHOOK_REPLAYED = "webhook_replayed", "Webhook replayed"
+    DNC_ADDED = "dnc_added", "Number added to do-not-call list"
+    DNC_REMOVED = "dnc_removed", "Number removed from do-not-call list"
 
 
 class AuditEvent(models.Model):

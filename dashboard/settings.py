@@ -304,6 +304,11 @@ CALLOPS_PUBLIC_URL = env_str("CALLOPS_PUBLIC_URL", "http://127.0.0.1:8000")
 # How long a worker owns a call it is dispatching; after that the sweeper may dispatch it again
 # (with the same idempotency key, so the vendor still places it once).
 CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
+# The largest contact CSV accepted. The import holds the file and its rows in a worker's memory
+# (about 10x the file size), so the default stays modest.
+CALLOPS_CONTACT_IMPORT_MAX_BYTES = env_int(
+    "CALLOPS_CONTACT_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1
+)
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,9 @@
 from django.urls import include, path
 
-from dashboard import api, views
+from dashboard import api, converters, views
+
+# <id:...> path converter, registered before any app's URLs are read.
+ID_CONVERTER = converters.IdConverter
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -9,7 +12,7 @@ urlpatterns = [
     path("analytics/", views.analytics, name="analytics"),
     path("settings/", include("dashboard.settings_urls")),
     path("calls/", include("calls.urls")),
-    path("contacts/", include("contacts.urls")),
+    path("contacts/", include("dashboard.contact_urls")),
     path("campaigns/", include("campaigns.urls")),
     path("webhooks/", include("calls.webhook_urls")),
     path("api/v1/", include("dashboard.api_urls")),

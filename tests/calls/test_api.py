@@ -84,7 +84,8 @@ def test_it_lets_a_manager_read_but_not_trigger(client, token_for, revrag):
 
 
 def test_it_filters_like_the_page_and_pages_with_a_cursor(client, token_for):
-    CallFactory.create_batch(3, state=CallState.ENDED)
+    CallFactory(state=CallState.ENDED, recording_url="http://127.0.0.1:9/revrag/r.wav")
+    CallFactory.create_batch(2, state=CallState.ENDED)
     CallFactory(state=CallState.FAILED)
     headers = auth(token_for("manager"))
     ended = client.get(reverse("api_calls") + "?state=ended&limit=2", headers=headers).json()
@@ -92,6 +93,8 @@ def test_it_filters_like_the_page_and_pages_with_a_cursor(client, token_for):
     assert all(call["state"] == "ended" for call in ended["results"])
     rest = client.get(ended["next"], headers=headers).json()
     assert len(rest["results"]) == 1
+    with_recording = client.get(reverse("api_calls") + "?recording=true", headers=headers).json()
+    assert [call["recording"] is not None for call in with_recording["results"]] == [True]
 
 
 def test_it_answers_401_without_a_token_and_404_for_an_unknown_call(client, token_for):

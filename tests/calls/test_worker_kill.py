@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from celery import Celery
 from django.conf import settings
+from kombu import Connection
 
 from calls.models import Agent, Call, CallState
 from calls.services import agents_sync
@@ -43,13 +44,18 @@ class Workers:
         folder = broker_dir / "celery-broker"
         for sub in ("processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        self.producer = Celery(broker="filesystem://")
-        self.producer.conf.broker_transport_options = {
-            "data_folder_in": str(folder),
-            "data_folder_out": str(folder),
-            "processed_folder": str(folder / "processed"),
-            "control_folder": str(folder / "control"),
-        }
+        self.producer = Celery()
+        # An explicit connection: Celery's own broker setting would follow CELERY_BROKER_URL
+        # from the environment (Redis in CI), which these workers do not listen to.
+        self.connection = Connection(
+            "filesystem://",
+            transport_options={
+                "data_folder_in": str(folder),
+                "data_folder_out": str(folder),
+                "processed_folder": str(folder / "processed"),
+                "control_folder": str(folder / "control"),
+            },
+        )
         self.running: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -65,7 +71,7 @@ class Workers:
         return worker
 
     def send(self, task: str, *args: object) -> None:
-        self.producer.send_task(task, args=list(args))
+        self.producer.send_task(task, args=list(args), connection=self.connection)
 
     def kill(self, worker: subprocess.Popen[bytes]) -> None:
         os.killpg(worker.pid, signal.SIGKILL)

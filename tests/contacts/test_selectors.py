@@ -33,19 +33,25 @@ def test_it_keeps_the_first_entry_of_a_number(make_user):
     assert again.pk == entry.pk and again.reason == "a"
 
 
-def test_it_audits_do_not_call_changes_once_the_actions_exist(make_user):
-    user = make_user("olivia")
-    entry, _ = services.do_not_call_add(phone_e164="+14155552671", reason="STOP", added_by=user)
-    services.do_not_call_remove(entry=entry, removed_by=user)
-    recorded = list(AuditEvent.objects.order_by("id").values_list("action", "target"))
-    expected = [
-        (getattr(AuditAction, name).value, "+14155552671")
-        for name in ("DNC_ADDED", "DNC_REMOVED")
-        if hasattr(AuditAction, name)
+def test_it_audits_do_not_call_changes_made_on_the_page(
+    client_as, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from contacts.models import DoNotCallEntry
+
+    operator = client_as("operator")
+    operator.post(reverse("contacts:dnc"), {"phone": "+14155552671", "reason": "STOP"})
+    entry = DoNotCallEntry.objects.get()
+    operator.post(reverse("contacts:dnc_remove", kwargs={"pk": entry.pk}))
+    recorded = list(
+        AuditEvent.objects.order_by("id").values_list("action", "target", "actor_label")
+    )
+    assert recorded == [
+        (AuditAction.DNC_ADDED, "+14155552671", "olivia"),
+        (AuditAction.DNC_REMOVED, "+14155552671", "olivia"),
     ]
-    # Until dashboard.models defines DNC_ADDED / DNC_REMOVED nothing is recorded (no reuse of
-    # an unrelated action); once it does, each change is recorded.
-    assert recorded == expected
+    assert not DoNotCallEntry.objects.exists()
 
 
 def test_it_matches_a_number_typed_any_way_but_not_digits_inside_words():

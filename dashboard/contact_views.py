@@ -5,6 +5,7 @@ import csv
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +17,8 @@ from contacts import selectors, services
 from contacts.csv_import import FIELDS, CsvFileError, preview
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
+from dashboard.audit import audit_record
+from dashboard.models import AuditAction
 from dashboard.roles import Capability, has_capability, requires
 
 PAGE_SIZE = 50
@@ -143,6 +146,12 @@ def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Do-not-call list ---------------------------------------------------------------------------
 
 
+def _audit_dnc(action: AuditAction, request: HttpRequest, entry: DoNotCallEntry) -> None:
+    audit_record(
+        action=action, request=request, target=entry.phone_e164, detail={"reason": entry.reason}
+    )
+
+
 @requires(Capability.VIEW_CONTACTS)
 @require_http_methods(["GET", "POST"])
 def do_not_call(request: HttpRequest) -> HttpResponse:
@@ -151,12 +160,14 @@ def do_not_call(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         _require_edit(request)
         if form.is_valid():
-            entry, created = services.do_not_call_add(
-                phone_e164=form.cleaned_data["phone"],
-                reason=form.cleaned_data["reason"],
-                added_by=request.user,
-                request=request,
-            )
+            with transaction.atomic():
+                entry, created = services.do_not_call_add(
+                    phone_e164=form.cleaned_data["phone"],
+                    reason=form.cleaned_data["reason"],
+                    added_by=request.user,
+                )
+                if created:
+                    _audit_dnc(AuditAction.DNC_ADDED, request, entry)
             if created:
                 messages.success(request, f"{entry.phone_e164} will not be called.")
             else:
@@ -185,7 +196,9 @@ def do_not_call_remove(request: HttpRequest, pk: int) -> HttpResponse:
     except DoNotCallEntry.DoesNotExist:
         raise Http404("No such entry.") from None
     if request.method == "POST":
-        services.do_not_call_remove(entry=entry, removed_by=request.user, request=request)
+        with transaction.atomic():
+            _audit_dnc(AuditAction.DNC_REMOVED, request, entry)
+            services.do_not_call_remove(entry=entry)
         messages.success(request, f"{entry.phone_e164} may be called again.")
         return redirect(_safe_next(request, reverse("contacts:dnc")))
     return render(

@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from contacts import api
+from dashboard import contact_api as api
 
 app_name = "contacts_api"
 
 urlpatterns = [
     path("contacts/import", api.import_contacts, name="import"),
-    path("contacts/imports/<int:pk>", api.import_status, name="import_status"),
+    path("contacts/imports/<id:pk>", api.import_status, name="import_status"),
 ]

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from dashboard import contact_views as views
+
+app_name = "contacts"
+
+urlpatterns = [
+    path("", views.contacts, name="list"),
+    path("new/", views.contact_create, name="create"),
+    path("<id:pk>/", views.contact_detail, name="detail"),
+    path("<id:pk>/edit/", views.contact_edit, name="edit"),
+    path("<id:pk>/delete/", views.contact_delete, name="delete"),
+    path("do-not-call/", views.do_not_call, name="dnc"),
+    path("do-not-call/<id:pk>/remove/", views.do_not_call_remove, name="dnc_remove"),
+    path("import/", views.contact_import, name="import"),
+    path("import/<id:pk>/", views.contact_import_detail, name="import_detail"),
+    path("import/<id:pk>/rejected.csv", views.contact_import_rejected, name="import_rejected"),
+]
