@@ -11,9 +11,9 @@ Each gets the same signed 20 KB `call.ended` payload (a long transcript) with a 
 from 10 keep-alive connections. Targets: the real endpoint ≥ 0.7 × the minimal durable path's
 throughput, and its p99 ≤ 50 ms.
 
-Needs PostgreSQL and Redis (as on the development machine and in CI): DATABASE_URL defaults to
-postgres://postgres@127.0.0.1:5432/callops_bench (created and migrated if missing) and the
-broker to redis://127.0.0.1:6379/14. Nothing talks to anything but 127.0.0.1.
+Needs PostgreSQL and Redis, the production setup (as on the development machine and in CI):
+DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/callops_bench (created and migrated
+if missing), the broker to redis://127.0.0.1:6379/14 and the shared cache to .../13. Nothing talks to anything but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/callops_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/13"
 SECRET = "bench-webhook-secret"  # noqa: S105 (signs the benchmark's own requests)
 TARGET_RATIO = 0.7
 TARGET_P99_MS = 50.0
@@ -193,6 +194,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "bench.webhook_settings",
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER_URL),
+        "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_CACHE_URL),
         "PYTHONPATH": str(ROOT),
     }
     token = prepare_database(env)

@@ -50,6 +50,11 @@ def process_webhook(inbox_id: int) -> str:
 
 
 @shared_task
+def drain_webhooks() -> int:
+    return webhooks.webhook_drain()
+
+
+@shared_task
 def sweep_pending_webhooks() -> int:
     """Beat: inbox rows stored but never processed (the enqueue after commit was lost)."""
     inbox_ids = webhooks.pending_webhooks()

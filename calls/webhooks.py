@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -69,23 +71,24 @@ def webhook_store(*, account: VendorAccount, headers: Mapping[str, str], body: b
     """
     event_id = verify_delivery(account, headers, body)
     key = dedupe_key_for(event_id, body)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT,
-                [
-                    account.pk,
-                    key,
-                    timezone.now(),
-                    json.dumps(kept_headers(headers)),
-                    body.decode("utf-8", errors="replace"),
-                ],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        inbox_id = int(row[0])
-        transaction.on_commit(lambda: _enqueue_processing(inbox_id))
+    # One statement, atomic on its own: no BEGIN/COMMIT round trips around it. Outside a
+    # transaction the kick below runs at once, after the row is committed.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT,
+            [
+                account.pk,
+                key,
+                timezone.now(),
+                json.dumps(kept_headers(headers)),
+                body.decode("utf-8", errors="replace"),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    inbox_id = int(row[0])
+    transaction.on_commit(lambda: _kick_processing(inbox_id))
     return inbox_id
 
 
@@ -93,6 +96,48 @@ def _enqueue_processing(inbox_id: int) -> None:
     from calls.tasks import process_webhook
 
     process_webhook.delay(inbox_id)
+
+
+# While a drain is queued or starting, new deliveries need no message of their own: the drain
+# deletes this key *before* it looks for pending rows, so any row committed before a failed
+# `cache.add` is seen by that drain. If a drain message is lost, the key expires and the next
+# delivery (or the sweeper) starts another.
+DRAIN_KEY = "callops:webhook-drain-queued"
+DRAIN_KEY_SECONDS = 10
+
+
+def _kick_processing(inbox_id: int) -> None:
+    """Have a worker process this delivery: one drain message per burst when the cache is
+    shared by every process (Redis), one message per delivery otherwise."""
+    if not settings.CALLOPS_SHARED_CACHE:
+        _enqueue_processing(inbox_id)
+        return
+    if cache.add(DRAIN_KEY, inbox_id, timeout=DRAIN_KEY_SECONDS):
+        from calls.tasks import drain_webhooks
+
+        drain_webhooks.delay()
+
+
+def webhook_drain(*, batch_size: int = 100, max_batches: int = 50) -> int:
+    """Process pending deliveries oldest first until none is left; returns how many."""
+    cache.delete(DRAIN_KEY)
+    done = 0
+    for _batch in range(max_batches):
+        inbox_ids = list(
+            WebhookEvent.objects.filter(status=WebhookStatus.PENDING)
+            .order_by("received_at", "id")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not inbox_ids:
+            return done
+        for inbox_id in inbox_ids:
+            webhook_process(inbox_id=inbox_id)
+        done += len(inbox_ids)
+    # Still more after max_batches: let another drain continue rather than hog this worker.
+    from calls.tasks import drain_webhooks
+
+    drain_webhooks.delay()
+    return done
 
 
 def _enqueue_record_refresh(account_id: int, record_id: str) -> None:

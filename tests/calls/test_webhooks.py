@@ -181,3 +181,32 @@ def test_it_stores_one_event_and_one_state_change_for_five_deliveries(live_serve
     call.refresh_from_db()
     assert call.state == CallState.ENDED
     assert CallEvent.objects.filter(call=call, state_to=CallState.ENDED).count() == 1
+
+
+def test_it_sends_one_drain_message_for_a_burst_when_the_cache_is_shared(
+    account, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from calls import tasks
+    from calls.webhooks import DRAIN_KEY, webhook_drain, webhook_store
+
+    settings.CALLOPS_SHARED_CACHE = True
+    cache.delete(DRAIN_KEY)
+    CallFactory(vendor_account=account, vendor_call_id="vc-burst", state=CallState.RUNNING)
+    sent = []
+    monkeypatch.setattr(tasks.drain_webhooks, "delay", lambda: sent.append("drain"))
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):
+            body = revrag_body("vc-burst")
+            webhook_store(
+                account=account, headers=signed_headers(body, event_id=f"burst-{n}"), body=body
+            )
+    assert sent == ["drain"]
+    assert webhook_drain() == 5
+    assert not WebhookEvent.objects.filter(status=WebhookStatus.PENDING).exists()
+    # The drain cleared the key: the next delivery asks for a new drain.
+    with django_capture_on_commit_callbacks(execute=True):
+        body = revrag_body("vc-burst")
+        webhook_store(account=account, headers=signed_headers(body, event_id="after"), body=body)
+    assert sent == ["drain", "drain"]
