@@ -19,12 +19,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calls.forms import MAX_SECONDS
-from calls.models import Agent, Call, CallOutcome, CallState
-from calls.selectors import CallFilters, call_get, call_list
+from calls.models import Agent, Call, CallOutcome, CallState, WebhookEvent, WebhookStatus
+from calls.selectors import CallFilters, call_get, call_list, webhook_inbox
 from calls.services import CallRejected, call_create
+from calls.webhooks import webhook_replay
 from contacts.models import Contact
-from dashboard.api import PAGINATION_PARAMETERS, api_requires, paginate, paginated, query_filters
+from dashboard.api import (
+    PAGINATION_PARAMETERS,
+    KeysetPagination,
+    api_requires,
+    error_response,
+    paginate,
+    paginated,
+    query_filters,
+)
+from dashboard.audit import audit_record
 from dashboard.converters import MAX_ID
+from dashboard.models import AuditAction
 from dashboard.roles import Capability, has_capability
 from vendors.models import VendorAccount
 
@@ -205,3 +216,117 @@ def call_detail(request: Request, pk: int) -> Response:
     except Call.DoesNotExist:
         raise Http404("No call with this id.") from None
     return Response(CallSerializer(call, context={"request": request}).data)
+
+
+# --- Agents ----------------------------------------------------------------------------------
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "vendor_account",
+            "vendor_agent_id",
+            "name",
+            "language",
+            "voice",
+            "variables",
+            "is_active",
+            "synced_at",
+        ]
+        read_only_fields = fields
+
+
+class AgentFilterSerializer(serializers.Serializer):
+    account = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    active = OptionalBoolean(required=False)
+
+
+class AgentPagination(KeysetPagination):
+    ordering = ("id",)
+
+
+@extend_schema(
+    operation_id="agents_list",
+    parameters=[AgentFilterSerializer, *PAGINATION_PARAMETERS],
+    responses=paginated(AgentSerializer),
+)
+@api_requires(Capability.VIEW_AGENTS)
+@api_view(["GET"])
+def agents(request: Request) -> Response:
+    filters = query_filters(request, AgentFilterSerializer)
+    queryset = Agent.objects.all()
+    if "account" in filters:
+        queryset = queryset.filter(vendor_account_id=filters["account"])
+    if filters.get("active") is not None:
+        queryset = queryset.filter(is_active=filters["active"])
+    return paginate(request, queryset, AgentSerializer, pagination_class=AgentPagination)
+
+
+# --- Webhook inbox (admins) --------------------------------------------------------------------
+
+
+class WebhookEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEvent
+        fields = [
+            "id",
+            "vendor_account",
+            "dedupe_key",
+            "received_at",
+            "status",
+            "event_type",
+            "vendor_call_id",
+            "call",
+            "attempts",
+            "error",
+            "processed_at",
+        ]
+        read_only_fields = fields
+
+
+class WebhookEventFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(required=False, choices=WebhookStatus.choices)
+    account = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+class WebhookEventPagination(KeysetPagination):
+    ordering = ("-received_at", "-id")
+
+
+@extend_schema(
+    operation_id="webhook_events_list",
+    parameters=[WebhookEventFilterSerializer, *PAGINATION_PARAMETERS],
+    responses=paginated(WebhookEventSerializer),
+)
+@api_requires(Capability.MANAGE_SETTINGS)
+@api_view(["GET"])
+def webhook_events(request: Request) -> Response:
+    filters = query_filters(request, WebhookEventFilterSerializer)
+    events = webhook_inbox(
+        status=filters.get("status", ""), vendor_account_id=filters.get("account")
+    )
+    return paginate(
+        request, events, WebhookEventSerializer, pagination_class=WebhookEventPagination
+    )
+
+
+@extend_schema(operation_id="webhook_events_replay", request=None, responses=WebhookEventSerializer)
+@api_requires(Capability.MANAGE_SETTINGS)
+@api_view(["POST"])
+def webhook_event_replay(request: Request, pk: int) -> Response:
+    event = WebhookEvent.objects.filter(pk=pk).first()
+    if event is None:
+        raise Http404("No such webhook event.")
+    if event.status == WebhookStatus.PROCESSED:
+        return error_response("conflict", "This event was processed already.", status=409)
+    webhook_replay(inbox_id=event.pk)
+    audit_record(
+        action=AuditAction.WEBHOOK_REPLAYED,
+        request=request,
+        target=f"webhook event {event.pk}",
+        detail={"dedupe_key": event.dedupe_key, "previous_status": event.status},
+    )
+    event.refresh_from_db()
+    return Response(WebhookEventSerializer(event).data, status=202)

@@ -113,3 +113,25 @@ def test_it_requires_either_a_number_or_a_contact(client, token_for, revrag):
     )
     assert response.status_code == 400
     assert "either to_number or contact" in response.json()["error"]["message"]
+
+
+def test_it_lists_agents_of_an_account(client, token_for, revrag):
+    response = client.get(
+        reverse("api_agents") + f"?account={revrag.pk}&active=true",
+        headers=auth(token_for("operator")),
+    )
+    names = [agent["name"] for agent in response.json()["results"]]
+    assert names and len(names) == Agent.objects.filter(vendor_account=revrag).count()
+
+
+def test_it_lets_admins_list_and_replay_webhook_events(client, token_for):
+    from tests.factories import WebhookEventFactory
+
+    event = WebhookEventFactory()
+    admin = auth(token_for("admin"))
+    listed = client.get(reverse("api_webhook_events") + "?status=failed", headers=admin).json()
+    assert [item["id"] for item in listed["results"]] == [event.pk]
+    replay = client.post(reverse("api_webhook_replay", kwargs={"pk": event.pk}), headers=admin)
+    assert replay.status_code == 202
+    operator = auth(token_for("operator"))
+    assert client.get(reverse("api_webhook_events"), headers=operator).status_code == 403

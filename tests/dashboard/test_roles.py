@@ -29,6 +29,7 @@ PUBLIC_EXPECTATIONS: dict[str, dict[str, int]] = {
 # and returns the kwargs for reverse().
 URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "api_call": lambda: {"pk": factories.CallFactory().pk},
+    "api_webhook_replay": lambda: {"pk": factories.WebhookEventFactory().pk},
     "calls:webhook_event": lambda: {"pk": factories.WebhookEventFactory().pk},
     "calls:webhook_replay": lambda: {"pk": factories.WebhookEventFactory().pk},
     "webhook": lambda: {"vendor": "revrag", "token": "unknown-token"},
@@ -53,6 +54,7 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
 # Views whose GET answers something other than 200 for a permitted user.
 PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:webhook_replay": 405,  # POST only
+    "api_webhook_replay": 405,  # POST only
     "contacts_api:import": 405,  # POST only
     "calls:recording": 404,  # the example call has no recording
     "settings_vendor_test": 405,  # POST only
