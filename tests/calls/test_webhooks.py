@@ -210,3 +210,22 @@ def test_it_sends_one_drain_message_for_a_burst_when_the_cache_is_shared(
         body = revrag_body("vc-burst")
         webhook_store(account=account, headers=signed_headers(body, event_id="after"), body=body)
     assert sent == ["drain", "drain"]
+
+
+def test_it_answers_503_and_stores_nothing_when_the_database_fails(client, account, monkeypatch):
+    from django.db import OperationalError
+
+    from calls import webhooks
+    from calls.webhook_views import receiving_account
+
+    def database_down(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    receiving_account(account.kind, account.webhook_token)  # remembered before the outage
+    monkeypatch.setattr(webhooks.connection, "cursor", database_down)
+    body = revrag_body("vc-down")
+    response = post(client, account, body, signed_headers(body, event_id="evt-down"))
+    assert response.status_code == 503
+    assert "retry" in response.json()["error"]
+    monkeypatch.undo()
+    assert WebhookEvent.objects.count() == 0
