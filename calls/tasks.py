@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from calls import revont_import, services, webhooks
-from vendors.errors import VendorError
+from vendors.errors import VendorError, VendorNotFound
 from vendors.models import CALLING_KINDS, VendorAccount, VendorKind
 
 # A message redelivered more often than this (worker killed each time) is given up on; the
@@ -106,6 +106,9 @@ def refresh_revont_record(self, account_id: int, record_id: str) -> None:
     account = VendorAccount.objects.get(pk=account_id)
     try:
         revont_import.revont_record_refresh(account=account, record_id=record_id)
+    except VendorNotFound:
+        # Revont lists a call only once it has ended; the import picks it up then.
+        return
     except VendorError as exc:
         if exc.permanent:
             raise

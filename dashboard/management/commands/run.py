@@ -43,7 +43,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        # Both set explicitly: a shell that starts us in the background ignores SIGINT, and
+        # Python then leaves it ignored.
         signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
         try:
             self._run(options)
         except KeyboardInterrupt:
