@@ -21,8 +21,9 @@ from dashboard.authentication import generate_token
 from dashboard.models import ApiToken, AuditAction
 from dashboard.roles import Role
 from dashboard.selectors import active_admin_count, primary_role_of
-from vendors.models import VendorAccount
-from vendors.services import ConnectionCheck, check_connection
+from vendors.errors import VendorError
+from vendors.models import VendorAccount, VendorKind
+from vendors.services import ConnectionCheck, check_connection, vendor_client_for
 
 
 class SettingsError(Exception):
@@ -100,6 +101,35 @@ def vendor_account_update(
             detail={"account_id": locked.pk, "changed": changed},
         )
     return locked
+
+
+def vendor_webhooks_register(*, account: VendorAccount, request: HttpRequest | None = None) -> str:
+    """Register callops' webhook URL for call.started and call.ended (voice platform).
+
+    The vendor answers a known URL with the webhook it already has, so registering again makes
+    no duplicate. The signing secret it returns is stored (encrypted) on the account. No
+    transaction is open during the vendor request.
+    """
+    if account.kind != VendorKind.VOICE_PLATFORM:
+        raise SettingsError(
+            f"{account.get_kind_display()} does not register webhooks through its API: "
+            "give the webhook URL shown below to the vendor."
+        )
+    try:
+        with vendor_client_for(account) as client:
+            hook = client.register_webhook(url=account.webhook_url)
+    except VendorError as exc:
+        raise SettingsError(f"The vendor refused the webhook: {exc.message}") from None
+    if hook.secret:
+        account.set_webhook_secret(hook.secret)
+        account.save(update_fields=["webhook_secret_encrypted", "updated_at"])
+    audit_record(
+        action=AuditAction.VENDOR_ACCOUNT_UPDATED,
+        request=request,
+        target=f"vendor account {account.name}",
+        detail={"account_id": account.pk, "webhook_registered": hook.url},
+    )
+    return f"Webhook registered for {', '.join(hook.events)} at {hook.url}."
 
 
 def vendor_connection_test(*, account: VendorAccount) -> ConnectionCheck:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth.forms import AuthenticationForm
@@ -30,7 +29,7 @@ from dashboard.forms import (
 from dashboard.models import ApiToken, AuditAction, AuditEvent
 from dashboard.roles import Capability, public, requires
 from dashboard.selectors import calls_by_state_and_outcome, overview_counts
-from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount
+from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind
 
 
 @public
@@ -107,11 +106,6 @@ def _get_account(pk: int) -> VendorAccount:
         raise Http404("No such vendor connection.") from None
 
 
-def webhook_url_for(account: VendorAccount) -> str:
-    base = (settings.CALLOPS_PUBLIC_URL or "").rstrip("/")
-    return f"{base}/webhooks/{account.kind}/{account.webhook_token}/"
-
-
 @requires(Capability.MANAGE_SETTINGS)
 def vendor_list(request: HttpRequest) -> HttpResponse:
     context = {"rows": selectors.vendor_accounts_with_health()}
@@ -135,6 +129,8 @@ def vendor_create(request: HttpRequest) -> HttpResponse:
             request=request,
         )
         messages.success(request, f"Vendor connection “{account.name}” added. Test it below.")
+        if account.kind == VendorKind.VOICE_PLATFORM:
+            _register_webhooks(request, account)
         return redirect("settings_vendor", pk=account.pk)
     context = {"form": form, "documented_urls": DOCUMENTED_BASE_URLS}
     return render(request, "dashboard/settings_vendor_form.html", context)
@@ -144,7 +140,7 @@ def _vendor_context(request: HttpRequest, account: VendorAccount, **extra: Any) 
     context: dict[str, Any] = {
         "account": account,
         "health": selectors.vendor_health(account),
-        "webhook_url": webhook_url_for(account),
+        "webhook_url": account.webhook_url,
         "form": VendorAccountForm(account=account),
         "rotate_form": RotateKeyForm(),
         "check": None,
@@ -175,6 +171,23 @@ def vendor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "dashboard/settings_vendor.html", _vendor_context(request, account, form=form)
     )
+
+
+def _register_webhooks(request: HttpRequest, account: VendorAccount) -> None:
+    try:
+        message = services.vendor_webhooks_register(account=account, request=request)
+    except services.SettingsError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, message)
+
+
+@requires(Capability.MANAGE_SETTINGS)
+@require_POST
+def vendor_webhooks(request: HttpRequest, pk: int) -> HttpResponse:
+    """Register (again) callops' webhook with the vendor; the vendor keeps one per URL."""
+    _register_webhooks(request, _get_account(pk))
+    return redirect("settings_vendor", pk=pk)
 
 
 @requires(Capability.MANAGE_SETTINGS)

@@ -28,6 +28,17 @@ PUBLIC_EXPECTATIONS: dict[str, dict[str, int]] = {
 # Path arguments for URLs that take some: each builds the objects it names (tests/factories.py)
 # and returns the kwargs for reverse().
 URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
+    "campaigns:detail": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:edit": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:launch": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:pause": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:resume": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:stop": lambda: {"pk": factories.CampaignFactory().pk},
+    "api_campaign": lambda: {"pk": factories.CampaignFactory().pk},
+    "api_campaign_launch": lambda: {"pk": factories.CampaignFactory().pk},
+    "api_campaign_pause": lambda: {"pk": factories.CampaignFactory().pk},
+    "api_campaign_resume": lambda: {"pk": factories.CampaignFactory().pk},
+    "api_campaign_stop": lambda: {"pk": factories.CampaignFactory().pk},
     "api_call": lambda: {"pk": factories.CallFactory().pk},
     "api_webhook_replay": lambda: {"pk": factories.WebhookEventFactory().pk},
     "calls:webhook_event": lambda: {"pk": factories.WebhookEventFactory().pk},
@@ -44,21 +55,30 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "calls:recording": lambda: {"pk": factories.CallFactory().pk},
     "settings_vendor": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_test": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_webhooks": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_rotate": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_active": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_user": lambda: {"pk": factories.UserFactory().pk},
     "settings_user_active": lambda: {"pk": factories.UserFactory().pk},
     "settings_token_revoke": lambda: {"pk": factories.ApiTokenFactory().pk},
+    "review_save": lambda: {"pk": factories.CallFactory(state="ended").pk},
 }
 
 # Views whose GET answers something other than 200 for a permitted user.
 PERMITTED_GET_STATUS: dict[str, int] = {
+    "api_campaign_launch": 405,  # POST only
+    "api_campaign_pause": 405,  # POST only
+    "api_campaign_resume": 405,  # POST only
+    "api_campaign_stop": 405,  # POST only
     "calls:webhook_replay": 405,  # POST only
     "api_webhook_replay": 405,  # POST only
+    "settings_vendor_webhooks": 405,  # POST only
     "contacts_api:import": 405,  # POST only
     "calls:recording": 404,  # the example call has no recording
     "settings_vendor_test": 405,  # POST only
     "settings_vendor_rotate": 405,  # POST only
+    "review_save": 405,  # POST only
+    "analytics_export": 400,  # needs ?chart=
 }
 
 
@@ -164,9 +184,13 @@ def test_it_gives_an_inactive_user_no_capability(make_user):
 @pytest.mark.parametrize(
     ("role", "visible", "hidden"),
     [
-        ("operator", ["Calls", "Campaigns", "Contacts", "Agents"], ["Analytics", "Settings"]),
-        ("manager", ["Calls", "Analytics"], ["Settings"]),
-        ("admin", ["Calls", "Analytics", "Settings"], []),
+        (
+            "operator",
+            ["Calls", "Campaigns", "Contacts", "Agents"],
+            ["Review", "Analytics", "Settings"],
+        ),
+        ("manager", ["Calls", "Review", "Analytics"], ["Settings"]),
+        ("admin", ["Calls", "Review", "Analytics", "Settings"], []),
     ],
 )
 def test_it_shows_only_the_navigation_a_role_may_open(client_as, role, visible, hidden):
