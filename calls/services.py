@@ -41,9 +41,9 @@ from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import is_on_do_not_call
 from dashboard.audit import audit_record
 from dashboard.models import AuditAction
-from vendors.errors import VendorError, VendorNotFound, VendorRateLimited
+from vendors.errors import VendorError, VendorNotFound, VendorRateLimited, VendorUnavailable
 from vendors.models import VendorAccount, VendorKind
-from vendors.services import vendor_client_for
+from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
 
 logger = logging.getLogger(__name__)
 
@@ -515,3 +515,85 @@ def agents_sync(*, account: VendorAccount) -> int:
             is_active=False, synced_at=now
         )
     return len(seen)
+
+
+# ------------------------------------------------------------------------ live-call actions
+
+
+class LiveActionFailed(ValueError):
+    """A live-call action the vendor refused; `message` is for the person who asked.
+    `no_agents` is set when a transfer found nobody free (offer the handoff instead)."""
+
+    def __init__(self, message: str, *, no_agents: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.no_agents = no_agents
+
+
+def _live_voice_call(call: Call) -> None:
+    if call.vendor_account.kind != VendorKind.VOICE_PLATFORM:
+        raise LiveActionFailed("Only voice-platform calls can be ended or transferred from here.")
+    if call.state != CallState.RUNNING or not call.vendor_call_id:
+        raise LiveActionFailed("The call is not running.")
+
+
+def _user_label(user: Any) -> str:
+    return getattr(user, "username", "") or "callops"
+
+
+def call_end(*, call: Call, user: Any) -> None:
+    """Hang up a running voice-platform call (POST /api/voice/calls/{id}/end)."""
+    _live_voice_call(call)
+    try:
+        with vendor_client_for(call.vendor_account, retry=INTERACTIVE_RETRY_POLICY) as client:
+            client.end_call(call.vendor_call_id)
+    except VendorError as exc:
+        # 409 "Call is not currently active": the vendor's words are the clearest message.
+        raise LiveActionFailed(exc.message or str(exc)) from None
+    _event(call, f"{_user_label(user)} ended the call.", source=EventSource.USER)
+
+
+def call_transfer(*, call: Call, user: Any, queue: str = "default") -> str:
+    """Bridge a running voice-platform call to a human queue, if someone is free there."""
+    _live_voice_call(call)
+    try:
+        with vendor_client_for(call.vendor_account, retry=INTERACTIVE_RETRY_POLICY) as client:
+            availability = client.agent_availability(queue)
+            if not availability.available:
+                raise LiveActionFailed(
+                    f"No agent is free in the {queue} queue right now.", no_agents=True
+                )
+            client.transfer_call(call.vendor_call_id, queue=queue, reason="requested in callops")
+    except VendorUnavailable as exc:
+        # 503 "No agents available in target queue": someone took the last free agent.
+        raise LiveActionFailed(exc.message, no_agents=True) from None
+    except VendorError as exc:
+        raise LiveActionFailed(exc.message or str(exc)) from None
+    message = f"{_user_label(user)} transferred the call to the {queue} queue."
+    _event(call, message, source=EventSource.USER)
+    return message
+
+
+def call_request_handoff(*, call: Call, user: Any, note: str = "") -> None:
+    """The fallback when nobody can take a transfer: a human calls the contact back later.
+
+    Recorded on the call (metadata `handoff` and the timeline), so the call log can list the
+    calls waiting for a callback.
+    """
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        locked.metadata = {
+            **locked.metadata,
+            "handoff": {
+                "requested_at": timezone.now().isoformat(),
+                "requested_by": _user_label(user),
+                "note": note[:500],
+            },
+        }
+        locked.save(update_fields=["metadata"])
+        _event(
+            locked,
+            f"{_user_label(user)} asked for a human to call back"
+            + (f": {note[:200]}" if note else "."),
+            source=EventSource.USER,
+        )

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
-from calls import selectors
+from calls import selectors, services
 from calls.forms import CallFilterForm, NewCallForm
 from calls.models import Call, WebhookEvent, WebhookStatus
 from calls.recordings import RecordingRefused, open_recording
@@ -174,6 +174,7 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "variables": _pretty_items(call.variables),
         "metadata": _pretty_items(call.metadata),
         "extracted": _pretty_items(call.extracted_variables),
+        "offer_handoff": request.GET.get("handoff") == "offer",
     }
     return render(request, "calls/call_detail.html", context)
 
@@ -356,3 +357,48 @@ def webhook_replay_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, "The event is queued to be processed again.")
     return redirect("calls:webhook_event", pk=event.pk)
+
+
+# --- Live-call actions (voice platform) -----------------------------------------------------------
+
+
+@requires(Capability.TRIGGER_CALLS)
+@require_http_methods(["GET", "POST"])
+def call_end(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST hangs up."""
+    call = _get_call(pk)
+    if request.method == "GET":
+        return render(request, "calls/call_end.html", {"call": call})
+    try:
+        services.call_end(call=call, user=request.user)
+    except services.LiveActionFailed as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The call is being ended.")
+    return redirect("calls:detail", pk=call.pk)
+
+
+@requires(Capability.TRIGGER_CALLS)
+@require_POST
+def call_transfer(request: HttpRequest, pk: int) -> HttpResponse:
+    call = _get_call(pk)
+    try:
+        message = services.call_transfer(call=call, user=request.user)
+    except services.LiveActionFailed as exc:
+        messages.error(request, exc.message)
+        if exc.no_agents:
+            return redirect(reverse("calls:detail", kwargs={"pk": call.pk}) + "?handoff=offer")
+    else:
+        messages.success(request, message)
+    return redirect("calls:detail", pk=call.pk)
+
+
+@requires(Capability.TRIGGER_CALLS)
+@require_POST
+def call_handoff(request: HttpRequest, pk: int) -> HttpResponse:
+    call = _get_call(pk)
+    services.call_request_handoff(
+        call=call, user=request.user, note=request.POST.get("note", "").strip()
+    )
+    messages.success(request, "Recorded: a human will call this contact back.")
+    return redirect("calls:detail", pk=call.pk)

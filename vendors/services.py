@@ -27,8 +27,9 @@ CLIENT_CLASSES: dict[str, type[VendorClient]] = {
     VendorKind.REVOR: RevorClient,
 }
 
-# A connection check runs while an admin waits: one attempt, no long waits for budget.
-CHECK_RETRY_POLICY = RetryPolicy(max_attempts=1, max_wait=5.0)
+# For requests a person is waiting on (a connection check, ending a live call): one attempt,
+# no long wait for budget; the person sees the vendor's answer at once and can try again.
+INTERACTIVE_RETRY_POLICY = RetryPolicy(max_attempts=1, max_wait=5.0)
 
 
 def vendor_client_for(account: VendorAccount, *, retry: RetryPolicy | None = None) -> VendorClient:
@@ -70,7 +71,7 @@ def check_connection(account: VendorAccount) -> ConnectionCheck:
     the vendor says rather than our paraphrase.
     """
     try:
-        with vendor_client_for(account, retry=CHECK_RETRY_POLICY) as client:
+        with vendor_client_for(account, retry=INTERACTIVE_RETRY_POLICY) as client:
             _cheapest_call(client)()
         check = ConnectionCheck(ok=True, message="Connected.")
     except SecretUnreadable:

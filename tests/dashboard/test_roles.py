@@ -40,6 +40,9 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "api_campaign_resume": lambda: {"pk": factories.CampaignFactory().pk},
     "api_campaign_stop": lambda: {"pk": factories.CampaignFactory().pk},
     "api_call": lambda: {"pk": factories.CallFactory().pk},
+    "calls:end": lambda: {"pk": factories.CallFactory().pk},
+    "calls:transfer": lambda: {"pk": factories.CallFactory().pk},
+    "calls:handoff": lambda: {"pk": factories.CallFactory().pk},
     "api_webhook_replay": lambda: {"pk": factories.WebhookEventFactory().pk},
     "calls:webhook_event": lambda: {"pk": factories.WebhookEventFactory().pk},
     "calls:webhook_replay": lambda: {"pk": factories.WebhookEventFactory().pk},
@@ -72,6 +75,8 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "api_campaign_stop": 405,  # POST only
     "calls:webhook_replay": 405,  # POST only
     "api_webhook_replay": 405,  # POST only
+    "calls:transfer": 405,  # POST only
+    "calls:handoff": 405,  # POST only
     "settings_vendor_webhooks": 405,  # POST only
     "contacts_api:import": 405,  # POST only
     "calls:recording": 404,  # the example call has no recording
