@@ -37,7 +37,13 @@ def receiving_account(vendor: str, token: str) -> VendorAccount | None:
     if cached is not None and cached[0] > now:
         return cached[1]
     account = (
-        VendorAccount.objects.only("pk", "kind", "webhook_secret_encrypted")
+        VendorAccount.objects.only(
+            "pk",
+            "kind",
+            "webhook_secret_encrypted",
+            "previous_webhook_secret_encrypted",
+            "previous_webhook_secret_until",
+        )
         .filter(kind=vendor, webhook_token=token, is_active=True)
         .first()
     )

@@ -90,7 +90,9 @@ def vendor_account_update(
         rate_limits,
     )
     if webhook_secret is not None:
-        locked.set_webhook_secret(webhook_secret)
+        # The old secret keeps verifying for a day: deliveries signed before the vendor
+        # switched still arrive (an admin can retire it sooner).
+        locked.rotate_webhook_secret(webhook_secret)
         changed.append("webhook_secret")
     locked.save()
     if changed:
@@ -101,6 +103,28 @@ def vendor_account_update(
             detail={"account_id": locked.pk, "changed": changed},
         )
     return locked
+
+
+def vendor_webhook_secret_retire(
+    *, account: VendorAccount, request: HttpRequest | None = None
+) -> None:
+    """End the overlap at once: deliveries signed with the previous secret are refused."""
+    with transaction.atomic():
+        locked = VendorAccount.objects.select_for_update().get(pk=account.pk)
+        locked.retire_previous_webhook_secret()
+        locked.save(
+            update_fields=[
+                "previous_webhook_secret_encrypted",
+                "previous_webhook_secret_until",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            action=AuditAction.VENDOR_ACCOUNT_UPDATED,
+            request=request,
+            target=f"vendor account {locked.name}",
+            detail={"account_id": locked.pk, "changed": ["previous_webhook_secret_retired"]},
+        )
 
 
 def vendor_webhooks_register(*, account: VendorAccount, request: HttpRequest | None = None) -> str:

@@ -12,6 +12,11 @@ urlpatterns = [
     path("vendors/<id:pk>/", views.vendor_detail, name="settings_vendor"),
     path("vendors/<id:pk>/test/", views.vendor_test, name="settings_vendor_test"),
     path("vendors/<id:pk>/webhooks/", views.vendor_webhooks, name="settings_vendor_webhooks"),
+    path(
+        "vendors/<id:pk>/webhook-secret/retire/",
+        views.vendor_webhook_secret_retire,
+        name="settings_vendor_retire_secret",
+    ),
     path("vendors/<id:pk>/rotate/", views.vendor_rotate, name="settings_vendor_rotate"),
     path("vendors/<id:pk>/active/", views.vendor_active, name="settings_vendor_active"),
     path("users/", views.user_list, name="settings_users"),

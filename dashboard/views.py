@@ -184,6 +184,14 @@ def _register_webhooks(request: HttpRequest, account: VendorAccount) -> None:
 
 @requires(Capability.MANAGE_SETTINGS)
 @require_POST
+def vendor_webhook_secret_retire(request: HttpRequest, pk: int) -> HttpResponse:
+    services.vendor_webhook_secret_retire(account=_get_account(pk), request=request)
+    messages.success(request, "Deliveries signed with the previous webhook secret are now refused.")
+    return redirect("settings_vendor", pk=pk)
+
+
+@requires(Capability.MANAGE_SETTINGS)
+@require_POST
 def vendor_webhooks(request: HttpRequest, pk: int) -> HttpResponse:
     """Register (again) callops' webhook with the vendor; the vendor keeps one per URL."""
     _register_webhooks(request, _get_account(pk))

@@ -41,10 +41,10 @@ def verify_delivery(
 ) -> str | None:
     """Raise WebhookRejected unless the delivery is authentic; return the vendor's event id."""
     module = _module(account)
-    secret = account.get_webhook_secret()
-    if secret:
+    secrets = account.valid_webhook_secrets()
+    if secrets:
         verify: Callable[..., Any] = module.verify_webhook
-        verify(headers, body, [secret], now=now)
+        verify(headers, body, secrets, now=now)
     header: str | None = module.EVENT_ID_HEADER
     if header is None:
         return None

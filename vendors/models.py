@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from vendors.crypto import decrypt_secret, encrypt_secret, mask_secret
 
@@ -37,6 +39,10 @@ class VendorMode(models.TextChoices):
     LIVE = "live", "Live"
 
 
+# How long a replaced webhook secret still verifies deliveries.
+WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
+
+
 def new_webhook_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -51,6 +57,10 @@ class VendorAccount(models.Model):
     api_key_encrypted = models.TextField(editable=False)
     api_key_mask = models.CharField(max_length=40, editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    # After a change of webhook secret the previous one keeps verifying for a while, so
+    # deliveries the vendor signed before it switched are not lost.
+    previous_webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_webhook_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Part of the webhook URL callops gives the vendor: /webhooks/<kind>/<token>/.
     webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
     # Overrides of the documented limits per endpoint group (vendors/ratelimit.py): requests per
@@ -85,6 +95,29 @@ class VendorAccount(models.Model):
 
     def set_webhook_secret(self, plaintext: str) -> None:
         self.webhook_secret_encrypted = encrypt_secret(plaintext) if plaintext else ""
+
+    def rotate_webhook_secret(self, plaintext: str, *, overlap: timedelta | None = None) -> None:
+        """Change the secret, keeping the old one valid for `overlap` (default 24 h)."""
+        current = self.get_webhook_secret()
+        if current and current != plaintext:
+            self.previous_webhook_secret_encrypted = self.webhook_secret_encrypted
+            self.previous_webhook_secret_until = timezone.now() + (
+                overlap or WEBHOOK_SECRET_OVERLAP
+            )
+        self.set_webhook_secret(plaintext)
+
+    def retire_previous_webhook_secret(self) -> None:
+        self.previous_webhook_secret_encrypted = ""
+        self.previous_webhook_secret_until = None
+
+    def valid_webhook_secrets(self) -> list[str]:
+        """The secrets a delivery may be signed with now: the current one, and the previous
+        one until its overlap ends."""
+        secrets = [self.get_webhook_secret()]
+        until = self.previous_webhook_secret_until
+        if self.previous_webhook_secret_encrypted and until and until > timezone.now():
+            secrets.append(decrypt_secret(self.previous_webhook_secret_encrypted))
+        return [secret for secret in secrets if secret]
 
     def get_webhook_secret(self) -> str:
         return (

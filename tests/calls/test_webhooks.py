@@ -229,3 +229,33 @@ def test_it_answers_503_and_stores_nothing_when_the_database_fails(client, accou
     assert "retry" in response.json()["error"]
     monkeypatch.undo()
     assert WebhookEvent.objects.count() == 0
+
+
+def test_it_accepts_old_and_new_secrets_during_rotation_and_refuses_the_retired_one(
+    client, account, settings
+):
+    from datetime import timedelta
+
+    from calls.webhook_views import _accounts
+
+    account.rotate_webhook_secret("whsec-new")
+    account.save()
+    _accounts.clear()
+    for secret, event_id in ((SECRET, "old-1"), ("whsec-new", "new-1")):
+        body = revrag_body(f"vc-{event_id}")
+        headers = signed_headers(body, event_id=event_id, secret=secret)
+        assert post(client, account, body, headers).status_code == 200
+
+    account.retire_previous_webhook_secret()
+    account.save()
+    _accounts.clear()
+    body = revrag_body("vc-old-2")
+    old = signed_headers(body, event_id="old-2", secret=SECRET)
+    assert post(client, account, body, old).status_code == 401
+
+    # Without an explicit retirement the overlap ends by itself.
+    account.rotate_webhook_secret("whsec-newer", overlap=timedelta(seconds=-1))
+    account.save()
+    _accounts.clear()
+    stale = signed_headers(body, event_id="new-2", secret="whsec-new")
+    assert post(client, account, body, stale).status_code == 401

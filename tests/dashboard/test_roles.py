@@ -59,6 +59,7 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "settings_vendor": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_test": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_webhooks": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_retire_secret": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_rotate": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_active": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_user": lambda: {"pk": factories.UserFactory().pk},
@@ -78,6 +79,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:transfer": 405,  # POST only
     "calls:handoff": 405,  # POST only
     "settings_vendor_webhooks": 405,  # POST only
+    "settings_vendor_retire_secret": 405,  # POST only
     "contacts_api:import": 405,  # POST only
     "calls:recording": 404,  # the example call has no recording
     "settings_vendor_test": 405,  # POST only

@@ -15,6 +15,12 @@ from django.db import transaction
 from vendors.crypto import SecretUnreadable, reencrypt_secret
 from vendors.models import VendorAccount
 
+ENCRYPTED_FIELDS = (
+    "api_key_encrypted",
+    "webhook_secret_encrypted",
+    "previous_webhook_secret_encrypted",
+)
+
 
 class Command(BaseCommand):
     help = "Re-encrypt every vendor API key and webhook secret with the newest encryption key."
@@ -26,15 +32,13 @@ class Command(BaseCommand):
             with transaction.atomic():
                 account = VendorAccount.objects.select_for_update().get(pk=account_id)
                 try:
-                    account.api_key_encrypted = reencrypt_secret(account.api_key_encrypted)
-                    if account.webhook_secret_encrypted:
-                        account.webhook_secret_encrypted = reencrypt_secret(
-                            account.webhook_secret_encrypted
-                        )
+                    for field in ENCRYPTED_FIELDS:
+                        if getattr(account, field):
+                            setattr(account, field, reencrypt_secret(getattr(account, field)))
                 except SecretUnreadable:
                     unreadable.append(account.name)
                     continue
-                account.save(update_fields=["api_key_encrypted", "webhook_secret_encrypted"])
+                account.save(update_fields=list(ENCRYPTED_FIELDS))
                 rotated += 1
         self.stdout.write(f"Re-encrypted the secrets of {rotated} vendor account(s).")
         if unreadable:
