@@ -14,12 +14,13 @@ from django.contrib.postgres.search import (
     SearchVectorField,
 )
 from django.db import connection
-from django.db.models import Count, Func, Q, QuerySet, TextField
+from django.db.models import Avg, Count, Func, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from calls.models import Agent, Call, CallEvent, WebhookEvent
+from calls.models import Agent, Call, CallEvent, CallState, WebhookEvent
+from calls.state import CONNECTED_OUTCOMES
 from contacts.models import Contact
 from vendors.models import CALLING_KINDS, VendorAccount
 
@@ -287,6 +288,45 @@ def agent_list(*, vendor_account_id: int | None = None) -> QuerySet[Agent]:
     if vendor_account_id is not None:
         agents = agents.filter(vendor_account_id=vendor_account_id)
     return agents
+
+
+AGENT_PERIODS = {"7": 7, "30": 30, "90": 90}
+
+
+def agent_performance(*, since: datetime, agent_id: int | None = None) -> QuerySet[Agent]:
+    """Every agent (or one) with its figures for calls created since `since`, all computed by
+    the database in one grouped query: calls, connected calls, ended calls, average duration of
+    connected calls."""
+    window = Q(calls__created_at__gte=since)
+    connected = window & Q(calls__outcome__in=list(CONNECTED_OUTCOMES))
+    agents = Agent.objects.select_related("vendor_account").annotate(
+        period_calls=Count("calls", filter=window),
+        period_connected=Count("calls", filter=connected),
+        period_ended=Count("calls", filter=window & Q(calls__state=CallState.ENDED)),
+        period_failed=Count("calls", filter=window & Q(calls__state=CallState.FAILED)),
+        average_duration=Avg("calls__duration_seconds", filter=connected),
+    )
+    if agent_id is not None:
+        agents = agents.filter(pk=agent_id)
+    return agents.order_by("-is_active", "name", "id")
+
+
+def agent_outcomes(*, agent: Agent, since: datetime) -> list[dict[str, Any]]:
+    """The agent's ended calls by outcome and vendor reason (a grouped count)."""
+    return list(
+        Call.objects.filter(agent=agent, created_at__gte=since, state=CallState.ENDED)
+        .values("outcome", "vendor_outcome")
+        .annotate(count=Count("id"))
+        .order_by("-count", "outcome")
+    )
+
+
+def agent_recent_calls(*, agent: Agent, limit: int = 20) -> list[Call]:
+    return list(
+        Call.objects.filter(agent=agent)
+        .select_related("contact", "campaign")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def agents_for_account(*, vendor_account_id: int | None) -> QuerySet[Agent]:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<id:pk>/transfer", views.call_transfer, name="transfer"),
     path("<id:pk>/handoff", views.call_handoff, name="handoff"),
     path("agents/", views.agents, name="agents"),
+    path("agents/<id:pk>/", views.agent_detail, name="agent"),
     path("webhooks/", views.webhook_inbox, name="webhook_inbox"),
     path("webhooks/<id:pk>/", views.webhook_event, name="webhook_event"),
     path("webhooks/<id:pk>/replay", views.webhook_replay_view, name="webhook_replay"),

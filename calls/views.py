@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -292,7 +293,39 @@ def call_new(request: HttpRequest) -> HttpResponse:
 
 @requires(Capability.VIEW_AGENTS)
 def agents(request: HttpRequest) -> HttpResponse:
-    return render(request, "calls/agents.html", {"agents": selectors.agent_list()})
+    """Every agent of every account with its figures over a period (7, 30 or 90 days)."""
+    days, since = _agent_period(request)
+    context = {
+        "agents": selectors.agent_performance(since=since),
+        "days": days,
+        "periods": selectors.AGENT_PERIODS,
+    }
+    if request.htmx:
+        return render(request, "calls/agents.html#agents", context)
+    return render(request, "calls/agents.html", context)
+
+
+def _agent_period(request: HttpRequest) -> tuple[int, datetime]:
+    days = selectors.AGENT_PERIODS.get(request.GET.get("days", ""), 30)
+    return days, timezone.now() - timedelta(days=days)
+
+
+@requires(Capability.VIEW_AGENTS)
+@require_GET
+def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    days, since = _agent_period(request)
+    agent = selectors.agent_performance(since=since, agent_id=pk).first()
+    if agent is None:
+        raise Http404("No such agent.")
+    context = {
+        "agent": agent,
+        "days": days,
+        "periods": selectors.AGENT_PERIODS,
+        "outcomes": selectors.agent_outcomes(agent=agent, since=since),
+        "recent_calls": selectors.agent_recent_calls(agent=agent),
+        "campaigns": agent.campaigns.order_by("-created_at")[:20],
+    }
+    return render(request, "calls/agent_detail.html", context)
 
 
 # --- Webhook inbox (admins) -----------------------------------------------------------------------

@@ -40,6 +40,7 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "api_campaign_resume": lambda: {"pk": factories.CampaignFactory().pk},
     "api_campaign_stop": lambda: {"pk": factories.CampaignFactory().pk},
     "api_call": lambda: {"pk": factories.CallFactory().pk},
+    "calls:agent": lambda: {"pk": factories.AgentFactory().pk},
     "calls:end": lambda: {"pk": factories.CallFactory().pk},
     "calls:transfer": lambda: {"pk": factories.CallFactory().pk},
     "calls:handoff": lambda: {"pk": factories.CallFactory().pk},
