@@ -48,6 +48,8 @@ from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
 logger = logging.getLogger(__name__)
 
 MAX_DISPATCH_ATTEMPTS = 3
+# campaigns.models.CampaignStatus.STOPPED, named here because calls does not import campaigns.
+STOPPED_CAMPAIGN_STATUS = "stopped"
 # A call with no end after this long is marked stale and no longer polled.
 STALE_AFTER = timedelta(hours=3)
 
@@ -214,13 +216,18 @@ def call_dispatch(*, call_id: int) -> None:
     """Ask the vendor to place a pending call. Raises RetryLater for transient failures."""
     if not _claim_for_dispatch(call_id):
         return
-    call = Call.objects.select_related("vendor_account", "agent").get(pk=call_id)
+    call = Call.objects.select_related("vendor_account", "agent", "campaign").get(pk=call_id)
     if call.dispatch_attempts > MAX_DISPATCH_ATTEMPTS:
         _fail(
             call,
             f"Gave up after {MAX_DISPATCH_ATTEMPTS} attempts to reach "
             f"{call.vendor_account.get_kind_display()}.",
         )
+        return
+    # A campaign stopped after this call was written: no call of it starts after the stop.
+    # (Read through the foreign key: calls never imports campaigns.)
+    if call.campaign_id and call.campaign.status == STOPPED_CAMPAIGN_STATUS:
+        _fail(call, "The campaign was stopped before this call was dialled.")
         return
     # The list may have changed since the call was requested.
     if is_on_do_not_call(call.to_number):

@@ -19,6 +19,21 @@ class CampaignStatus(models.TextChoices):
 
 ACTIVE_CAMPAIGN_STATUSES = (CampaignStatus.RUNNING, CampaignStatus.PAUSED)
 
+ALL_DAYS = [0, 1, 2, 3, 4, 5, 6]  # Monday = 0, as datetime.weekday()
+
+
+def default_window_days() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+def default_retry_rules() -> dict:
+    """Retry a call nobody answered (or a voicemail) after two hours, three attempts in all."""
+    return {
+        "not_picked": {"retry_after_minutes": 120, "max_attempts": 3},
+        "voicemail": {"retry_after_minutes": 120, "max_attempts": 3},
+        "rejected": None,
+    }
+
 
 class Campaign(models.Model):
     name = models.CharField(max_length=200)
@@ -37,6 +52,28 @@ class Campaign(models.Model):
     max_concurrent_calls = models.PositiveSmallIntegerField(default=5)
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
+    # {"name": "{{ contact.name }}"}: each value may name contact fields, nothing else.
+    variables_template = models.JSONField(default=dict, blank=True)
+    # The calling window, in each contact's local time (default_time_zone for contacts
+    # without one): these weekdays, from window_start_hour to window_end_hour.
+    window_days = models.JSONField(default=default_window_days, blank=True)
+    window_start_hour = models.PositiveSmallIntegerField(default=9)
+    window_end_hour = models.PositiveSmallIntegerField(default=18)
+    default_time_zone = models.CharField(max_length=64, default="UTC")
+    # {outcome: {"retry_after_minutes": int, "max_attempts": int} | null}; absent = no retry.
+    retry_rules = models.JSONField(default=default_retry_rules, blank=True)
+    # How the audience was chosen (kept to show it; the dial entries are the audience).
+    audience_search = models.CharField(max_length=200, blank=True)
+    audience_time_zone = models.CharField(max_length=64, blank=True)
+    audience_picked = models.BooleanField(default=False)  # contacts picked one by one
+    # The pace schedule: the absolute time the next call may start (paced campaigns).
+    next_slot_at = models.DateTimeField(null=True, blank=True)
+    # Native campaigns: how many audience batches the vendor has, and its last stats.
+    pushed_batches = models.PositiveIntegerField(default=0)
+    vendor_stats = models.JSONField(default=dict, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -49,3 +86,57 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DialState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DIALLING = "dialling", "Dialling"
+    COMPLETED = "completed", "Completed"
+    RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
+    EXHAUSTED = "exhausted", "Attempts used up"
+    SKIPPED_DNC = "skipped_dnc", "Skipped: do-not-call"
+    SKIPPED_INVALID = "skipped_invalid", "Skipped: invalid number"
+    OUTSIDE_WINDOW = "outside_window", "Skipped: outside every calling window"
+
+
+DUE_DIAL_STATES = (DialState.PENDING, DialState.RETRY_SCHEDULED)
+
+
+class DialEntry(models.Model):
+    """One contact of a campaign's audience: its attempts and where it stands."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="entries")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, on_delete=models.SET_NULL, related_name="dial_entries"
+    )
+    # Snapshots taken when the audience is built, so the dispatcher filters in SQL.
+    phone_e164 = models.CharField(max_length=16)
+    time_zone = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=16, choices=DialState.choices, default=DialState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_call = models.ForeignKey(
+        "calls.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_outcome = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "dial entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "contact"], name="dial_entry_unique_contact"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["campaign", "state", "next_attempt_at"], name="dial_entry_due_idx"
+            ),
+            models.Index(fields=["campaign", "last_attempt_at"], name="dial_entry_pace_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone_e164} ({self.state})"

@@ -1,9 +1,159 @@
+"""Reads of campaigns: lists, the launch preview, live counters, dial entries."""
+
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from campaigns.models import Campaign
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from calls.models import LIVE_STATES, Call
+from calls.state import CONNECTED_OUTCOMES
+from campaigns.models import Campaign, CampaignStatus, DialEntry, DialState
+from campaigns.schedule import has_window
+from contacts.phones import PhoneError, normalize_phone
+from contacts.selectors import do_not_call_numbers
+
+PREVIEW_GROUPS = {
+    "dial": "Will be dialled",
+    "dnc": "On the do-not-call list",
+    "outside": "Outside every calling window",
+    "invalid": "Without a valid number",
+}
 
 
 def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("vendor_account", "agent")
+
+
+def campaign_get(*, pk: int) -> Campaign:
+    return campaign_list().get(pk=pk)
+
+
+@dataclass
+class PreviewGroups:
+    total: int = 0
+    dial: list[int] = field(default_factory=list)
+    dnc: list[int] = field(default_factory=list)
+    outside_window: list[int] = field(default_factory=list)
+    invalid: list[int] = field(default_factory=list)
+
+    def ids(self, group: str) -> list[int]:
+        return {
+            "dial": self.dial,
+            "dnc": self.dnc,
+            "outside": self.outside_window,
+            "invalid": self.invalid,
+        }.get(group, [])
+
+
+def _valid_number(phone: str) -> bool:
+    try:
+        return normalize_phone(phone).e164 == phone
+    except PhoneError:
+        return False
+
+
+def preview_groups(campaign: Campaign, *, now: datetime | None = None) -> PreviewGroups:
+    """Who of the audience will be dialled and who not, and why (one reason each).
+
+    Invalid numbers first, then the do-not-call list (decided from its raw entries, never from
+    a past call's outcome), then time zones with no calling window between the campaign's start
+    (or now) and its end. Entries already dialled or settled count as dialled.
+    """
+    now = now or timezone.now()
+    start = max(campaign.starts_at or now, now)
+    rows = list(
+        DialEntry.objects.filter(campaign=campaign).values_list(
+            "pk", "phone_e164", "time_zone", "state"
+        )
+    )
+    groups = PreviewGroups(total=len(rows))
+    blocked = do_not_call_numbers(phone for _pk, phone, _tz, _state in rows)
+    zone_open: dict[str, bool] = {}
+    settled = {DialState.SKIPPED_DNC: groups.dnc, DialState.SKIPPED_INVALID: groups.invalid}
+    settled[DialState.OUTSIDE_WINDOW] = groups.outside_window
+    for pk, phone, tz_name, state in rows:
+        if state in settled:
+            settled[state].append(pk)
+        elif state != DialState.PENDING:
+            groups.dial.append(pk)
+        elif not _valid_number(phone):
+            groups.invalid.append(pk)
+        elif phone in blocked:
+            groups.dnc.append(pk)
+        else:
+            if tz_name not in zone_open:
+                zone_open[tz_name] = has_window(campaign, tz_name, start, campaign.ends_at)
+            (groups.dial if zone_open[tz_name] else groups.outside_window).append(pk)
+    return groups
+
+
+def dial_entries(*, campaign: Campaign, state: str = "", ids: list[int] | None = None):
+    entries = DialEntry.objects.filter(campaign=campaign).select_related("contact", "last_call")
+    if state:
+        entries = entries.filter(state=state)
+    if ids is not None:
+        entries = entries.filter(pk__in=ids)
+    return entries.order_by("id")
+
+
+@dataclass
+class Counters:
+    total: int
+    by_state: dict[str, int]
+    connected: int
+    by_outcome: dict[str, int]
+    live_calls: int
+    calls_last_minute: int
+    target_per_minute: int
+    done: int
+
+    @property
+    def progress_percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+SETTLED = (
+    DialState.COMPLETED,
+    DialState.EXHAUSTED,
+    DialState.SKIPPED_DNC,
+    DialState.SKIPPED_INVALID,
+    DialState.OUTSIDE_WINDOW,
+)
+
+
+def campaign_counters(campaign: Campaign, *, now: datetime | None = None) -> Counters:
+    now = now or timezone.now()
+    by_state = dict.fromkeys(DialState.values, 0)
+    for row in (
+        DialEntry.objects.filter(campaign=campaign).values("state").annotate(count=Count("id"))
+    ):
+        by_state[row["state"]] = row["count"]
+    by_outcome = {
+        row["outcome"]: row["count"]
+        for row in Call.objects.filter(campaign=campaign)
+        .exclude(outcome="")
+        .values("outcome")
+        .annotate(count=Count("id"))
+        .order_by("outcome")
+    }
+    return Counters(
+        total=sum(by_state.values()),
+        by_state=by_state,
+        connected=sum(
+            count for outcome, count in by_outcome.items() if outcome in CONNECTED_OUTCOMES
+        ),
+        by_outcome=by_outcome,
+        live_calls=Call.objects.filter(campaign=campaign, state__in=LIVE_STATES).count(),
+        calls_last_minute=Call.objects.filter(
+            campaign=campaign, created_at__gt=now - timedelta(seconds=60)
+        ).count(),
+        target_per_minute=campaign.calls_per_minute,
+        done=sum(by_state[state] for state in SETTLED),
+    )
+
+
+def is_live(campaign: Campaign) -> bool:
+    return campaign.status == CampaignStatus.RUNNING

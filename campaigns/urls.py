@@ -6,4 +6,11 @@ app_name = "campaigns"
 
 urlpatterns = [
     path("", views.campaigns, name="list"),
+    path("new", views.campaign_new, name="new"),
+    path("<id:pk>/", views.campaign_detail, name="detail"),
+    path("<id:pk>/edit", views.campaign_edit, name="edit"),
+    path("<id:pk>/launch", views.campaign_action, {"action": "launch"}, name="launch"),
+    path("<id:pk>/pause", views.campaign_action, {"action": "pause"}, name="pause"),
+    path("<id:pk>/resume", views.campaign_action, {"action": "resume"}, name="resume"),
+    path("<id:pk>/stop", views.campaign_action, {"action": "stop"}, name="stop"),
 ]

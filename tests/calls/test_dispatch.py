@@ -183,3 +183,25 @@ def test_it_lets_only_one_sync_job_claim_a_due_call(revrag):
     Call.objects.filter(pk=call.pk).update(next_sync_at=call.created_at)
     assert calls_due_for_sync() == [call.pk]
     assert calls_due_for_sync() == []
+
+
+def test_it_does_not_dial_a_call_of_a_campaign_stopped_after_it_was_written(revrag, sandbox):
+    from calls.services import STOPPED_CAMPAIGN_STATUS
+    from campaigns.models import CampaignStatus
+    from tests.factories import CampaignFactory
+
+    assert STOPPED_CAMPAIGN_STATUS == CampaignStatus.STOPPED
+    campaign = CampaignFactory(vendor_account=revrag, agent=first_agent(revrag))
+    call, _ = call_create(
+        vendor_account=revrag,
+        agent=first_agent(revrag),
+        to_number="+14155550132",
+        campaign_id=campaign.pk,
+    )
+    campaign.status = CampaignStatus.STOPPED
+    campaign.save()
+    call_dispatch(call_id=call.pk)
+    call.refresh_from_db()
+    assert call.state == CallState.FAILED
+    assert "campaign was stopped" in call.error_message
+    assert sandbox_calls(sandbox) == []

@@ -1,0 +1,153 @@
+"""Pure rules of a campaign: calling windows in local time, variable templates, retry rules.
+
+No database access here: the services and selectors feed these functions plain values.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from campaigns.models import Campaign
+
+# Contact fields a variables template may name; nothing else of the project is reachable.
+TEMPLATE_FIELDS = ("name", "phone", "phone_e164", "email", "time_zone")
+_PLACEHOLDER = re.compile(r"\{\{\s*contact\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*\}\}")
+# A placeholder that is not a contact field: refused when the template is saved.
+_ANY_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def zone(name: str, default: str) -> ZoneInfo:
+    """The contact's zone, or the campaign default when it has none (or an unknown one)."""
+    for candidate in (name, default, "UTC"):
+        if not candidate:
+            continue
+        try:
+            return ZoneInfo(candidate)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
+
+
+def is_time_zone(name: str) -> bool:
+    return name in available_timezones()
+
+
+def in_window(campaign: Campaign, tz_name: str, at: datetime) -> bool:
+    """Whether `at` falls in the campaign's calling window in the time zone `tz_name`."""
+    local = at.astimezone(zone(tz_name, campaign.default_time_zone))
+    if local.weekday() not in set(campaign.window_days or []):
+        return False
+    return campaign.window_start_hour <= local.hour < campaign.window_end_hour
+
+
+def _window_on(day: date, campaign: Campaign, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(campaign.window_start_hour), tzinfo=tz)
+    if campaign.window_end_hour >= 24:
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    else:
+        end = datetime.combine(day, time(campaign.window_end_hour), tzinfo=tz)
+    return start, end
+
+
+def has_window(campaign: Campaign, tz_name: str, start: datetime, end: datetime | None) -> bool:
+    """Whether any calling window in `tz_name` overlaps [start, end) (open-ended: any at all)."""
+    days = set(campaign.window_days or [])
+    if not days or campaign.window_start_hour >= campaign.window_end_hour:
+        return False
+    if end is None:
+        return True
+    if end <= start:
+        return False
+    tz = zone(tz_name, campaign.default_time_zone)
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    while day <= last:
+        if day.weekday() in days:
+            window_start, window_end = _window_on(day, campaign, tz)
+            if window_start < end and start < window_end:
+                return True
+        day += timedelta(days=1)
+    return False
+
+
+def check_template(template: Any) -> dict[str, Any]:
+    """The variables template as saved: an object whose placeholders name contact fields only."""
+    if not isinstance(template, dict) or not all(isinstance(key, str) for key in template):
+        raise TemplateError("The variables template must be a JSON object with text keys.")
+    for key, value in template.items():
+        if not isinstance(value, str):
+            continue
+        for match in _ANY_PLACEHOLDER.finditer(value):
+            field = _PLACEHOLDER.fullmatch(match.group(0))
+            if field is None or (
+                field.group(1) not in TEMPLATE_FIELDS and field.group(1) != "metadata"
+            ):
+                raise TemplateError(
+                    f"{key}: {match.group(0)} is not a contact field; use one of "
+                    + ", ".join("{{ contact." + name + " }}" for name in TEMPLATE_FIELDS)
+                    + " or {{ contact.metadata.KEY }}."
+                )
+            if field.group(1) == "metadata" and not field.group(2):
+                raise TemplateError(
+                    f"{key}: name a metadata key, as {{{{ contact.metadata.KEY }}}}."
+                )
+    return template
+
+
+def render_variables(template: dict[str, Any], contact: Any) -> dict[str, Any]:
+    """Fill each placeholder with the contact's field (missing fields become empty text)."""
+    values = {
+        "name": contact.name or "",
+        "phone": contact.phone_e164,
+        "phone_e164": contact.phone_e164,
+        "email": contact.email or "",
+        "time_zone": contact.time_zone or "",
+    }
+    metadata = contact.metadata if isinstance(contact.metadata, dict) else {}
+
+    def fill(match: re.Match[str]) -> str:
+        if match.group(1) == "metadata":
+            value = metadata.get(match.group(2) or "", "")
+            return value if isinstance(value, str) else str(value)
+        return values.get(match.group(1), "")
+
+    return {
+        key: _PLACEHOLDER.sub(fill, value) if isinstance(value, str) else value
+        for key, value in template.items()
+    }
+
+
+def check_retry_rules(rules: Any) -> dict[str, Any]:
+    """{outcome: {"retry_after_minutes": >= 1, "max_attempts": 1..10} | null}."""
+    from calls.models import CallOutcome
+
+    if not isinstance(rules, dict):
+        raise ValueError("Retry rules must be a JSON object keyed by outcome.")
+    known = set(CallOutcome.values)
+    for outcome, rule in rules.items():
+        if outcome not in known:
+            raise ValueError(f"{outcome} is not a call outcome ({', '.join(sorted(known))}).")
+        if rule is None:
+            continue
+        if not isinstance(rule, dict) or set(rule) != {"retry_after_minutes", "max_attempts"}:
+            raise ValueError(
+                f"{outcome}: give retry_after_minutes and max_attempts, or null for no retry."
+            )
+        minutes, attempts = rule["retry_after_minutes"], rule["max_attempts"]
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 10080:
+            raise ValueError(f"{outcome}: retry_after_minutes must be a whole number 1–10080.")
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 10:
+            raise ValueError(f"{outcome}: max_attempts must be a whole number 1–10.")
+    return rules
+
+
+def retry_rule(campaign: Campaign, outcome: str) -> dict[str, int] | None:
+    rule = (campaign.retry_rules or {}).get(outcome)
+    return rule if isinstance(rule, dict) else None

@@ -1,0 +1,107 @@
+"""Native campaigns against the voice platform sandbox: batched push, launch, stop, progress."""
+
+from __future__ import annotations
+
+import pytest
+
+from calls.models import Agent
+from calls.services import agents_sync
+from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
+from campaigns.services import (
+    InvalidTransition,
+    audience_set,
+    campaign_transition,
+    native_push,
+    native_sync,
+)
+from contacts.models import Contact, DoNotCallEntry
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def voice_platform(make_account):
+    account = make_account("voice_platform")
+    agents_sync(account=account)
+    return account
+
+
+def native_campaign(account, size: int) -> Campaign:
+    Contact.objects.bulk_create(
+        Contact(
+            name=f"Person {n}", phone_e164=f"+1415{2000000 + n:07d}", time_zone="America/New_York"
+        )
+        for n in range(size)
+    )
+    campaign = Campaign.objects.create(
+        name="Native",
+        vendor_account=account,
+        agent=Agent.objects.filter(vendor_account=account, is_active=True).first(),
+        kind=CampaignKind.NATIVE,
+        window_days=[0, 1, 2, 3, 4, 5, 6],
+        window_start_hour=0,
+        window_end_hour=24,
+    )
+    audience_set(campaign=campaign, contacts=Contact.objects.all())
+    return campaign
+
+
+def test_launch_pushes_the_audience_in_batches_then_launches_and_stop_stops(
+    voice_platform, sandbox
+):
+    campaign = native_campaign(voice_platform, 1101)
+    DoNotCallEntry.objects.create(phone_e164="+14152000000")
+    campaign_transition(campaign_id=campaign.pk, action="launch")  # pushes on commit
+
+    campaign.refresh_from_db()
+    assert campaign.vendor_campaign_id
+    assert campaign.pushed_batches == 3
+    bulk = sandbox.log("voice_platform", method="POST", path_contains="/contacts/bulk")
+    assert [entry["status"] for entry in bulk] == [200, 200, 200]
+    assert len({entry["idempotency_key"] for entry in bulk}) == 3
+    state = sandbox.state("voice_platform")
+    assert state["contacts"] == 1100  # the do-not-call number never leaves callops
+    assert DialEntry.objects.get(phone_e164="+14152000000").state == DialState.SKIPPED_DNC
+    launches = sandbox.log("voice_platform", method="POST", path_contains="/launch")
+    assert len(launches) == 1 and launches[0]["status"] == 200
+
+    # Running again (a retried task) repeats nothing at the vendor.
+    assert native_push(campaign_id=campaign.pk) == "launched"
+    assert len(sandbox.log("voice_platform", method="POST", path_contains="/contacts/bulk")) == 3
+
+    native_sync(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.vendor_stats["contacts"] == 1100
+
+    with pytest.raises(InvalidTransition, match="cannot pause"):
+        campaign_transition(campaign_id=campaign.pk, action="pause")
+    campaign_transition(campaign_id=campaign.pk, action="stop")
+    stops = sandbox.log("voice_platform", method="POST", path_contains="/stop")
+    assert len(stops) == 1 and stops[0]["status"] == 200
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.STOPPED
+    assert campaign.vendor_stats["status"].lower() == "stopped"
+
+
+def test_a_push_resumes_from_the_last_batch_the_vendor_took(voice_platform, sandbox, monkeypatch):
+    from campaigns import services
+
+    campaign = native_campaign(voice_platform, 1000)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING)
+    real_check = services._native_running
+    checks = []
+
+    def dies_before_the_second_batch(campaign_id):
+        checks.append(campaign_id)
+        return None if len(checks) == 3 else real_check(campaign_id)
+
+    monkeypatch.setattr(services, "_native_running", dies_before_the_second_batch)
+    assert native_push(campaign_id=campaign.pk) == "stopped while pushing"
+    assert Campaign.objects.get(pk=campaign.pk).pushed_batches == 1
+    monkeypatch.setattr(services, "_native_running", real_check)
+
+    assert native_push(campaign_id=campaign.pk) == "launched"
+    bulk = sandbox.log("voice_platform", method="POST", path_contains="/contacts/bulk")
+    assert len(bulk) == 2  # batch 0 once, then batch 1 once
+    assert sandbox.state("voice_platform")["contacts"] == 1000
+    assert Campaign.objects.get(pk=campaign.pk).pushed_batches == 2
