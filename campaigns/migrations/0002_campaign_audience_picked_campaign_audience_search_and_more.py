@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0006_call_review'),
+        ('calls', '0005_call_search_index'),
         ('campaigns', '0001_initial'),
         ('contacts', '0002_contactimport_contactimportrejection_donotcallentry'),
     ]
