@@ -248,3 +248,43 @@ class SyncCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor_account_id}:{self.name} @ {self.cursor or 'start'}"
+
+
+class ReviewTag(models.Model):
+    """A free tag a manager put on a reviewed call; the table feeds the tag autocomplete."""
+
+    name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallReview(models.Model):
+    """A manager's review of one ended call: attributed, timestamped, one per call."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="review")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_reviewed = models.BooleanField(default=False)
+    # When it was marked reviewed (null while it is only rated or annotated).
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    tags = models.ManyToManyField(ReviewTag, blank=True, related_name="reviews")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="callreview_rating_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Review of call {self.call_id}"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -242,13 +243,29 @@ def contact_import(request: HttpRequest) -> HttpResponse:
     return render(request, "contacts/import.html", context, status=400 if error else 200)
 
 
+# The page lists this many rejected rows; all of them are in the CSV download.
+REJECTIONS_SHOWN = 50
+
+
+def _first_rejections(contact_import: ContactImport) -> list[Any]:
+    if contact_import.status != ImportStatus.DONE or not contact_import.rejected_count:
+        return []
+    rows = selectors.contact_import_rejections(contact_import=contact_import)
+    return list(rows[:REJECTIONS_SHOWN])
+
+
 @requires(Capability.EDIT_CONTACTS)
 @require_http_methods(["GET", "POST"])
 def contact_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One import: column mapping with a preview, then its progress, then its result."""
     contact_import = _get_import(pk)
+    rejections = _first_rejections(contact_import)
     if request.htmx and request.method == "GET":
-        response = render(request, "contacts/import_detail.html#status", {"imp": contact_import})
+        response = render(
+            request,
+            "contacts/import_detail.html#status",
+            {"imp": contact_import, "rejections": rejections},
+        )
         if contact_import.is_finished or contact_import.status == ImportStatus.UPLOADED:
             response.status_code = HttpResponseStopPolling.status_code
         return response
@@ -271,7 +288,13 @@ def contact_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("contacts:import_detail", pk=contact_import.pk)
     elif request.method == "POST":
         return redirect("contacts:import_detail", pk=contact_import.pk)
-    context = {"imp": contact_import, "form": form, "error": error, "fields": FIELDS}
+    context = {
+        "imp": contact_import,
+        "form": form,
+        "error": error,
+        "fields": FIELDS,
+        "rejections": rejections,
+    }
     if form is not None:
         data = ContactImport.objects.values_list("data", flat=True).get(pk=pk)
         context["preview"] = preview(bytes(data), contact_import.delimiter)

@@ -11,6 +11,7 @@ from dashboard.roles import Capability, has_capability, primary_role
 NAVIGATION = (
     ("Overview", "overview", Capability.VIEW_OVERVIEW),
     ("Calls", "calls:list", Capability.VIEW_CALLS),
+    ("Review", "review", Capability.REVIEW_CALLS),
     ("Campaigns", "campaigns:list", Capability.VIEW_CAMPAIGNS),
     ("Contacts", "contacts:list", Capability.VIEW_CONTACTS),
     ("Agents", "calls:agents", Capability.VIEW_AGENTS),

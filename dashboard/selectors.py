@@ -7,16 +7,73 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 
-from calls.models import LIVE_STATES, Call
+from calls.models import LIVE_STATES, TERMINAL_STATES, Call, CallState, WebhookEvent, WebhookStatus
+from calls.state import CONNECTED_OUTCOMES
 from campaigns.models import ACTIVE_CAMPAIGN_STATUSES, Campaign
 from contacts.models import Contact
 from dashboard.models import ApiToken, AuditEvent, Heartbeat
 from dashboard.roles import Role
 from vendors.models import RateWindowSource, VendorAccount
 from vendors.ratelimit import DEFAULT_GROUP, RateLimit, configured_limits
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    calls: int
+    connected: int
+    avg_duration: float | None
+
+    @property
+    def connected_rate(self) -> float | None:
+        return 100.0 * self.connected / self.calls if self.calls else None
+
+
+@dataclass(frozen=True)
+class Kpi:
+    label: str
+    today: float | None
+    yesterday: float | None
+    unit: str = ""
+    digits: int = 0
+
+    @property
+    def delta(self) -> float | None:
+        if self.today is None or self.yesterday is None:
+            return None
+        return self.today - self.yesterday
+
+    @property
+    def trend(self) -> str:
+        delta = self.delta
+        if delta is None or abs(delta) < 10**-self.digits / 2:
+            return "same"
+        return "up" if delta > 0 else "down"
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    campaign: Campaign
+    total: int
+    finished: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.finished / self.total) if self.total else 0
+
+
+@dataclass(frozen=True)
+class Attention:
+    failed_today: int
+    stale: int
+    webhooks_failed: int
+    today: date
+
+    @property
+    def any(self) -> bool:
+        return bool(self.failed_today or self.stale or self.webhooks_failed)
 
 
 @dataclass(frozen=True)
@@ -27,6 +84,10 @@ class OverviewCounts:
     contacts: int
     vendor_accounts: int
     worker_seen_at: datetime | None
+    kpis: tuple[Kpi, ...] = ()
+    live: tuple[Call, ...] = ()
+    campaigns: tuple[CampaignProgress, ...] = ()
+    attention: Attention | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -39,29 +100,73 @@ class OverviewCounts:
         )
 
 
+LIVE_LIST_SIZE = 10
+CAMPAIGN_LIST_SIZE = 10
+
+
+def _day_figures(calls: dict[str, Any], prefix: str) -> DayFigures:
+    return DayFigures(
+        calls=calls[f"{prefix}_calls"],
+        connected=calls[f"{prefix}_connected"],
+        avg_duration=calls[f"{prefix}_duration"],
+    )
+
+
 def overview_counts() -> OverviewCounts:
+    """The overview in a handful of queries: today vs yesterday in one aggregate."""
     start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = start_of_day - timedelta(days=1)
+    today_q = Q(created_at__gte=start_of_day)
+    yesterday_q = Q(created_at__gte=yesterday, created_at__lt=start_of_day)
+    connected_q = Q(outcome__in=CONNECTED_OUTCOMES)
     calls = Call.objects.aggregate(
-        today=Count("id", filter=Q(created_at__gte=start_of_day)),
+        today=Count("id", filter=today_q),
         live=Count("id", filter=Q(state__in=LIVE_STATES)),
+        stale=Count("id", filter=Q(is_stale=True)),
+        failed_today=Count("id", filter=today_q & Q(state=CallState.FAILED)),
+        today_calls=Count("id", filter=today_q),
+        today_connected=Count("id", filter=today_q & connected_q),
+        today_duration=Avg("duration_seconds", filter=today_q),
+        yesterday_calls=Count("id", filter=yesterday_q),
+        yesterday_connected=Count("id", filter=yesterday_q & connected_q),
+        yesterday_duration=Avg("duration_seconds", filter=yesterday_q),
+    )
+    today, before = _day_figures(calls, "today"), _day_figures(calls, "yesterday")
+    kpis = (
+        Kpi("calls today", today.calls, before.calls),
+        Kpi("connected rate", today.connected_rate, before.connected_rate, "%", 1),
+        Kpi("average duration", today.avg_duration, before.avg_duration, " s", 0),
+    )
+    live = tuple(
+        Call.objects.filter(state__in=LIVE_STATES)
+        .select_related("agent", "contact", "campaign")
+        .order_by("-created_at", "-id")[:LIVE_LIST_SIZE]
+    )
+    active = Campaign.objects.filter(status__in=ACTIVE_CAMPAIGN_STATUSES)
+    campaigns = tuple(
+        CampaignProgress(campaign=campaign, total=campaign.call_total, finished=campaign.finished)
+        for campaign in active.annotate(
+            call_total=Count("calls"),
+            finished=Count("calls", filter=Q(calls__state__in=TERMINAL_STATES)),
+        ).order_by("-created_at", "-id")[:CAMPAIGN_LIST_SIZE]
     )
     heartbeat = Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
     return OverviewCounts(
         calls_today=calls["today"],
         live_calls=calls["live"],
-        active_campaigns=Campaign.objects.filter(status__in=ACTIVE_CAMPAIGN_STATUSES).count(),
+        active_campaigns=active.count(),
         contacts=Contact.objects.count(),
         vendor_accounts=VendorAccount.objects.filter(is_active=True).count(),
         worker_seen_at=heartbeat,
-    )
-
-
-def calls_by_state_and_outcome(*, since: datetime) -> list[dict[str, object]]:
-    return list(
-        Call.objects.filter(created_at__gte=since)
-        .values("state", "outcome")
-        .annotate(count=Count("id"))
-        .order_by("state", "outcome")
+        kpis=kpis,
+        live=live,
+        campaigns=campaigns,
+        attention=Attention(
+            failed_today=calls["failed_today"],
+            stale=calls["stale"],
+            webhooks_failed=WebhookEvent.objects.filter(status=WebhookStatus.FAILED).count(),
+            today=start_of_day.date(),
+        ),
     )
 
 

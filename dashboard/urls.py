@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from dashboard import api, converters, views
+from dashboard import api, converters, manager_views, views
 
 # <id:...> path converter, registered before any app's URLs are read.
 ID_CONVERTER = converters.IdConverter
@@ -9,7 +9,10 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
-    path("analytics/", views.analytics, name="analytics"),
+    path("analytics/", manager_views.analytics, name="analytics"),
+    path("analytics/export.csv", manager_views.analytics_export, name="analytics_export"),
+    path("review/", manager_views.review_queue, name="review"),
+    path("review/<id:pk>/", manager_views.review_save, name="review_save"),
     path("settings/", include("dashboard.settings_urls")),
     path("calls/", include("calls.urls")),
     path("contacts/", include("dashboard.contact_urls")),

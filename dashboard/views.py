@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -10,7 +9,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.defaults import page_not_found
@@ -28,7 +26,7 @@ from dashboard.forms import (
 )
 from dashboard.models import ApiToken, AuditAction, AuditEvent
 from dashboard.roles import Capability, public, requires
-from dashboard.selectors import calls_by_state_and_outcome, overview_counts
+from dashboard.selectors import overview_counts
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind
 
 
@@ -70,13 +68,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "dashboard/overview.html#counts", context)
     return render(request, "dashboard/overview.html", context)
-
-
-@requires(Capability.VIEW_ANALYTICS)
-def analytics(request: HttpRequest) -> HttpResponse:
-    since = timezone.now() - timedelta(days=7)
-    rows = calls_by_state_and_outcome(since=since)
-    return render(request, "dashboard/analytics.html", {"rows": rows, "since": since})
 
 
 # ================================================================================== settings

@@ -164,3 +164,16 @@ class WebhookEventFactory(factory.django.DjangoModelFactory):
     body = '{"unexpected": true}'
     status = WebhookStatus.FAILED
     error = "The Revrag webhook body is not a call status."
+
+
+class CallReviewFactory(factory.django.DjangoModelFactory):
+    """A finished review of an ended call."""
+
+    class Meta:
+        model = "calls.CallReview"
+
+    call = factory.SubFactory(CallFactory, state=CallState.ENDED)
+    reviewer = factory.SubFactory(UserFactory)
+    is_reviewed = True
+    reviewed_at = factory.LazyFunction(timezone.now)
+    rating = 4

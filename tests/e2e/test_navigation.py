@@ -9,8 +9,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 NAVIGATION = {
     "operator": ["Overview", "Calls", "Campaigns", "Contacts", "Agents"],
-    "manager": ["Overview", "Calls", "Campaigns", "Contacts", "Agents", "Analytics"],
-    "admin": ["Overview", "Calls", "Campaigns", "Contacts", "Agents", "Analytics", "Settings"],
+    "manager": ["Overview", "Calls", "Review", "Campaigns", "Contacts", "Agents", "Analytics"],
+    "admin": [
+        "Overview",
+        "Calls",
+        "Review",
+        "Campaigns",
+        "Contacts",
+        "Agents",
+        "Analytics",
+        "Settings",
+    ],
 }
 
 

@@ -1,0 +1,244 @@
+"""Analytics page benchmark: 1,000,000 calls in a throwaway PostgreSQL database.
+
+    python bench/bench_analytics.py [--calls 1000000] [--spread-days 90] [--repeat 20]
+                                    [--reuse] [--keep]
+
+Creates (drops first) the database `callops_analytics_bench` on 127.0.0.1 as postgres
+(override with BENCH_DATABASE_URL), migrates it, fills it with `INSERT ... SELECT
+generate_series` (calls spread evenly over the last --spread-days days, ~5 % of ended calls
+reviewed), then renders /analytics/ with Django's test client --repeat times per grouping
+(default range: the last 14 days) and prints p50/p95 against the 300 ms target.
+--reuse keeps an already filled database; --keep leaves it in place at the end.
+--without-index drops calls/migrations/0007's covering index first, to see what it is worth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+
+TARGET_MS = 300.0
+DB_NAME = "callops_analytics_bench"
+DEFAULT_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+
+
+def _client_args(url: str) -> tuple[list[str], str]:
+    parts = urlparse(url)
+    common = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
+    return [*common, "-U", parts.username or "postgres"], parts.path.lstrip("/")
+
+
+def drop_database(url: str) -> None:
+    common, name = _client_args(url)
+    subprocess.run(["dropdb", *common, "--if-exists", name], check=True)
+
+
+def recreate_database(url: str) -> None:
+    drop_database(url)
+    common, name = _client_args(url)
+    subprocess.run(["createdb", *common, name], check=True)
+
+
+def fill_small_tables() -> None:
+    """Accounts, agents, campaigns and contacts through the ORM (its defaults fill the rest)."""
+    from calls.models import Agent
+    from campaigns.models import Campaign
+    from contacts.models import Contact
+    from vendors.models import VendorAccount
+
+    accounts = [
+        VendorAccount.objects.create(
+            kind="revrag",
+            name=f"Bench account {n}",
+            base_url="http://127.0.0.1:9/revrag",
+            api_key_encrypted="",
+            api_key_mask="",
+        )
+        for n in range(3)
+    ]
+    for n in range(20):
+        Agent.objects.create(
+            vendor_account=accounts[n % 3], vendor_agent_id=f"agent-{n}", name=f"Agent {n}"
+        )
+    for n in range(8):
+        Campaign.objects.create(
+            name=f"Campaign {n}",
+            vendor_account=accounts[0],
+            kind="paced",
+            status="running" if n < 2 else "completed",
+        )
+    Contact.objects.bulk_create(
+        (Contact(name=f"Contact {n}", phone_e164=f"+1415{n:07d}") for n in range(50_000)),
+        batch_size=5000,
+    )
+
+
+CALLS_SQL = """
+WITH bounds AS (
+    SELECT (SELECT min(id) FROM calls_agent) AS agent0,
+           (SELECT min(id) FROM campaigns_campaign) AS campaign0,
+           (SELECT min(id) FROM contacts_contact) AS contact0
+), series AS (
+    SELECT n, random() AS r, random() AS r2,
+           now() - (random() * %(spread)s * interval '1 day') AS at
+    FROM generate_series(1, %(calls)s) AS n
+)
+INSERT INTO calls_call (vendor_account_id, agent_id, contact_id, campaign_id, to_number,
+    from_number, state, outcome, vendor_outcome, error_message, vendor_call_id, vendor_status,
+    idempotency_key, request_key, dispatch_attempts, sync_failures, is_stale, last_payload,
+    variables, metadata, summary, transcript, extracted_variables, recording_url,
+    duration_seconds, created_at, started_at, ended_at)
+SELECT
+    (SELECT vendor_account_id FROM calls_agent WHERE id = b.agent0 + n %% 20),
+    b.agent0 + n %% 20,
+    b.contact0 + n %% 50000,
+    CASE WHEN n %% 3 = 0 THEN b.campaign0 + n %% 8 END,
+    '+1415' || lpad((n %% 50000)::text, 7, '0'), '+14150000000',
+    CASE WHEN r < 0.04 THEN 'failed' WHEN r < 0.045 THEN 'running' ELSE 'ended' END,
+    CASE WHEN r < 0.045 THEN ''
+         WHEN r2 < 0.45 THEN 'completed' WHEN r2 < 0.60 THEN 'not_picked'
+         WHEN r2 < 0.70 THEN 'hung_up' WHEN r2 < 0.80 THEN 'voicemail'
+         WHEN r2 < 0.87 THEN 'rejected' WHEN r2 < 0.92 THEN 'dropped'
+         WHEN r2 < 0.96 THEN 'transferred' ELSE 'not_connected' END,
+    CASE WHEN r < 0.045 THEN ''
+         WHEN r2 < 0.30 THEN 'AGENT_HANGUP' WHEN r2 < 0.45 THEN 'MAX_DURATION'
+         WHEN r2 < 0.60 THEN 'CALL_NOT_PICKED' WHEN r2 < 0.70 THEN 'USER_HANGUP'
+         WHEN r2 < 0.80 THEN 'VOICEMAIL_REACHED' WHEN r2 < 0.87 THEN 'USER_REJECTED'
+         WHEN r2 < 0.92 THEN 'CALL_DROPPED' ELSE 'CALL_NOT_CONNECTED' END,
+    '', 'bench-' || n, '', gen_random_uuid(), '', 1, 0, false, '{}'::jsonb, '{}'::jsonb,
+    '{}'::jsonb, 'Bench call ' || n, '[]'::jsonb, '{}'::jsonb, '',
+    CASE WHEN r < 0.045 THEN NULL ELSE (r2 * 400)::int END,
+    at, at + interval '5 seconds', at + interval '3 minutes'
+FROM series, bounds AS b
+"""
+
+REVIEWS_SQL = """
+INSERT INTO calls_callreview (call_id, reviewer_id, is_reviewed, reviewed_at, rating, note,
+    created_at, updated_at)
+SELECT id, %(user)s, true, now(), 1 + (id %% 5), '', now(), now()
+FROM calls_call WHERE state = 'ended' AND id %% 20 = 0
+"""
+
+GROUPINGS = ("day", "week", "account", "agent", "campaign")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--spread-days", type=int, default=90)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--reuse", action="store_true", help="use the filled database as it is")
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--without-index", action="store_true", help="measure without 0007")
+    args = parser.parse_args()
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    if not args.reuse:
+        try:
+            recreate_database(url)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            # `make bench` runs every script: say why this one did not run, do not fail the rest.
+            print(f"SKIPPED: this benchmark needs PostgreSQL client tools and {url} ({exc})")
+            return
+    os.environ["DATABASE_URL"] = url
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+
+    setup_test_environment()  # the test client's host is allowed, templates are recorded
+    if args.reuse:
+        # Other apps' migrations may have moved on since the fill: only make sure the analytics
+        # index (calls/migrations/0007) is there.
+        index = importlib.import_module("calls.migrations.0007_call_analytics_index")
+        with connection.cursor() as cursor:
+            cursor.execute(index.INDEX_SQL)
+    else:
+        call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench-manager")
+    user.groups.add(Group.objects.get_or_create(name="manager")[0])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM calls_call")
+        existing = cursor.fetchone()[0]
+    if not existing:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            fill_small_tables()
+            cursor.execute(CALLS_SQL, {"calls": args.calls, "spread": args.spread_days})
+            cursor.execute(REVIEWS_SQL, {"user": user.pk})
+            cursor.execute("VACUUM ANALYZE")
+        print(f"filled in {time.perf_counter() - started:.1f} s")
+    if args.without_index:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX IF EXISTS call_analytics_idx")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), min(created_at), max(created_at) FROM calls_call")
+        count, first, last = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) FROM calls_call WHERE created_at >= now() - interval '14 days'"
+        )
+        in_range = cursor.fetchone()[0]
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'calls_call' ORDER BY 1")
+        indexes = [row[0] for row in cursor.fetchall()]
+    print(f"database: {connection.settings_dict['NAME']} ({connection.vendor})")
+    print(f"calls: {count:,} from {first:%Y-%m-%d} to {last:%Y-%m-%d}; last 14 days: {in_range:,}")
+    print(f"calls_call indexes: {', '.join(indexes)}")
+
+    client = Client()
+    client.force_login(user)
+    worst = 0.0
+    print(f"GET /analytics/?group=... ×{args.repeat} (after one warm-up), default range 14 days")
+    for grouping in GROUPINGS:
+        path = f"/analytics/?group={grouping}"
+        response = client.get(path)
+        assert response.status_code == 200, response.status_code
+        timings = []
+        queries = 0
+        for _ in range(args.repeat):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(path)
+                timings.append((time.perf_counter() - started) * 1000)
+            queries = len(captured)
+        p50, p95 = statistics.median(timings), percentile(timings, 0.95)
+        worst = max(worst, p95)
+        verdict = "OK" if p95 <= TARGET_MS else "SLOW"
+        print(
+            f"  {grouping:9s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  ({queries} queries)  "
+            f"{verdict} vs {TARGET_MS:.0f} ms"
+        )
+    print(
+        f"worst p95: {worst:.1f} ms (target {TARGET_MS:.0f} ms): "
+        f"{'met' if worst <= TARGET_MS else 'NOT met'}"
+    )
+
+    connection.close()
+    if not args.keep:
+        drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

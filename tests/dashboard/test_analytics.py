@@ -1,0 +1,297 @@
+"""Analytics: figures against small hand-computed datasets, CSV export, safe SVG."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from calls.models import Call, CallOutcome, CallState
+from dashboard import analytics
+from tests.factories import (
+    AgentFactory,
+    CallFactory,
+    CallReviewFactory,
+    CampaignFactory,
+    ContactFactory,
+    VendorAccountFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+# Monday 2 March 2026 to Sunday 15 March 2026: two whole ISO weeks.
+RANGE = {"since": "2026-03-02", "until": "2026-03-15"}
+HOSTILE = '<script>alert("agent")</script>'
+
+
+def at(day: int, hour: int = 10, minute: int = 0) -> datetime:
+    return timezone.make_aware(datetime(2026, 3, day, hour, minute))  # noqa: DTZ001
+
+
+def call_at(when: datetime, **fields) -> Call:
+    fields.setdefault("state", CallState.ENDED)
+    call = CallFactory(**fields)
+    Call.objects.filter(pk=call.pk).update(created_at=when)
+    call.created_at = when
+    return call
+
+
+@pytest.fixture
+def dataset():
+    """Seven calls in the range, one before it and one after it.
+
+    Day 2 (Mon): completed 60 s, hung up 30 s, not picked (no duration)  -> 3 calls, 2 connected
+    Day 4 (Wed): voicemail 10 s                                          -> 1 call, 0 connected
+    Day 10 (Tue): completed 100 s, transferred 20 s, failed (no outcome) -> 3 calls, 2 connected
+    """
+    account = VendorAccountFactory(name="Acme voice")
+    other_account = VendorAccountFactory(name="Other voice")
+    alice = AgentFactory(vendor_account=account, name="Alice")
+    hostile = AgentFactory(vendor_account=other_account, name=HOSTILE)
+    campaign = CampaignFactory(vendor_account=account, agent=alice, name="Spring renewals")
+    contact = ContactFactory()
+    common = {"vendor_account": account, "agent": alice}
+    calls = {
+        "c1": call_at(
+            at(2, 9),
+            outcome=CallOutcome.COMPLETED,
+            duration_seconds=60,
+            campaign=campaign,
+            contact=contact,
+            vendor_outcome="AGENT_HANGUP",
+            **common,
+        ),
+        "c2": call_at(
+            at(2, 9, 30),
+            outcome=CallOutcome.HUNG_UP,
+            duration_seconds=30,
+            campaign=campaign,
+            contact=contact,
+            vendor_outcome="USER_HANGUP",
+            **common,
+        ),
+        "c3": call_at(
+            at(2, 14),
+            outcome=CallOutcome.NOT_PICKED,
+            campaign=campaign,
+            vendor_outcome="CALL_NOT_PICKED",
+            **common,
+        ),
+        "c4": call_at(
+            at(4, 14),
+            outcome=CallOutcome.VOICEMAIL,
+            duration_seconds=10,
+            vendor_outcome="VOICEMAIL_REACHED",
+            **common,
+        ),
+        "c5": call_at(
+            at(10, 9),
+            outcome=CallOutcome.COMPLETED,
+            duration_seconds=100,
+            vendor_account=other_account,
+            agent=hostile,
+            vendor_outcome="AGENT_HANGUP",
+        ),
+        "c6": call_at(
+            at(10, 9, 5),
+            outcome=CallOutcome.TRANSFERRED,
+            duration_seconds=20,
+            vendor_account=other_account,
+            agent=hostile,
+        ),
+        "c7": call_at(
+            at(10, 23),
+            state=CallState.FAILED,
+            campaign=campaign,
+            **common,
+        ),
+    }
+    call_at(at(1, 12), outcome=CallOutcome.COMPLETED, duration_seconds=999, **common)
+    call_at(at(16, 12), outcome=CallOutcome.COMPLETED, duration_seconds=999, **common)
+    CallReviewFactory(call=calls["c1"], rating=5)
+    CallReviewFactory(call=calls["c2"], rating=2)
+    CallReviewFactory(call=calls["c5"], rating=4)
+    return calls
+
+
+def params(group: str) -> analytics.AnalyticsParams:
+    from django.http import QueryDict
+
+    query = QueryDict(mutable=True)
+    query.update({**RANGE, "group": group})
+    return analytics.analytics_params(query)[1]
+
+
+def summary(group: str) -> dict[str, analytics.SummaryRow]:
+    return {row.group.label: row for row in analytics.summary_rows(params(group))}
+
+
+def test_it_counts_calls_and_connected_rate_by_day(dataset):
+    rows = summary("day")
+    assert len(rows) == 14  # every day of the range, empty ones too
+    assert rows["2 Mar"].calls == 3
+    assert rows["2 Mar"].connected == 2
+    assert rows["2 Mar"].connected_rate == pytest.approx(200 / 3)
+    assert rows["2 Mar"].avg_duration == pytest.approx(45)  # (60 + 30) / 2: no duration skipped
+    assert rows["3 Mar"].calls == 0
+    assert rows["3 Mar"].connected_rate is None
+    assert rows["4 Mar"].calls == 1
+    assert rows["4 Mar"].connected == 0
+    assert rows["10 Mar"].calls == 3
+    assert rows["10 Mar"].avg_duration == pytest.approx(60)
+    assert sum(row.calls for row in rows.values()) == 7  # the calls outside the range are not
+
+
+def test_it_groups_by_week(dataset):
+    rows = summary("week")
+    assert list(rows) == ["wk 2 Mar", "wk 9 Mar"]
+    assert (rows["wk 2 Mar"].calls, rows["wk 2 Mar"].connected) == (4, 2)
+    assert rows["wk 2 Mar"].avg_duration == pytest.approx(100 / 3)
+    assert (rows["wk 9 Mar"].calls, rows["wk 9 Mar"].connected) == (3, 2)
+
+
+def test_it_groups_by_vendor_account_agent_and_campaign(dataset):
+    accounts = summary("account")
+    assert (accounts["Acme voice"].calls, accounts["Acme voice"].connected) == (5, 2)
+    assert (accounts["Other voice"].calls, accounts["Other voice"].connected) == (2, 2)
+    agents = summary("agent")
+    assert agents["Alice"].calls == 5
+    assert agents[HOSTILE].avg_duration == pytest.approx(60)
+    campaigns = summary("campaign")
+    assert campaigns["Spring renewals"].calls == 4
+    assert campaigns["No campaign"].calls == 3
+    # Biggest group first.
+    assert list(campaigns) == ["Spring renewals", "No campaign"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="percentile_cont is PostgreSQL's")
+def test_it_computes_the_median_duration_in_postgresql(dataset):
+    rows = summary("week")
+    assert rows["wk 2 Mar"].median_duration == pytest.approx(30)  # 10, 30, 60
+    assert rows["wk 9 Mar"].median_duration == pytest.approx(60)  # 20, 100
+
+
+def test_it_says_the_median_needs_postgresql_elsewhere(client_as, dataset):
+    page = client_as("manager").get(reverse("analytics"), RANGE).content.decode()
+    if connection.vendor == "postgresql":
+        assert "Median" in page
+    else:
+        assert "The median needs PostgreSQL" in page
+
+
+def test_it_breaks_down_outcomes_per_group(dataset):
+    groups, counts = analytics.outcome_rows(params("agent"))
+    alice = next(group.key for group in groups if group.label == "Alice")
+    assert counts[CallOutcome.COMPLETED][alice] == 1
+    assert counts[CallOutcome.NOT_PICKED][alice] == 1
+    assert counts[""][alice] == 1  # the failed call has no outcome
+    assert analytics.reason_rows(params("day"))[0] == ("AGENT_HANGUP", 2)
+
+
+def test_it_counts_calls_per_weekday_and_hour(dataset):
+    grid = analytics.heat_map_grid(params("day"))
+    assert grid[0][9] == 2  # Monday 09:00 and 09:30
+    assert grid[0][14] == 1
+    assert grid[2][14] == 1  # Wednesday
+    assert grid[1][9] == 2  # Tuesday 10 March
+    assert grid[1][23] == 1
+    assert sum(map(sum, grid)) == 7
+
+
+def test_it_averages_review_scores_per_group(dataset):
+    rows = {row.group.label: row for row in analytics.review_rows(params("agent"))}
+    assert (rows["Alice"].reviews, rows["Alice"].rated) == (2, 2)
+    assert rows["Alice"].avg_rating == pytest.approx(3.5)
+    assert rows[HOSTILE].avg_rating == pytest.approx(4)
+
+
+def test_it_builds_the_campaign_funnel_from_calls(dataset):
+    (row,) = analytics.funnel_rows(params("day"))
+    # c1 and c2 share a contact; c7 failed (never dialled).
+    assert (row.contacts, row.dialled, row.connected, row.completed) == (3, 3, 2, 1)
+
+
+def test_it_renders_every_chart_as_svg_with_values_and_a_table(client_as, dataset):
+    for group in analytics.GROUPINGS:
+        response = client_as("manager").get(reverse("analytics"), {**RANGE, "group": group})
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert page.count("<svg") == len(analytics.CHART_KEYS)
+        assert page.count("<details") == len(analytics.CHART_KEYS)
+        assert "Dial entries" in page or "dial entries" in page  # the funnel says what it uses
+
+
+def test_it_shows_the_numbers_on_the_day_chart(client_as, dataset):
+    page = client_as("manager").get(reverse("analytics"), RANGE).content.decode()
+    assert '<text class="value"' in page
+    assert ">66.7%</text>" in page  # connected rate on 2 March printed on the chart
+
+
+def test_it_escapes_a_hostile_agent_name_in_the_svg(client_as, dataset):
+    page = client_as("manager").get(reverse("analytics"), {**RANGE, "group": "agent"})
+    text = page.content.decode()
+    assert HOSTILE not in text
+    assert "&lt;script&gt;alert(&quot;agent&quot;)&lt;/script&gt;" in text
+
+
+def test_it_exports_a_chart_as_csv(client_as, dataset):
+    response = client_as("manager").get(
+        reverse("analytics_export"), {**RANGE, "group": "account", "chart": "calls"}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["Vendor account", "Calls placed", "Connected", "Connected rate %"]
+    assert rows[1][:4] == ["Acme voice", "5", "2", "40.0"]
+    assert rows[2][:4] == ["Other voice", "2", "2", "100.0"]
+
+
+def test_it_exports_the_heat_map_and_refuses_unknown_charts(client_as, dataset):
+    client = client_as("manager")
+    response = client.get(reverse("analytics_export"), {**RANGE, "chart": "heatmap"})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[1][0] == "Mon"
+    assert rows[1][1 + 9] == "2"
+    assert client.get(reverse("analytics_export"), {"chart": "nope"}).status_code == 400
+
+
+def test_it_neutralises_formulas_in_the_csv(client_as):
+    agent = AgentFactory(name="=HYPERLINK(1)")
+    call_at(at(3), agent=agent, vendor_account=agent.vendor_account)
+    response = client_as("manager").get(
+        reverse("analytics_export"), {**RANGE, "group": "agent", "chart": "calls"}
+    )
+    assert "'=HYPERLINK(1)" in response.content.decode()
+
+
+def test_it_defaults_to_the_last_fourteen_days_by_day(client_as):
+    response = client_as("admin").get(reverse("analytics"))
+    params_ = response.context["params"]
+    assert params_.grouping == "day"
+    assert (params_.end - params_.start).days == 13
+    assert params_.end == timezone.localdate()
+
+
+def test_it_answers_an_htmx_grouping_switch_with_the_report_only(client_as, dataset):
+    response = client_as("manager").get(
+        reverse("analytics"), {**RANGE, "group": "week"}, headers={"HX-Request": "true"}
+    )
+    assert b"<html" not in response.content
+    assert b'id="report"' in response.content
+
+
+def test_it_runs_a_fixed_number_of_queries(client_as, dataset, django_assert_max_num_queries):
+    client = client_as("manager")
+    with django_assert_max_num_queries(14):
+        client.get(reverse("analytics"), {**RANGE, "group": "agent"})
+
+
+def test_it_keeps_analytics_from_operators(client_as):
+    assert client_as("operator").get(reverse("analytics")).status_code == 403
+    assert client_as("operator").get(reverse("analytics_export")).status_code == 403
