@@ -14,7 +14,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.fields import empty
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,6 +26,7 @@ from contacts.models import Contact
 from dashboard.api import (
     PAGINATION_PARAMETERS,
     KeysetPagination,
+    OptionalBoolean,
     api_requires,
     error_response,
     paginate,
@@ -95,12 +95,6 @@ class CallCreateSerializer(serializers.Serializer):
         if bool(data.get("to_number")) == bool(data.get("contact")):
             raise serializers.ValidationError("Give either to_number or contact.")
         return data
-
-
-class OptionalBoolean(serializers.BooleanField):
-    """A yes/no filter that is off when absent (DRF reads an absent form boolean as False)."""
-
-    default_empty_html = empty
 
 
 class CallFilterSerializer(serializers.Serializer):

@@ -28,6 +28,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import api_view
+from rest_framework.fields import empty
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -236,6 +237,12 @@ def paginated(serializer_class: type[serializers.Serializer]) -> type[serializer
             },
         )
     return _paginated_serializers[serializer_class]
+
+
+class OptionalBoolean(serializers.BooleanField):
+    """A yes/no filter that is off when absent (DRF reads an absent form boolean as False)."""
+
+    default_empty_html = empty
 
 
 class PaginationQuerySerializer(serializers.Serializer):

@@ -9,16 +9,27 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contacts import selectors, services
 from contacts.csv_import import FIELDS, CsvFileError, mapping_from_headers
-from contacts.models import ContactImport, DuplicatePolicy, ImportStatus
-from dashboard.api import ERROR_SCHEMA, api_requires, error_response
-from dashboard.roles import Capability
+from contacts.models import Contact, ContactImport, DuplicatePolicy, ImportStatus
+from contacts.phones import PhoneError, PhoneResult, normalize_phone
+from dashboard.api import (
+    ERROR_SCHEMA,
+    PAGINATION_PARAMETERS,
+    KeysetPagination,
+    OptionalBoolean,
+    api_requires,
+    error_response,
+    paginate,
+    paginated,
+    query_filters,
+)
+from dashboard.roles import Capability, has_capability
 
 
 class ImportRequestSerializer(serializers.Serializer):
@@ -125,3 +136,103 @@ def import_status(request: Request, pk: int) -> Response:
     except ContactImport.DoesNotExist:
         raise NotFound("No such import.") from None
     return Response(_body(contact_import, request))
+
+
+# --- Contacts ----------------------------------------------------------------------------------
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    on_do_not_call = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "name",
+            "phone_e164",
+            "email",
+            "linkedin_url",
+            "time_zone",
+            "metadata",
+            "on_do_not_call",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_on_do_not_call(self, contact: Contact) -> bool:
+        return bool(getattr(contact, "on_dnc", False))
+
+
+class ContactCreateSerializer(serializers.Serializer):
+    phone = serializers.CharField(
+        max_length=40,
+        help_text="Any usual form; read in CALLOPS_DEFAULT_REGION without a leading +.",
+    )
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    linkedin_url = serializers.URLField(required=False, allow_blank=True, default="")
+    time_zone = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, default="",
+        help_text="IANA name; derived from the number when empty.",
+    )  # fmt: skip
+    metadata = serializers.DictField(required=False, default=dict)
+
+    def validate_phone(self, value: str) -> PhoneResult:
+        try:
+            return normalize_phone(value)
+        except PhoneError as exc:
+            raise serializers.ValidationError(
+                f"This number cannot be used: {exc.reason}."
+            ) from None
+
+
+class ContactFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, max_length=200, help_text="Name, number or email.")
+    on_do_not_call = OptionalBoolean(required=False)
+
+
+class ContactPagination(KeysetPagination):
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema(
+    methods=["GET"],
+    operation_id="contacts_list",
+    parameters=[ContactFilterSerializer, *PAGINATION_PARAMETERS],
+    responses=paginated(ContactSerializer),
+)
+@extend_schema(
+    methods=["POST"],
+    operation_id="contacts_create",
+    request=ContactCreateSerializer,
+    responses={201: ContactSerializer},
+)
+@api_requires(Capability.VIEW_CONTACTS)
+@api_view(["GET", "POST"])
+def contacts(request: Request) -> Response:
+    if request.method == "GET":
+        filters = query_filters(request, ContactFilterSerializer)
+        queryset = selectors.contact_list(
+            search=filters.get("q", "").strip(), on_do_not_call=filters.get("on_do_not_call")
+        )
+        return paginate(request, queryset, ContactSerializer, pagination_class=ContactPagination)
+    if not has_capability(request.user, Capability.EDIT_CONTACTS):
+        raise PermissionDenied("Your role cannot edit contacts.")
+    body = ContactCreateSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    phone: PhoneResult = data["phone"]
+    if Contact.objects.filter(phone_e164=phone.e164).exists():
+        return error_response(
+            "conflict", f"A contact with {phone.e164} exists already.", status=409
+        )
+    contact = services.contact_create(
+        phone_e164=phone.e164,
+        name=data["name"],
+        email=data["email"],
+        linkedin_url=data["linkedin_url"],
+        time_zone=data["time_zone"] or phone.time_zone,
+        metadata=data["metadata"],
+    )
+    return Response(ContactSerializer(contact).data, status=201)

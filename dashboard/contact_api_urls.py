@@ -7,6 +7,7 @@ from dashboard import contact_api as api
 app_name = "contacts_api"
 
 urlpatterns = [
+    path("contacts/", api.contacts, name="list"),
     path("contacts/import", api.import_contacts, name="import"),
     path("contacts/imports/<id:pk>", api.import_status, name="import_status"),
 ]

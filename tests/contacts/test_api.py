@@ -100,3 +100,29 @@ def test_it_declares_its_capability_for_the_role_matrix():
     assert api.import_contacts.required_capability == Capability.EDIT_CONTACTS
     assert api.import_status.required_capability == Capability.EDIT_CONTACTS
     assert reverse("contacts_api:import") == "/api/v1/contacts/import"
+
+
+def test_it_lists_and_creates_contacts_with_the_phone_checked(client_as):
+    from django.urls import reverse as url
+
+    operator = client_as("operator")
+    created = operator.post(
+        url("contacts_api:list"),
+        {"phone": "(415) 555-2671", "name": "Ada"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201
+    assert created.json()["phone_e164"] == "+14155552671"
+    assert created.json()["time_zone"] == "America/Los_Angeles"
+    again = operator.post(
+        url("contacts_api:list"), {"phone": "+14155552671"}, content_type="application/json"
+    )
+    assert again.status_code == 409
+    bad = operator.post(url("contacts_api:list"), {"phone": "12"}, content_type="application/json")
+    assert "cannot be used" in bad.json()["error"]["fields"]["phone"][0]
+    listed = client_as("manager").get(url("contacts_api:list") + "?q=Ada").json()
+    assert [contact["name"] for contact in listed["results"]] == ["Ada"]
+    forbidden = client_as("manager").post(
+        url("contacts_api:list"), {"phone": "+14155552672"}, content_type="application/json"
+    )
+    assert forbidden.status_code == 403
