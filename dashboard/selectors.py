@@ -189,9 +189,10 @@ class VendorHealth:
     account: VendorAccount
     budgets: list[GroupBudget]
     paused_until: datetime | None
-    # After a 429 the key is paused until the vendor's time; a pause that ended within the last
-    # hour means at least one 429 in that hour. The number of 429s is not recorded anywhere.
+    # After a 429 the key is paused until the vendor's time (shown while it lasts).
     recent_429_pause: datetime | None
+    rate_limited_last_hour: int = 0
+    last_success_at: datetime | None = None
 
     @property
     def default_budget(self) -> GroupBudget | None:
@@ -255,6 +256,8 @@ def vendor_health(account: VendorAccount, *, now: datetime | None = None) -> Ven
         recent_429_pause=paused
         if paused is not None and paused > now - timedelta(hours=1)
         else None,
+        rate_limited_last_hour=account.rate_limited_last_hour(now),
+        last_success_at=account.last_success_at,
     )
 
 

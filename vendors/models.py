@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -70,6 +70,10 @@ class VendorAccount(models.Model):
     # After a 429 the vendor's clock says when this key may be used again, for every group.
     rate_paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
+    # Health shown to admins, kept up to date by the rate budget as answers come in.
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    rate_limited_count = models.PositiveIntegerField(default=0)
+    rate_limited_since = models.DateTimeField(null=True, blank=True)
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True)
     last_check_message = models.CharField(max_length=500, blank=True)
@@ -123,6 +127,12 @@ class VendorAccount(models.Model):
         return (
             decrypt_secret(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
         )
+
+    def rate_limited_last_hour(self, now: datetime | None = None) -> int:
+        """429 answers counted in the current one-hour window (0 once it is over an hour old)."""
+        now = now or timezone.now()
+        since = self.rate_limited_since
+        return self.rate_limited_count if since and since > now - timedelta(hours=1) else 0
 
     @property
     def is_calling(self) -> bool:

@@ -18,12 +18,13 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 
 from vendors.errors import VendorRateLimited
 from vendors.models import RateBudget, RateWindowSource, VendorAccount, VendorKind
@@ -320,6 +321,27 @@ class AccountRateBudget:
                     budget.window_ends_at = retry_at
                 self.pause_key(retry_at)
             budget.save()
+        self._record_health(status)
+
+    # A successful answer refreshes last_success_at at most this often (one UPDATE, usually
+    # matching nothing), so a busy account does not write its row on every request.
+    SUCCESS_REFRESH = timedelta(seconds=30)
+
+    def _record_health(self, status: int | None) -> None:
+        now = timezone.now()
+        account = VendorAccount.objects.filter(pk=self.account_id)
+        if status is not None and 200 <= status < 300:
+            account.filter(
+                Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - self.SUCCESS_REFRESH)
+            ).update(last_success_at=now)
+        elif status == 429:
+            # Counted per hour-long window that starts with the first 429 after a quiet hour.
+            fresh = account.filter(
+                Q(rate_limited_since__isnull=True)
+                | Q(rate_limited_since__lt=now - timedelta(hours=1))
+            ).update(rate_limited_since=now, rate_limited_count=1)
+            if not fresh:
+                account.update(rate_limited_count=F("rate_limited_count") + 1)
 
     def pause_key(self, until: float) -> None:
         """No request on this key, in any group, before `until` (the vendor's 429 time)."""

@@ -96,3 +96,22 @@ def test_it_reads_revor_style_headers():
     )
 
     assert (said.remaining, said.window_seconds, said.retry_at) == (4, 60.0, 103.0)
+
+
+def test_it_records_the_last_success_and_counts_429s_for_the_health_page(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import VendorAccountFactory
+    from vendors.ratelimit import AccountRateBudget
+
+    account = VendorAccountFactory()
+    budget = AccountRateBudget(account)
+    budget.observe("default", 200, {})
+    budget.observe("default", 429, {"Retry-After": "1"})
+    budget.observe("default", 429, {"Retry-After": "1"})
+    account.refresh_from_db()
+    assert account.last_success_at is not None
+    assert account.rate_limited_last_hour() == 2
+    assert account.rate_limited_last_hour(timezone.now() + timedelta(hours=2)) == 0
