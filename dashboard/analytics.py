@@ -881,10 +881,9 @@ def chart_reviews(params: AnalyticsParams) -> Chart:
 
 
 FUNNEL_NOTE = (
-    "Campaign contact lists (dial entries) are not in callops' data yet, so the funnel starts "
-    "from the campaign's calls in the range: contacts = distinct contacts called, dialled = "
-    "calls the vendor accepted (not failed), connected = a conversation happened, completed = "
-    "outcome completed. Contacts never dialled are not counted."
+    "Counted from each campaign's calls in the range: contacts = distinct contacts called, "
+    "dialled = calls the vendor accepted (not failed), connected = a conversation happened, "
+    "completed = outcome completed. Contacts not yet dialled are on the campaign's own page."
 )
 
 
