@@ -44,7 +44,8 @@ class Workers:
         folder = broker_dir / "celery-broker"
         for sub in ("processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        self.producer = Celery()
+        # Not the current app: the in-process (eager) app must stay current for later tests.
+        self.producer = Celery(set_as_current=False)
         # An explicit connection: Celery's own broker setting would follow CELERY_BROKER_URL
         # from the environment (Redis in CI), which these workers do not listen to.
         self.connection = Connection(
