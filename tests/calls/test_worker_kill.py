@@ -85,11 +85,18 @@ class Workers:
                 worker.wait(timeout=10)
 
 
+# How long the sandbox holds requests in these tests (latency faults).
+HELD_SECONDS = 6
+
+
 @pytest.fixture
 def workers(tmp_path):
     pool = Workers(tmp_path)
     yield pool
     pool.stop_all()
+    # A killed worker's request may still be held at the sandbox; let it land now rather than
+    # after the next test's sandbox reset, where it would count as that test's call.
+    time.sleep(HELD_SECONDS + 0.5)
 
 
 def wait_until(condition, *, timeout: float, what: str) -> None:
@@ -135,7 +142,7 @@ def test_it_places_one_call_when_a_worker_dies_before_recording_the_answer(
     account = make_account("revrag")
     agents_sync(account=account)
     call = pending_call(account)
-    sandbox.faults("revrag", latency_after_create_ms=6000)
+    sandbox.faults("revrag", latency_after_create_ms=HELD_SECONDS * 1000)
     kill_after_the_vendor_created_the_call(workers, sandbox, call, attempt=1)
 
     sandbox.faults("revrag", latency_after_create_ms=0)
@@ -159,7 +166,7 @@ def test_it_fails_a_call_whose_worker_was_killed_three_times(make_account, sandb
     agents_sync(account=account)
     call = pending_call(account)
     # Each attempt hangs at the vendor and its worker is killed there.
-    sandbox.faults("revrag", latency_ms=6000)
+    sandbox.faults("revrag", latency_ms=HELD_SECONDS * 1000)
     for attempt in (1, 2, 3):
         worker = workers.start()
         workers.send("calls.tasks.dispatch_call", call.pk)
