@@ -229,7 +229,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Celery -----------------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+# Embedded default: a SQLite file through kombu's SQLAlchemy transport, which needs no server
+# and, unlike the file-system transport, never hands a worker a half-written message.
+CELERY_BROKER_URL = (
+    env_str("CELERY_BROKER_URL") or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+)
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery-broker"
     # The file-system transport expects its folders to exist before any process starts.
@@ -242,6 +246,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith("sqla+"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}  # its options go to SQLAlchemy's create_engine()
 else:
     # Longer than any countdown and the hard time limit, so an unacked task is not redelivered
     # while a live worker still runs it.
