@@ -70,7 +70,9 @@ def call_log(request: HttpRequest) -> HttpResponse:
     return render(request, "calls/call_log.html", context)
 
 
-class _Echo:
+class EchoBuffer:
+    """A csv.writer target that hands each written row back, for streamed CSV responses."""
+
     def write(self, value: str) -> str:
         return value
 
@@ -138,7 +140,7 @@ def call_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered call log as CSV, streamed row by row (any size, constant memory)."""
     filters = CallFilterForm(request.GET).filters()
     calls = selectors.call_list(filters=filters)
-    writer = csv.writer(_Echo())
+    writer = csv.writer(EchoBuffer())
 
     def rows() -> Iterator[str]:
         yield writer.writerow(EXPORT_COLUMNS)

@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
+from calls.views import EchoBuffer
 from contacts import selectors, services
 from contacts.csv_import import FIELDS, CsvFileError, preview
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
@@ -307,16 +308,11 @@ def _inert(cell: str) -> str:
     return f"'{cell}" if cell[:1] in ("=", "@", "\t", "\r") else cell
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @requires(Capability.EDIT_CONTACTS)
 def contact_import_rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The rejected rows as CSV: line, reason, then the row as it was in the file."""
     contact_import = _get_import(pk)
-    writer = csv.writer(_Echo())
+    writer = csv.writer(EchoBuffer())
     rejections = selectors.contact_import_rejections(contact_import=contact_import)
 
     def rows():

@@ -16,7 +16,7 @@ from calls import reviews
 from calls.forms import CallFilterForm
 from calls.models import Call, CallState
 from calls.selectors import call_filter_options, call_transcript
-from calls.views import inert_cell
+from calls.views import EchoBuffer, inert_cell
 from dashboard import analytics as stats
 from dashboard.roles import Capability, requires
 
@@ -169,11 +169,6 @@ def analytics(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/analytics.html", context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @requires(Capability.VIEW_ANALYTICS)
 @require_GET
 def analytics_export(request: HttpRequest) -> HttpResponse:
@@ -187,7 +182,7 @@ def analytics_export(request: HttpRequest) -> HttpResponse:
         )
     _form, params = stats.analytics_params(request.GET)
     (chart,) = stats.build_charts(params, only=key)
-    writer = csv.writer(_Echo())
+    writer = csv.writer(EchoBuffer())
     lines = [writer.writerow(chart.columns)]
     lines += [writer.writerow([inert_cell(cell) for cell in row]) for row in chart.rows]
     response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
