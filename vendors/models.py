@@ -70,6 +70,10 @@ class VendorAccount(models.Model):
     # After a 429 the vendor's clock says when this key may be used again, for every group.
     rate_paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
+    # What one minute of calls costs on this account (in settings.CALLOPS_CURRENCY), set by an
+    # admin from the vendor's price list; null when unknown. Estimated costs multiply it by
+    # the minutes callops itself recorded.
+    price_per_minute = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     # Health shown to admins, kept up to date by the rate budget as answers come in.
     last_success_at = models.DateTimeField(null=True, blank=True)
     rate_limited_count = models.PositiveIntegerField(default=0)
