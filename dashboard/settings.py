@@ -309,6 +309,8 @@ SPECTACULAR_SETTINGS = {
 # --- callops ----------------------------------------------------------------------------------
 CALLOPS_DEFAULT_REGION = env_str("CALLOPS_DEFAULT_REGION", "US")
 CALLOPS_PUBLIC_URL = env_str("CALLOPS_PUBLIC_URL", "http://127.0.0.1:8000")
+# The currency of every vendor account's price per minute (ISO 4217 code, shown beside costs).
+CALLOPS_CURRENCY = env_str("CALLOPS_CURRENCY", "USD")
 # How long a worker owns a call it is dispatching; after that the sweeper may dispatch it again
 # (with the same idempotency key, so the vendor still places it once).
 CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
