@@ -479,3 +479,11 @@ class PostCallStep(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STEP_STATUSES
+
+    @property
+    def label(self) -> str:
+        """What the step does, for people: "Follow-up by Email", "Analyse the recording"."""
+        channel = self.request.get("channel") if isinstance(self.request, dict) else None
+        if self.action == PostCallAction.FOLLOW_UP and channel in FollowUpChannel.values:
+            return f"Follow-up by {FollowUpChannel(channel).label}"
+        return self.get_action_display()

@@ -114,10 +114,7 @@ def _event(call_id: int, message: str, *, data: dict[str, Any] | None = None) ->
 
 
 def step_label(step: PostCallStep) -> str:
-    if step.action == PostCallAction.FOLLOW_UP:
-        channel = step.request.get("channel") or ""
-        return f"Follow-up by {FollowUpChannel(channel).label}" if channel else "Follow-up"
-    return step.get_action_display()
+    return step.label
 
 
 # ------------------------------------------------------------------------------------ planning
@@ -139,11 +136,16 @@ def rule_matches(rule: PostCallRule, call: Call) -> bool:
     return True
 
 
-def rules_for_call(call: Call) -> list[PostCallRule]:
+def rule_scope(call: Call) -> Q:
+    """The rules that may apply to a call: its vendor account's and its campaign's."""
     scope = Q(vendor_account_id=call.vendor_account_id)
     if call.campaign_id:
         scope |= Q(campaign_id=call.campaign_id)
-    rules = PostCallRule.objects.filter(scope, is_active=True).order_by("pk")
+    return scope
+
+
+def rules_for_call(call: Call) -> list[PostCallRule]:
+    rules = PostCallRule.objects.filter(rule_scope(call), is_active=True).order_by("pk")
     return [rule for rule in rules if rule_matches(rule, call)]
 
 
@@ -702,3 +704,22 @@ def post_call_step_retry(*, step_id: int, user: Any) -> PostCallStep:
         )
         transaction.on_commit(lambda: enqueue_run(step.call_id))
     return step
+
+
+# ------------------------------------------------------------------------------------ rules
+
+
+def post_call_rule_save(*, rule: PostCallRule, user: Any) -> PostCallRule:
+    """Save a rule from its form. It applies to calls that end from now on."""
+    if rule.pk is None:
+        rule.created_by = user if getattr(user, "pk", None) else None
+    if rule.follow_up_channel != FollowUpChannel.EMAIL:
+        rule.follow_up_subject = ""
+    rule.save()
+    return rule
+
+
+def post_call_rule_delete(*, rule: PostCallRule) -> None:
+    """Delete a rule. Its steps stay on their calls under the rule's name; a follow-up whose
+    message was not rendered yet is skipped when it comes up."""
+    rule.delete()

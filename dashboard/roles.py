@@ -31,6 +31,7 @@ class Capability(StrEnum):
     EDIT_CONTACTS = "edit_contacts"
     VIEW_CAMPAIGNS = "view_campaigns"
     RUN_CAMPAIGNS = "run_campaigns"
+    MANAGE_POST_CALL_RULES = "manage_post_call_rules"
     VIEW_AGENTS = "view_agents"
     VIEW_ANALYTICS = "view_analytics"
     REVIEW_CALLS = "review_calls"
@@ -47,7 +48,13 @@ _EVERYONE = {
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.OPERATOR: frozenset(
-        _EVERYONE | {Capability.TRIGGER_CALLS, Capability.EDIT_CONTACTS, Capability.RUN_CAMPAIGNS}
+        _EVERYONE
+        | {
+            Capability.TRIGGER_CALLS,
+            Capability.EDIT_CONTACTS,
+            Capability.RUN_CAMPAIGNS,
+            Capability.MANAGE_POST_CALL_RULES,
+        }
     ),
     Role.MANAGER: frozenset(_EVERYONE | {Capability.VIEW_ANALYTICS, Capability.REVIEW_CALLS}),
     # Admins can do everything, including what operators and managers do.
