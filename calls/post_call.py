@@ -60,8 +60,8 @@ def step_lease() -> timedelta:
 # Transient failures (5xx, timeouts, no recording yet) are retried this many times in all.
 MAX_STEP_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 30
-# Results are polled (the webhook is the fast path) less often as they take longer...
-FIRST_POLL = timedelta(seconds=20)
+# Results are polled (the webhook is the fast path) first after
+# settings.CALLOPS_POST_CALL_FIRST_POLL_SECONDS, then less often as they take longer...
 MAX_POLL_INTERVAL = timedelta(minutes=15)
 # ...and given up on: CallCov keeps idempotency keys 24 h; Revor may schedule a message up to
 # a day ahead (min_channel_task_interval_seconds ≤ 86400) and then retry it.
@@ -532,8 +532,9 @@ def _poll(step: PostCallStep) -> StepUpdate:
 
 
 def _poll_interval(step: PostCallStep, now: datetime) -> timedelta:
+    first = timedelta(seconds=settings.CALLOPS_POST_CALL_FIRST_POLL_SECONDS)
     waited = now - step.created_at
-    return min(MAX_POLL_INTERVAL, max(FIRST_POLL, waited / 4))
+    return min(MAX_POLL_INTERVAL, max(first, waited / 4))
 
 
 def _record(step: PostCallStep, update: StepUpdate) -> None:

@@ -31,9 +31,9 @@ NUMBER = "+14155550161"
 
 
 @pytest.fixture(autouse=True)
-def _poll_at_once(monkeypatch):
-    # The first poll waits 20 s in production; here results are a few hundred ms away.
-    monkeypatch.setattr(post_call, "FIRST_POLL", timedelta(0))
+def _poll_at_once(settings):
+    # The first poll waits 20 s by default; here results are a few hundred ms away.
+    settings.CALLOPS_POST_CALL_FIRST_POLL_SECONDS = 0
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import timedelta
 
 import pytest
 import requests
 from django.db import connection
 
-from calls import post_call
 from calls.models import Call, PostCallStep, StepStatus
 from calls.services import agents_sync
 from calls.tasks import advance_post_call
@@ -24,11 +22,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def vendors(live_server, settings, monkeypatch):
+def vendors(live_server, settings):
     # The vendors post their webhooks to this live server.
     settings.CALLOPS_PUBLIC_URL = live_server.url
     # Results are seconds away in the sandbox: poll them soon instead of after 20 s.
-    monkeypatch.setattr(post_call, "FIRST_POLL", timedelta(seconds=1))
+    settings.CALLOPS_POST_CALL_FIRST_POLL_SECONDS = 1
     sandbox = start(port=0, speed=50, seed=11)
 
     def account(kind: str, name: str) -> VendorAccount:
