@@ -458,7 +458,8 @@ class PostCallStep(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["call", "rule_name", "rule", "position", "id"]
+        # Plain columns: ordering by a foreign key would join (and FOR UPDATE refuses joins).
+        ordering = ["call_id", "rule_name", "rule_id", "position", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["call", "rule", "action"], name="postcallstep_once_per_call_rule"

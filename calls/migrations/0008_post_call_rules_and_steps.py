@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['call', 'rule_name', 'rule', 'position', 'id'],
+                'ordering': ['call_id', 'rule_name', 'rule_id', 'position', 'id'],
             },
         ),
         migrations.AddField(

@@ -15,7 +15,7 @@ from calls.tasks import advance_post_call
 from dashboard.services import vendor_webhooks_register
 from simulators.server import start
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import ARTIFACTS, sign_in
 from vendors.models import VendorAccount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -116,4 +116,6 @@ def test_it_configures_a_rule_and_shows_analysis_and_follow_up_on_the_call(
 
     steps = list(PostCallStep.objects.filter(call=call).order_by("position"))
     assert [step.status for step in steps] == [StepStatus.DONE] * 3
-    screenshot("post-call")
+    screenshot("post-call-page")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#after-call").screenshot(path=str(ARTIFACTS / "post-call.png"))
