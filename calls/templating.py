@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_SEGMENT = r"[A-Za-z_][A-Za-z0-9_-]*"
-_PLACEHOLDER = re.compile(r"\{\{\s*(" + _SEGMENT + r"(?:\." + _SEGMENT + r")*)\s*\}\}")
+# A root name, then dotted keys (a metadata key may start with a digit: "2fa").
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}")
 # Anything between braces, to refuse what is not a well-formed placeholder.
 _ANY_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -31,6 +31,8 @@ class TemplateFields:
 
     fields: Mapping[str, tuple[str, ...]]
     open_objects: Mapping[str, tuple[str, ...]]
+    # How a refused placeholder is described: "{{ x }} is not <what>; use one of …".
+    what: str = "something a message can use"
 
     def allowed(self) -> list[str]:
         names = [f"{root}.{name}" for root, names in self.fields.items() for name in names]
@@ -49,7 +51,7 @@ class TemplateFields:
         if len(rest) == 1 and rest[0] in self.open_objects.get(root, ()):
             raise TemplateError(f"Name a key of {root}.{rest[0]}, as {{{{ {path}.KEY }}}}.")
         raise TemplateError(
-            f"{{{{ {path} }}}} is not something a message can use; use one of "
+            f"{{{{ {path} }}}} is not {self.what}; use one of "
             + ", ".join("{{ " + name + " }}" for name in self.allowed())
             + "."
         )

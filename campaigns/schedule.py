@@ -5,22 +5,21 @@ No database access here: the services and selectors feed these functions plain v
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from calls import templating
+from calls.templating import TemplateError
 from campaigns.models import Campaign
 
 # Contact fields a variables template may name; nothing else of the project is reachable.
 TEMPLATE_FIELDS = ("name", "phone", "phone_e164", "email", "time_zone")
-_PLACEHOLDER = re.compile(r"\{\{\s*contact\.([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?\s*\}\}")
-# A placeholder that is not a contact field: refused when the template is saved.
-_ANY_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
-
-
-class TemplateError(ValueError):
-    pass
+VARIABLE_FIELDS = templating.TemplateFields(
+    fields={"contact": TEMPLATE_FIELDS},
+    open_objects={"contact": ("metadata",)},
+    what="a contact field",
+)
 
 
 def zone(name: str, default: str) -> ZoneInfo:
@@ -82,44 +81,28 @@ def check_template(template: Any) -> dict[str, Any]:
     if not isinstance(template, dict) or not all(isinstance(key, str) for key in template):
         raise TemplateError("The variables template must be a JSON object with text keys.")
     for key, value in template.items():
-        if not isinstance(value, str):
-            continue
-        for match in _ANY_PLACEHOLDER.finditer(value):
-            field = _PLACEHOLDER.fullmatch(match.group(0))
-            if field is None or (
-                field.group(1) not in TEMPLATE_FIELDS and field.group(1) != "metadata"
-            ):
-                raise TemplateError(
-                    f"{key}: {match.group(0)} is not a contact field; use one of "
-                    + ", ".join("{{ contact." + name + " }}" for name in TEMPLATE_FIELDS)
-                    + " or {{ contact.metadata.KEY }}."
-                )
-            if field.group(1) == "metadata" and not field.group(2):
-                raise TemplateError(
-                    f"{key}: name a metadata key, as {{{{ contact.metadata.KEY }}}}."
-                )
+        if isinstance(value, str):
+            try:
+                templating.check_template(value, VARIABLE_FIELDS)
+            except TemplateError as exc:
+                raise TemplateError(f"{key}: {exc}") from None
     return template
 
 
 def render_variables(template: dict[str, Any], contact: Any) -> dict[str, Any]:
     """Fill each placeholder with the contact's field (missing fields become empty text)."""
-    values = {
-        "name": contact.name or "",
-        "phone": contact.phone_e164,
-        "phone_e164": contact.phone_e164,
-        "email": contact.email or "",
-        "time_zone": contact.time_zone or "",
+    context = {
+        "contact": {
+            "name": contact.name or "",
+            "phone": contact.phone_e164,
+            "phone_e164": contact.phone_e164,
+            "email": contact.email or "",
+            "time_zone": contact.time_zone or "",
+            "metadata": contact.metadata if isinstance(contact.metadata, dict) else {},
+        }
     }
-    metadata = contact.metadata if isinstance(contact.metadata, dict) else {}
-
-    def fill(match: re.Match[str]) -> str:
-        if match.group(1) == "metadata":
-            value = metadata.get(match.group(2) or "", "")
-            return value if isinstance(value, str) else str(value)
-        return values.get(match.group(1), "")
-
     return {
-        key: _PLACEHOLDER.sub(fill, value) if isinstance(value, str) else value
+        key: templating.render(value, context) if isinstance(value, str) else value
         for key, value in template.items()
     }
 

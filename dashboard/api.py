@@ -330,7 +330,11 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
                 if schema.get("type") == "string" and not ({"format", "enum"} & set(schema)):
                     schema.setdefault("pattern", NO_NUL_PATTERN)
             responses = operation.setdefault("responses", {})
-            for status, description in ERROR_STATUSES.items():
+            statuses = dict(ERROR_STATUSES)
+            if "requestBody" in operation:
+                # DRF answers a body in a content type the endpoint does not parse with 415.
+                statuses["415"] = "The body's content type is not one this endpoint reads."
+            for status, description in statuses.items():
                 responses.setdefault(
                     status,
                     {

@@ -12,7 +12,14 @@ import pytest
 import requests
 from django.urls import reverse
 
-from calls.models import CallEvent, CallState, WebhookEvent, WebhookStatus
+from calls.models import (
+    CallEvent,
+    CallState,
+    PostCallRule,
+    PostCallStep,
+    WebhookEvent,
+    WebhookStatus,
+)
 from calls.webhooks import webhook_process
 from tests.factories import CallFactory, VendorAccountFactory
 
@@ -166,6 +173,8 @@ def test_it_stores_one_event_and_one_state_change_for_five_deliveries(live_serve
     account.set_webhook_secret(SECRET)
     account.save()
     call = CallFactory(vendor_account=account, vendor_call_id="vc-dup", state=CallState.RUNNING)
+    # A rule whose one step needs no vendor (write-back is skipped for Revrag calls).
+    PostCallRule.objects.create(name="Once", vendor_account=account, write_back=True)
     body = revrag_body("vc-dup")
     headers = signed_headers(body, event_id="evt-dup")
     target = live_server.url + url_for(account)
@@ -181,6 +190,7 @@ def test_it_stores_one_event_and_one_state_change_for_five_deliveries(live_serve
     call.refresh_from_db()
     assert call.state == CallState.ENDED
     assert CallEvent.objects.filter(call=call, state_to=CallState.ENDED).count() == 1
+    assert PostCallStep.objects.filter(call=call).count() == 1
 
 
 def test_it_sends_one_drain_message_for_a_burst_when_the_cache_is_shared(
