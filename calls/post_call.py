@@ -398,16 +398,27 @@ def _submit_analysis(step: PostCallStep, call: Call, account: VendorAccount) -> 
     return _analysis_update(analysis)
 
 
+def _vendor_object_update(
+    *, ref: str, status: str, raw: Any, done: set[str], failed: set[str], error: str
+) -> StepUpdate:
+    """An analysis or a job as the step sees it: done, failed with `error`, or still waiting."""
+    state = status.lower()
+    if state in done:
+        return StepUpdate(StepStatus.DONE, ref, status, dict(raw))
+    if state in failed:
+        return StepUpdate(StepStatus.FAILED, ref, status, dict(raw), error)
+    return StepUpdate(StepStatus.WAITING, ref, status, dict(raw))
+
+
 def _analysis_update(analysis: Analysis) -> StepUpdate:
-    status = analysis.status.lower()
-    if status in ANALYSIS_DONE:
-        return StepUpdate(StepStatus.DONE, analysis.id, analysis.status, dict(analysis.raw))
-    if status in ANALYSIS_FAILED:
-        error = analysis.error_message or "CallCov could not analyse the recording."
-        return StepUpdate(
-            StepStatus.FAILED, analysis.id, analysis.status, dict(analysis.raw), error
-        )
-    return StepUpdate(StepStatus.WAITING, analysis.id, analysis.status, dict(analysis.raw))
+    return _vendor_object_update(
+        ref=analysis.id,
+        status=analysis.status,
+        raw=analysis.raw,
+        done=ANALYSIS_DONE,
+        failed=ANALYSIS_FAILED,
+        error=analysis.error_message or "CallCov could not analyse the recording.",
+    )
 
 
 def write_back_payload(call: Call) -> dict[str, Any]:
@@ -509,13 +520,14 @@ def _submit_like(step: PostCallStep, call: Call, account: VendorAccount) -> Step
 
 
 def _job_update(job: Job) -> StepUpdate:
-    status = job.status.lower()
-    if status in JOB_DONE:
-        return StepUpdate(StepStatus.DONE, job.id, job.status, dict(job.raw))
-    if status in JOB_FAILED:
-        error = job.error.message if job.error else f"Revor says the job was {status}."
-        return StepUpdate(StepStatus.FAILED, job.id, job.status, dict(job.raw), error)
-    return StepUpdate(StepStatus.WAITING, job.id, job.status, dict(job.raw))
+    return _vendor_object_update(
+        ref=job.id,
+        status=job.status,
+        raw=job.raw,
+        done=JOB_DONE,
+        failed=JOB_FAILED,
+        error=job.error.message if job.error else f"Revor says the job was {job.status}.",
+    )
 
 
 def _poll(step: PostCallStep) -> StepUpdate:
