@@ -32,6 +32,8 @@ class Capability(StrEnum):
     VIEW_CAMPAIGNS = "view_campaigns"
     RUN_CAMPAIGNS = "run_campaigns"
     VIEW_AGENTS = "view_agents"
+    # Create voice-platform agents, flows and speaker voices (vendor-side configuration).
+    CONFIGURE_AGENTS = "configure_agents"
     VIEW_ANALYTICS = "view_analytics"
     REVIEW_CALLS = "review_calls"
     MANAGE_SETTINGS = "manage_settings"
@@ -47,7 +49,13 @@ _EVERYONE = {
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.OPERATOR: frozenset(
-        _EVERYONE | {Capability.TRIGGER_CALLS, Capability.EDIT_CONTACTS, Capability.RUN_CAMPAIGNS}
+        _EVERYONE
+        | {
+            Capability.TRIGGER_CALLS,
+            Capability.EDIT_CONTACTS,
+            Capability.RUN_CAMPAIGNS,
+            Capability.CONFIGURE_AGENTS,
+        }
     ),
     Role.MANAGER: frozenset(_EVERYONE | {Capability.VIEW_ANALYTICS, Capability.REVIEW_CALLS}),
     # Admins can do everything, including what operators and managers do.

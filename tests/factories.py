@@ -14,7 +14,7 @@ from contacts.models import (
     DoNotCallEntry,
     ImportStatus,
 )
-from vendors.models import VendorAccount, VendorKind
+from vendors.models import Speaker, VendorAccount, VendorKind, VoiceFlow
 
 
 class VendorAccountFactory(factory.django.DjangoModelFactory):
@@ -34,6 +34,28 @@ def _store_key(account: VendorAccount, key: str, create: bool) -> None:
     account.set_api_key(key)
     if create:
         account.save()
+
+
+class VoiceAccountFactory(VendorAccountFactory):
+    kind = VendorKind.VOICE_PLATFORM
+    base_url = "http://127.0.0.1:9/voice_platform"
+
+
+class VoiceFlowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VoiceFlow
+
+    vendor_account = factory.SubFactory(VoiceAccountFactory)
+    vendor_flow_id = factory.Faker("uuid4")
+    name = factory.Sequence(lambda n: f"Flow {n}")
+
+
+class SpeakerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Speaker
+
+    vendor_account = factory.SubFactory(VoiceAccountFactory)
+    name = factory.Sequence(lambda n: f"speaker-{n}")
 
 
 # A sub-object built for a call or campaign belongs to the same vendor account.
