@@ -314,6 +314,9 @@ CALLOPS_CURRENCY = env_str("CALLOPS_CURRENCY", "USD")
 # How long a worker owns a call it is dispatching; after that the sweeper may dispatch it again
 # (with the same idempotency key, so the vendor still places it once).
 CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
+# How long a worker owns a customer push it is sending (vendors' customer import); after that
+# the sweeper resumes it from the first batch not recorded (same idempotency keys).
+CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS = env_int("CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS", 300, minimum=1)
 # The largest contact CSV accepted. The import holds the file and its rows in a worker's memory
 # (about 10x the file size), so the default stays modest.
 CALLOPS_CONTACT_IMPORT_MAX_BYTES = env_int(

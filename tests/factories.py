@@ -11,8 +11,10 @@ from contacts.models import (
     Contact,
     ContactImport,
     ContactImportRejection,
+    CustomerPush,
     DoNotCallEntry,
     ImportStatus,
+    PushStatus,
 )
 from vendors.models import Speaker, VendorAccount, VendorKind, VoiceFlow
 
@@ -199,3 +201,14 @@ class CallReviewFactory(factory.django.DjangoModelFactory):
     is_reviewed = True
     reviewed_at = factory.LazyFunction(timezone.now)
     rating = 4
+
+
+class CustomerPushFactory(factory.django.DjangoModelFactory):
+    """A finished push of no contacts (the pages' frame; tests add rows they need)."""
+
+    class Meta:
+        model = CustomerPush
+
+    vendor_account = factory.SubFactory(VoiceAccountFactory)
+    selection = "2 selected contacts"
+    status = PushStatus.DONE

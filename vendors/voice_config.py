@@ -85,11 +85,20 @@ def try_again_message(account: VendorAccount, group: str, retry_at: datetime | N
     """ "The voice platform takes at most 5 speaker creations a minute: try again at 14:05." """
     what = WHAT_ONE_REQUEST_DOES.get(group, "requests of this kind")
     limit = configured_limits(account).get(group)
-    budget = f"at most {limit.limit} {what} a minute" if limit else f"only so many {what}"
+    budget = (
+        f"at most {limit.limit} {what} {_per(limit.window_seconds)}"
+        if limit
+        else f"only so many {what}"
+    )
     spent = f"The voice platform takes {budget}, and that budget is spent"
     if retry_at is None:
         return f"{spent}: try again in a minute."
     return f"{spent}: try again at {timezone.localtime(_minute_up(retry_at)):%H:%M}."
+
+
+def _per(window_seconds: float) -> str:
+    named = {60.0: "a minute", 3600.0: "an hour", 86400.0: "a day"}
+    return named.get(float(window_seconds), f"every {window_seconds:g} seconds")
 
 
 def _refused(account: VendorAccount, group: str, error: VendorError) -> VoiceConfigError:

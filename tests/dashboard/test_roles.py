@@ -59,6 +59,7 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "contacts:import_detail": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:import_rejected": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts_api:import_status": lambda: {"pk": factories.ContactImportFactory().pk},
+    "contacts:push_detail": lambda: {"pk": factories.CustomerPushFactory().pk},
     "calls:detail": lambda: {"pk": factories.CallFactory().pk},
     "calls:recording": lambda: {"pk": factories.CallFactory().pk},
     "settings_vendor": lambda: {"pk": factories.VendorAccountFactory().pk},
@@ -90,6 +91,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:agent_new": 302,
     "calls:flow_new": 302,
     "calls:speaker_new": 302,
+    "contacts:push": 302,  # nothing ticked: back to the contacts page
     "settings_vendor_webhooks": 405,  # POST only
     "settings_vendor_retire_secret": 405,  # POST only
     "contacts_api:import": 405,  # POST only
