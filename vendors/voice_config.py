@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from vendors.crypto import SecretUnreadable
 from vendors.errors import VendorConflict, VendorError, VendorNotFound, VendorRateLimited
 from vendors.http import RetryPolicy
 from vendors.models import (
@@ -122,7 +123,12 @@ def _client(account: VendorAccount) -> VoicePlatformClient:
         raise VoiceConfigError(f"{account.name} is not a voice-platform account.")
     if not account.is_active:
         raise VoiceConfigError(f"{account.name} is disabled: enable it under Settings first.")
-    client = vendor_client_for(account, retry=INTERACTIVE_NO_WAIT)
+    try:
+        client = vendor_client_for(account, retry=INTERACTIVE_NO_WAIT)
+    except SecretUnreadable:
+        raise VoiceConfigError(
+            f"The stored key of {account.name} cannot be decrypted with the configured keys."
+        ) from None
     assert isinstance(client, VoicePlatformClient)  # noqa: S101 - the kind was checked above
     return client
 

@@ -64,6 +64,7 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "calls:recording": lambda: {"pk": factories.CallFactory().pk},
     "settings_vendor": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_test": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_usage": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_webhooks": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_retire_secret": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_rotate": lambda: {"pk": factories.VendorAccountFactory().pk},
