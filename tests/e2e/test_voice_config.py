@@ -8,6 +8,7 @@ import re
 import wave
 
 import pytest
+from django.core.cache import cache
 
 from calls.models import Agent, CallOutcome, CallState
 from simulators.server import start
@@ -21,6 +22,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def voice_account():
+    # The free-humans badge reads a shared cache: start from nothing cached.
+    cache.clear()
     sandbox = start(port=0, speed=50, seed=3)
     account = VendorAccount(
         name="Voice (sandbox)", kind="voice_platform", base_url=sandbox.base_urls["voice_platform"]
