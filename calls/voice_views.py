@@ -29,7 +29,7 @@ from calls.voice_forms import (
 from dashboard.audit import audit_record
 from dashboard.models import AuditAction
 from dashboard.roles import Capability, has_capability, requires
-from vendors.models import Speaker, VendorAccount, VoiceFlow
+from vendors.models import Speaker, SpeakerStatus, VendorAccount, VoiceFlow
 from vendors.voice_config import (
     Availability,
     UploadedFile,
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 # How often a deploying speaker's page asks for news (seconds); the template uses it too.
 SPEAKER_POLL_SECONDS = 2
+# At most this many deploying speakers are read from the vendor when the list is shown.
+SPEAKERS_REFRESHED_PER_LIST = 5
 
 
 def _audit(request: HttpRequest, account: VendorAccount, **detail: Any) -> None:
@@ -207,6 +209,13 @@ def _get_speaker(pk: int) -> Speaker:
 @requires(Capability.VIEW_AGENTS)
 @require_GET
 def speakers(request: HttpRequest) -> HttpResponse:
+    # Speakers still training are read again (throttled per speaker), so the list does not
+    # keep saying "deploying" for a voice nobody has opened since.
+    deploying = Speaker.objects.filter(
+        status=SpeakerStatus.DEPLOYING, vendor_account__is_active=True
+    ).select_related("vendor_account")
+    for speaker in deploying[:SPEAKERS_REFRESHED_PER_LIST]:
+        speaker_refresh(speaker=speaker)
     queryset = Speaker.objects.select_related("vendor_account").order_by(
         "vendor_account__name", "name", "id"
     )

@@ -384,9 +384,12 @@ def rows_of(push: CustomerPush, *, status: str = "") -> QuerySet[CustomerPushRow
     return rows.filter(status=status) if status else rows
 
 
-def describe_selection(ids: Iterable[int] | None, search: str, count: int) -> str:
+def describe_selection(
+    ids: Iterable[int] | None, search: str, count: int, *, filtered: bool = False
+) -> str:
+    contacts = f"{count} contact{'s' if count != 1 else ''}"
     if ids is not None:
         return f"{count} selected contact{'s' if count != 1 else ''}"
     if search:
-        return f"all {count} contacts matching “{search}”"
-    return f"all {count} contacts matching the filters"
+        return f"all {contacts} matching “{search}”"
+    return f"all {contacts} matching the filters" if filtered else f"all {contacts}"

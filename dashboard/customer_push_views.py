@@ -66,7 +66,9 @@ def _selection(params: QueryDict) -> tuple[QuerySet[Contact], str, dict[str, Any
         )
         count = contacts.count()
         carried = {"scope": "search", **{k: v for k, v in filters.items() if v}}
-        return contacts, describe_selection(None, filters["q"], count), carried
+        filtered = any(filters[name] for name in FILTER_PARAMETERS if name != "q")
+        described = describe_selection(None, filters["q"], count, filtered=filtered)
+        return contacts, described, carried
     ids = sorted({int(value) for value in params.getlist("contact") if value.isdigit()})
     contacts = selectors.contact_list().filter(pk__in=ids)
     count = contacts.count()

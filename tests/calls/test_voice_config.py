@@ -429,3 +429,19 @@ def test_it_puts_the_badge_in_the_layout_only_for_people_who_trigger_calls(clien
     assert (
         'id="human-agents"' not in client_as("operator").get(reverse("overview")).content.decode()
     )
+
+
+def test_it_reads_deploying_speakers_again_when_listing_them(client_as, voice, sandbox):
+    from vendors.services import vendor_client_for
+
+    with vendor_client_for(voice) as vendor:
+        vendor.create_speaker(name="eve")
+        vendor.upload_speaker_sample("eve", filename="a.wav", content=wav_bytes())
+        vendor.deploy_speaker("eve")
+    Speaker.objects.create(vendor_account=voice, name="eve", status="deploying", samples=1)
+    time.sleep(0.3)  # 5 vendor seconds at speed 50
+
+    page = client_as("manager").get(reverse("calls:speakers")).content.decode()
+
+    assert 'data-speaker-state="deployed"' in page
+    assert Speaker.objects.get(name="eve").deployed_at is not None

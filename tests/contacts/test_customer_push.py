@@ -303,3 +303,13 @@ def test_it_uses_the_contacts_page_filters_for_everyone_matching(voice):
     ContactFactory(name="Keep", email="")
     ContactFactory(name="Skip", email="a@example.com")
     assert list(contact_list(has_email=False).values_list("name", flat=True)) == ["Keep"]
+
+
+def test_it_describes_everyone_when_nothing_narrows_the_list(client_as, voice, people):
+    page = client_as("operator").get(reverse("contacts:push"), {"scope": "search"})
+    narrowed = client_as("operator").get(
+        reverse("contacts:push"), {"scope": "search", "email": "no"}
+    )
+
+    assert "all 5 contacts" in page.content.decode()
+    assert "all 1 contact matching the filters" in narrowed.content.decode()
