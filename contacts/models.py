@@ -202,7 +202,7 @@ class PushRowStatus(models.TextChoices):
     PENDING = "pending", "Not sent yet"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
-    SKIPPED = "skipped", "Not sent"
+    SKIPPED = "skipped", "Not sent: do not call"
 
 
 class CustomerPushRow(models.Model):

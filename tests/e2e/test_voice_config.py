@@ -14,7 +14,7 @@ from calls.models import Agent, CallOutcome, CallState
 from simulators.server import start
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
-from tests.factories import CallFactory
+from tests.factories import CallFactory, ContactFactory
 from vendors.models import Speaker, VendorAccount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -155,3 +155,28 @@ def test_it_refuses_a_file_that_is_not_audio_before_sending_it(
     page.get_by_text("notes.wav is not an audio file callops recognises").wait_for()
     speaker.refresh_from_db()
     assert speaker.samples == 0
+
+
+def test_it_pushes_ticked_contacts_and_shows_each_result(
+    page, role_users, voice_account, screenshot
+):
+    # The push runs in the in-process (eager) Celery when the request's transaction commits.
+    ann = ContactFactory(name="Ann Lee")
+    ContactFactory(name="Bob Ray")
+    ContactFactory(name="Cy Doe")
+    sign_in(page, role_users["operator"].username, PASSWORD)
+    page.wait_for_url("**/")
+    page.goto("/contacts/")
+    page.get_by_label("Tick Ann Lee").check()
+    page.get_by_label("Tick Cy Doe").check()
+    page.get_by_role("button", name="Push ticked contacts to the voice platform…").click()
+    page.get_by_text("2 selected contacts").wait_for()
+    page.get_by_role("button", name="Push 2 contacts").click()
+
+    page.wait_for_url(re.compile(r"/contacts/pushes/\d+/"))
+    page.locator('[data-push-status="done"]').wait_for(timeout=20_000)
+    assert page.locator("[data-accepted]").inner_text() == "2"
+    rows = page.locator('tr[data-row-status="accepted"]')
+    assert rows.count() == 2
+    assert ann.phone_e164 in page.locator("#rows").inner_text()
+    screenshot("customer-push")
