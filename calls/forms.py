@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.http import QueryDict
 
-from calls.models import Agent, CallOutcome, CallState
+from calls.models import Agent, CallOutcome, CallState, FollowUpChannel, PostCallRule
 from calls.selectors import CallFilters, calling_accounts
 from calls.state import VENDOR_OUTCOMES
+from calls.templating import TemplateError, check_template
 from contacts.models import Contact
 from dashboard.converters import MAX_ID
-from vendors.models import VendorAccount
+from vendors.models import VendorAccount, VendorKind
 
 # Bounds of the database columns, so an absurd number is ignored like any bad filter.
 MAX_SECONDS = 2**31 - 1
@@ -172,3 +174,139 @@ class NewCallForm(forms.Form):
     def add_rejection(self, message: str, field: str) -> None:
         """Show a CallRejected message on the field it names (else above the form)."""
         self.add_error(field if field in self.fields else None, message)
+
+
+# --- post-call rules ------------------------------------------------------------------------------
+
+
+def _accounts_of(kind: str) -> Any:
+    return VendorAccount.objects.filter(kind=kind, is_active=True).order_by("name")
+
+
+class PostCallRuleForm(forms.ModelForm):
+    """A post-call rule: when (scope, outcomes, variable) and what (analyse, write back,
+    follow up). `senders` are Revor's connected accounts for the chosen Revor account, as
+    (id, label) pairs; None when they could not be listed, and the sender is then typed."""
+
+    outcomes = forms.MultipleChoiceField(
+        choices=CallOutcome.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every ended call.",
+    )
+
+    class Meta:
+        model = PostCallRule
+        fields = [
+            "name",
+            "vendor_account",
+            "campaign",
+            "is_active",
+            "outcomes",
+            "variable_name",
+            "variable_value",
+            "analysis_account",
+            "write_back",
+            "follow_up_account",
+            "follow_up_channel",
+            "follow_up_sender",
+            "follow_up_subject",
+            "follow_up_message",
+            "like_linkedin_post",
+        ]
+        labels = {
+            "vendor_account": "Calls of the vendor account",
+            "campaign": "…or calls of the campaign",
+            "is_active": "Active",
+            "variable_name": "Only when the extracted variable",
+            "variable_value": "…has the value",
+            "analysis_account": "Analyse the recording with",
+            "write_back": "Write the results back to the voice platform",
+            "follow_up_account": "Follow up through",
+            "follow_up_channel": "Channel",
+            "follow_up_sender": "Send from",
+            "follow_up_subject": "Subject (email)",
+            "follow_up_message": "Message",
+            "like_linkedin_post": "Also like one of the contact's recent LinkedIn posts",
+        }
+        help_texts = {
+            "variable_name": "Optional, e.g. interested. Compared as text, ignoring case.",
+            "write_back": (
+                "Summary, extracted variables and the analysis go into the call's metadata "
+                "at the voice platform."
+            ),
+            "follow_up_message": (
+                "Plain text. Placeholders: {{ contact.name }}, {{ contact.first_name }}, "
+                "{{ contact.email }}, {{ contact.metadata.KEY }}, {{ call.summary }}, "
+                "{{ call.outcome }}, {{ call.agent }}, {{ call.variables.KEY }}, "
+                "{{ call.extracted.KEY }}."
+            ),
+        }
+        widgets = {"follow_up_message": forms.Textarea(attrs={"rows": 5})}
+
+    def __init__(
+        self, *args: Any, senders: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        fields = self.fields
+        fields["vendor_account"].queryset = calling_accounts()
+        fields["campaign"].queryset = apps.get_model("campaigns", "Campaign").objects.order_by(
+            "-created_at"
+        )
+        fields["analysis_account"].queryset = _accounts_of(VendorKind.CALLCOV)
+        fields["follow_up_account"].queryset = _accounts_of(VendorKind.REVOR)
+        fields["follow_up_channel"].choices = [("", "No message"), *FollowUpChannel.choices]
+        if senders is not None:
+            fields["follow_up_sender"] = forms.ChoiceField(
+                required=False,
+                choices=[("", "—"), *senders],
+                label=self.Meta.labels["follow_up_sender"],
+            )
+        self.senders = senders
+
+    def clean_follow_up_subject(self) -> str:
+        return self._template("follow_up_subject")
+
+    def clean_follow_up_message(self) -> str:
+        return self._template("follow_up_message")
+
+    def _template(self, name: str) -> str:
+        text = self.cleaned_data.get(name) or ""
+        try:
+            return check_template(text)
+        except TemplateError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        account, campaign = data.get("vendor_account"), data.get("campaign")
+        if bool(account) == bool(campaign):
+            raise forms.ValidationError("Choose either a vendor account or a campaign.")
+        if data.get("variable_name") and not data.get("variable_value"):
+            self.add_error("variable_value", "Give the value the variable must have.")
+        calling = account or (campaign.vendor_account if campaign else None)
+        if data.get("write_back") and calling and calling.kind != VendorKind.VOICE_PLATFORM:
+            self.add_error("write_back", "Only voice-platform calls take a write-back.")
+        channel = data.get("follow_up_channel")
+        wants_revor = bool(channel) or data.get("like_linkedin_post")
+        if wants_revor:
+            if not data.get("follow_up_account"):
+                self.add_error("follow_up_account", "Choose the Revor account that sends.")
+            if not data.get("follow_up_sender"):
+                self.add_error("follow_up_sender", "Choose the connected account to send from.")
+        if channel and not data.get("follow_up_message", "").strip():
+            self.add_error("follow_up_message", "Write the message to send.")
+        if channel == FollowUpChannel.EMAIL and not data.get("follow_up_subject", "").strip():
+            self.add_error("follow_up_subject", "An email needs a subject.")
+        if data.get("like_linkedin_post") and channel and channel != FollowUpChannel.LINKEDIN:
+            self.add_error(
+                "like_linkedin_post",
+                "The like is sent from the sender account: choose the LinkedIn channel, or no "
+                "message.",
+            )
+        if (
+            not (data.get("analysis_account") or data.get("write_back") or wants_revor)
+            and not self.errors
+        ):
+            raise forms.ValidationError("Choose at least one thing to do after the call.")
+        return data

@@ -113,6 +113,9 @@ class Call(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     last_update_at = models.DateTimeField(null=True, blank=True)
     next_sync_at = models.DateTimeField(null=True, blank=True)
+    # When the post-call rules were matched against the ended call (null: not yet), so the
+    # sweeper can plan the calls whose planning message was lost, and no call twice.
+    post_call_planned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -139,6 +142,12 @@ class Call(models.Model):
             ),
             models.Index(fields=["campaign", "state"], name="call_campaign_state_idx"),
             models.Index(fields=["agent", "created_at"], name="call_agent_created_idx"),
+            # The post-call sweeper: ended calls whose rules were never matched.
+            models.Index(
+                fields=["last_update_at"],
+                condition=Q(state="ended", post_call_planned_at__isnull=True),
+                name="call_post_call_unplanned_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -288,3 +297,194 @@ class CallReview(models.Model):
 
     def __str__(self) -> str:
         return f"Review of call {self.call_id}"
+
+
+# --------------------------------------------------------------------------- after the call
+
+
+class PostCallAction(models.TextChoices):
+    """What a post-call rule can do, in the order the steps of one rule run."""
+
+    ANALYSE = "analyse", "Analyse the recording"
+    WRITE_BACK = "write_back", "Write back to the voice platform"
+    FOLLOW_UP = "follow_up", "Follow-up message"
+    LIKE_POST = "like_post", "Like a LinkedIn post"
+
+
+class FollowUpChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    LINKEDIN = "linkedin", "LinkedIn"
+    WHATSAPP = "whatsapp", "WhatsApp"
+
+
+class PostCallRule(models.Model):
+    """When a call of a vendor account or of a campaign ends a certain way, do these steps.
+
+    A rule belongs to exactly one calling vendor account or one campaign. Its steps run in the
+    order of PostCallAction: the analysis first, so the write-back can carry its results.
+    """
+
+    name = models.CharField(max_length=120)
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="post_call_rules",
+    )
+    # A string reference: calls never import campaigns.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="post_call_rules",
+    )
+    is_active = models.BooleanField(default=True)
+    # CallOutcome values; empty means every ended call.
+    outcomes = models.JSONField(default=list, blank=True)
+    # Optionally, only when the vendor extracted this variable with this value (compared as
+    # text, ignoring case and surrounding spaces).
+    variable_name = models.CharField(max_length=100, blank=True)
+    variable_value = models.CharField(max_length=200, blank=True)
+
+    analysis_account = models.ForeignKey(
+        "vendors.VendorAccount",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A CallCov account analyses the recording.",
+    )
+    write_back = models.BooleanField(default=False)
+    follow_up_account = models.ForeignKey(
+        "vendors.VendorAccount",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A Revor account sends the follow-up.",
+    )
+    # Revor's id of the connected mailbox / LinkedIn / WhatsApp account that sends.
+    follow_up_sender = models.CharField(max_length=100, blank=True)
+    follow_up_channel = models.CharField(max_length=10, choices=FollowUpChannel.choices, blank=True)
+    follow_up_subject = models.CharField(max_length=300, blank=True)
+    follow_up_message = models.TextField(blank=True)
+    like_linkedin_post = models.BooleanField(default=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(vendor_account__isnull=False) & Q(campaign__isnull=True))
+                | (Q(vendor_account__isnull=True) & Q(campaign__isnull=False)),
+                name="postcallrule_one_scope",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def actions(self) -> list[str]:
+        """The steps this rule makes for a matching call, in the order they run."""
+        actions = []
+        if self.analysis_account_id:
+            actions.append(PostCallAction.ANALYSE)
+        if self.write_back:
+            actions.append(PostCallAction.WRITE_BACK)
+        if self.follow_up_account_id and self.follow_up_channel:
+            actions.append(PostCallAction.FOLLOW_UP)
+        if self.follow_up_account_id and self.like_linkedin_post:
+            actions.append(PostCallAction.LIKE_POST)
+        return actions
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    # Accepted by the vendor; its result comes by webhook or by polling.
+    WAITING = "waiting", "Waiting for the result"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+FINAL_STEP_STATUSES = (StepStatus.DONE, StepStatus.FAILED, StepStatus.SKIPPED)
+
+
+class PostCallStep(models.Model):
+    """One thing to do after one call, as an outbox row: claimed, acted on, recorded.
+
+    At most one per call, rule and action (a unique constraint), so webhooks delivered twice
+    or a planner that runs twice never make a second one. The idempotency key is made once and
+    sent on every attempt, so a worker killed mid-request never makes the vendor act twice.
+    """
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="post_call_steps")
+    rule = models.ForeignKey(
+        PostCallRule, null=True, on_delete=models.SET_NULL, related_name="steps"
+    )
+    rule_name = models.CharField(max_length=120)  # kept when the rule is deleted
+    action = models.CharField(max_length=12, choices=PostCallAction.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING)
+    # The vendor account this step talks to (CallCov, the voice platform, Revor).
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_key = models.UUIDField(default=uuid.uuid4)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Pending: not before then (backoff or a rate limit). Waiting: when to poll the vendor.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # In flight: the worker that claimed it owns it until then; after that it may be taken over.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The body sent, kept so a retry sends exactly the same (Revor answers 409 to a changed
+    # body under the same key), and shown on the call page.
+    request = models.JSONField(default=dict, blank=True)
+    vendor_ref = models.CharField(max_length=100, blank=True)  # analysis or job id
+    vendor_status = models.CharField(max_length=32, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    error_permanent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Plain columns: ordering by a foreign key would join (and FOR UPDATE refuses joins).
+        ordering = ["call_id", "rule_name", "rule_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "rule", "action"], name="postcallstep_once_per_call_rule"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "in_flight", "waiting"]),
+                name="postcallstep_due_idx",
+            ),
+            models.Index(fields=["vendor_account", "vendor_ref"], name="postcallstep_ref_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} for call {self.call_id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STEP_STATUSES
+
+    @property
+    def label(self) -> str:
+        """What the step does, for people: "Follow-up by Email", "Analyse the recording"."""
+        channel = self.request.get("channel") if isinstance(self.request, dict) else None
+        if self.action == PostCallAction.FOLLOW_UP and channel in FollowUpChannel.values:
+            return f"Follow-up by {FollowUpChannel(channel).label}"
+        return self.get_action_display()

@@ -13,16 +13,28 @@ from django.contrib.postgres.search import (
     SearchVectorCombinable,
     SearchVectorField,
 )
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Avg, Count, Func, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from calls.models import Agent, Call, CallEvent, CallState, WebhookEvent
+from calls.models import (
+    Agent,
+    Call,
+    CallEvent,
+    CallState,
+    PostCallRule,
+    PostCallStep,
+    StepStatus,
+    WebhookEvent,
+)
 from calls.state import CONNECTED_OUTCOMES
 from contacts.models import Contact
+from vendors.errors import VendorError
 from vendors.models import CALLING_KINDS, VendorAccount
+from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
 
 PAGE_SIZE = 50
 # The text search configuration of the call search index: no stemming, no stop words, so
@@ -378,3 +390,144 @@ def webhook_inbox(
 
 def webhook_counts() -> dict[str, int]:
     return dict(WebhookEvent.objects.values_list("status").annotate(count=Count("id")).order_by())
+
+
+# --- after the call ------------------------------------------------------------------------------
+
+
+def post_call_rule_list(
+    *, vendor_account_id: int | None = None, campaign_id: int | None = None
+) -> QuerySet[PostCallRule]:
+    """Rules with what they apply to and how their steps went (counted in the database)."""
+    rules = PostCallRule.objects.select_related(
+        "vendor_account", "campaign", "analysis_account", "follow_up_account"
+    ).annotate(
+        steps_done=Count("steps", filter=Q(steps__status=StepStatus.DONE)),
+        steps_failed=Count("steps", filter=Q(steps__status=StepStatus.FAILED)),
+        steps_open=Count(
+            "steps",
+            filter=Q(
+                steps__status__in=[StepStatus.PENDING, StepStatus.IN_FLIGHT, StepStatus.WAITING]
+            ),
+        ),
+    )
+    if vendor_account_id is not None:
+        rules = rules.filter(vendor_account_id=vendor_account_id)
+    if campaign_id is not None:
+        rules = rules.filter(campaign_id=campaign_id)
+    return rules.order_by("name", "pk")
+
+
+def post_call_in_progress(*, call: Call, steps: list[PostCallStep]) -> bool:
+    """Whether the call's page should keep watching its post-call work: a step still runs, or
+    the call just ended and rules that may match it are still to be checked."""
+    from calls.post_call import PLAN_SWEEP_WINDOW, rule_scope
+
+    if any(not step.is_final for step in steps):
+        return True
+    if call.state != CallState.ENDED or call.post_call_planned_at is not None:
+        return False
+    if call.last_update_at is None or call.last_update_at < timezone.now() - PLAN_SWEEP_WINDOW:
+        return False
+    return PostCallRule.objects.filter(rule_scope(call), is_active=True).exists()
+
+
+def call_post_call_steps(*, call: Call) -> list[PostCallStep]:
+    return list(
+        PostCallStep.objects.filter(call=call)
+        .select_related("vendor_account")
+        .order_by("rule_name", "rule_id", "position", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class Senders:
+    """Revor's connected accounts that can send, or why they could not be listed."""
+
+    choices: list[tuple[str, str]] | None
+    error: str = ""
+
+
+SENDERS_CACHE_SECONDS = 60
+
+
+def revor_senders(*, account: VendorAccount | None) -> Senders:
+    """The connected accounts a Revor account can send from, for the rule form (cached for a
+    minute: every change of the form's selects asks again)."""
+    if account is None:
+        return Senders(choices=[])
+    key = f"callops:revor-senders:{account.pk}:{account.updated_at.timestamp()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return Senders(choices=[tuple(choice) for choice in cached])
+    try:
+        with vendor_client_for(account, retry=INTERACTIVE_RETRY_POLICY) as client:
+            listed = client.list_accounts(can_send=True)
+    except VendorError as exc:
+        return Senders(choices=None, error=f"{account} did not list its accounts: {exc.message}")
+    choices = [
+        (
+            item.account_id,
+            f"{item.name or item.account_id} · {item.channel}"
+            + (f" ({item.account_identifier})" if item.account_identifier else ""),
+        )
+        for item in listed
+        if item.can_send
+    ]
+    cache.set(key, choices, SENDERS_CACHE_SECONDS)
+    return Senders(choices=choices)
+
+
+@dataclass(frozen=True)
+class ResultNode:
+    """One line of a vendor's result object, shaped for reading: a heading with children, a
+    pass/fail check, a list, or a plain value. Keys become labels ("customer_effort_score" →
+    "Customer effort score"); every value stays text, escaped by the template."""
+
+    label: str
+    kind: str  # "group" | "check" | "list" | "value"
+    text: str = ""
+    passed: bool | None = None
+    children: tuple[ResultNode, ...] = ()
+    items: tuple[str, ...] = ()
+
+
+def _label(key: Any) -> str:
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_scalar(item) for item in value) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def _inline(value: dict[str, Any]) -> str:
+    return " · ".join(f"{_label(key).lower()} {_scalar(item)}" for key, item in value.items())
+
+
+def readable_result(value: Any, label: str = "", depth: int = 0) -> ResultNode:
+    """Any JSON a vendor returns, as ResultNodes (deep nesting is shown as JSON text)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("passed"), bool):
+            rest = {key: item for key, item in value.items() if key != "passed"}
+            details = rest.pop("details", None)
+            text = _scalar(details) if details is not None else _inline(rest) if rest else ""
+            return ResultNode(label, "check", text=text, passed=value["passed"])
+        if depth >= 3 or (
+            depth > 0 and all(not isinstance(item, dict | list) for item in value.values())
+        ):
+            return ResultNode(label, "value", text=_inline(value) if depth < 3 else str(value))
+        children = tuple(
+            readable_result(item, _label(key), depth + 1) for key, item in value.items()
+        )
+        return ResultNode(label, "group", children=children)
+    if isinstance(value, list):
+        items = tuple(_inline(item) if isinstance(item, dict) else _scalar(item) for item in value)
+        return ResultNode(label, "list", items=items)
+    return ResultNode(label, "value", text=_scalar(value))

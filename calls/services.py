@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from calls.models import (
     CallState,
     EventSource,
 )
+from calls.post_call import enqueue_plan as enqueue_post_call_plan
 from calls.state import (
     TERMINAL,
     UnknownVendorState,
@@ -353,6 +355,9 @@ def call_apply_update(*, call_id: int, update: CallUpdate, source: str) -> Call:
             )
         elif changed and source != EventSource.SYNC:
             _event(call, "Call details updated.", source=source)
+        if previous != call.state and call.state == CallState.ENDED:
+            # After the commit: the post-call rules see the call as ended, with its data.
+            transaction.on_commit(partial(enqueue_post_call_plan, call.pk))
         if learned_vendor_id:
             # Webhooks that arrived before we knew the vendor's id can now find their call.
             for inbox_id in unmatched_webhooks_for(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from calls import revont_import, services, webhooks
+from calls import post_call, revont_import, services, webhooks
 from vendors.errors import VendorError, VendorNotFound
 from vendors.models import CALLING_KINDS, VendorAccount, VendorKind
 
@@ -113,3 +113,27 @@ def refresh_revont_record(self, account_id: int, record_id: str) -> None:
         if exc.permanent:
             raise
         raise self.retry(countdown=30) from None
+
+
+@shared_task
+def plan_post_call(call_id: int) -> int:
+    """A call ended: match the post-call rules once and write its steps."""
+    return post_call.post_call_plan(call_id=call_id)
+
+
+@shared_task
+def run_post_call(call_id: int) -> int:
+    """Act on the call's post-call steps that are due (claimed, so two runs share the work)."""
+    return post_call.post_call_run(call_id=call_id)
+
+
+@shared_task
+def advance_post_call() -> int:
+    """Beat: plan ended calls whose planning was lost, and run steps that are due: retries,
+    results to poll, and steps a dead worker left in flight."""
+    for call_id in post_call.unplanned_ended_calls():
+        plan_post_call.delay(call_id)
+    call_ids = post_call.calls_with_due_steps()
+    for call_id in call_ids:
+        run_post_call.delay(call_id)
+    return len(call_ids)

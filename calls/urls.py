@@ -1,6 +1,6 @@
 from django.urls import path
 
-from calls import views, voice_views
+from calls import post_call_views, views, voice_views
 
 app_name = "calls"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("<id:pk>/end", views.call_end, name="end"),
     path("<id:pk>/transfer", views.call_transfer, name="transfer"),
     path("<id:pk>/handoff", views.call_handoff, name="handoff"),
+    path("<id:pk>/steps/<id:step_pk>/retry", post_call_views.step_retry, name="step_retry"),
+    path("rules/", post_call_views.rules, name="rules"),
+    path("rules/new/", post_call_views.rule_new, name="rule_new"),
+    path("rules/<id:pk>/edit", post_call_views.rule_edit, name="rule_edit"),
+    path("rules/<id:pk>/delete", post_call_views.rule_delete, name="rule_delete"),
     path("agents/", views.agents, name="agents"),
     path("agents/<id:pk>/", views.agent_detail, name="agent"),
     path("agents/new/", voice_views.agent_new, name="agent_new"),

@@ -23,7 +23,13 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from calls import selectors, services
 from calls.forms import CallFilterForm, NewCallForm
-from calls.models import Call, WebhookEvent, WebhookStatus
+from calls.models import (
+    Call,
+    PostCallAction,
+    StepStatus,
+    WebhookEvent,
+    WebhookStatus,
+)
 from calls.recordings import RecordingRefused, open_recording
 from calls.services import CallRejected, call_create
 from calls.voice_views import agents_page_extras
@@ -34,6 +40,8 @@ from dashboard.roles import Capability, has_capability, requires
 
 # How often a live call's page asks for news (seconds); the template uses it too.
 POLL_SECONDS = 2
+# How often an ended call's page asks how its post-call steps are going.
+POST_CALL_POLL_SECONDS = 3
 
 
 def _get_call(pk: int) -> Call:
@@ -166,6 +174,8 @@ def _pretty_json(value: Any) -> str:
 def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "call-status":
         return _call_status(request, pk)
+    if request.htmx and request.htmx.target == "after-call":
+        return _after_call(request, pk)
     call = _get_call(pk)
     is_admin = has_capability(request.user, Capability.MANAGE_SETTINGS)
     context = {
@@ -179,8 +189,49 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "metadata": _pretty_items(call.metadata),
         "extracted": _pretty_items(call.extracted_variables),
         "offer_handoff": request.GET.get("handoff") == "offer",
+        **_post_call_context(call, show_raw=is_admin),
     }
     return render(request, "calls/call_detail.html", context)
+
+
+def _after_call(request: HttpRequest, pk: int) -> HttpResponse:
+    """The post-call steps, polled while some still run; 286 stops the polling after."""
+    call = _get_call(pk)
+    is_admin = has_capability(request.user, Capability.MANAGE_SETTINGS)
+    context = {
+        "call": call,
+        "show_payload": is_admin,
+        **_post_call_context(call, show_raw=is_admin),
+    }
+    response = render(request, "calls/call_detail.html#after-call", context)
+    return response if context["post_call_live"] else HttpResponseStopPolling(response.content)
+
+
+def _post_call_context(call: Call, *, show_raw: bool) -> dict[str, Any]:
+    """The call's post-call steps, its analyses shown readably and its follow-ups."""
+    steps = selectors.call_post_call_steps(call=call)
+    analyses = [
+        {
+            "step": step,
+            "results": selectors.readable_result(step.result.get("results") or {}),
+            "raw": _pretty_json(step.result) if show_raw else "",
+        }
+        for step in steps
+        if step.action == PostCallAction.ANALYSE and step.status == StepStatus.DONE
+    ]
+    follow_ups = [
+        step
+        for step in steps
+        if step.action in (PostCallAction.FOLLOW_UP, PostCallAction.LIKE_POST) and step.request
+    ]
+    live = selectors.post_call_in_progress(call=call, steps=steps)
+    return {
+        "post_call_steps": steps,
+        "analyses": analyses,
+        "follow_ups": follow_ups,
+        "post_call_live": live,
+        "post_call_poll_seconds": POST_CALL_POLL_SECONDS,
+    }
 
 
 def _pretty_items(value: Any) -> list[tuple[str, str]]:

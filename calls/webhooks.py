@@ -22,8 +22,9 @@ from django.utils import timezone
 
 from calls.models import Call, WebhookEvent, WebhookStatus
 from calls.vendor_calls import updates_from_webhook
-from vendors.inbound import verify_delivery
-from vendors.models import VendorAccount
+from vendors.errors import WebhookRejected
+from vendors.inbound import parse_delivery, verify_delivery
+from vendors.models import VendorAccount, VendorKind
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,8 @@ def webhook_process(*, inbox_id: int) -> str:
         if event is None:
             return "skipped"
         event.attempts += 1
+        if event.vendor_account.kind == VendorKind.CALLCOV:
+            return _process_analysis_results(event)
         try:
             updates = updates_from_webhook(
                 event.vendor_account, event.headers, event.body.encode("utf-8")
@@ -193,6 +196,27 @@ def webhook_process(*, inbox_id: int) -> str:
             call_apply_update(call_id=call.pk, update=update.call, source="webhook")
         _finish(event, status)
         return event.status
+
+
+def _process_analysis_results(event: WebhookEvent) -> str:
+    """CallCov posts a whole analysis object: it completes a post-call analysis step."""
+    from calls.post_call import analysis_result_apply
+
+    try:
+        deliveries = parse_delivery(event.vendor_account, event.headers, event.body.encode("utf-8"))
+    except WebhookRejected as exc:
+        _finish(event, WebhookStatus.FAILED, error=str(exc))
+        return event.status
+    status = WebhookStatus.PROCESSED
+    for delivery in deliveries:
+        analysis = delivery.payload
+        event.event_type = delivery.type[:50]
+        # The analysis id stands in for a call id: an early result waits for its step by it.
+        event.vendor_call_id = analysis.id[:100]
+        if not analysis_result_apply(account=event.vendor_account, analysis=analysis):
+            status = WebhookStatus.UNMATCHED
+    _finish(event, status)
+    return event.status
 
 
 def _finish(event: WebhookEvent, status: str, *, error: str = "") -> None:

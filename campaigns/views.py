@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from calls.selectors import post_call_rule_list
 from campaigns import selectors, services
 from campaigns.forms import DAY_CHOICES, CampaignForm, EntryFilterForm
 from campaigns.models import Campaign, CampaignStatus
@@ -123,6 +124,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if has_capability(request.user, Capability.RUN_CAMPAIGNS)
         else [],
         "window_days": [DAY_NAMES[day] for day in campaign.window_days if day in DAY_NAMES],
+        "post_call_rules": post_call_rule_list(campaign_id=campaign.pk),
+        "can_edit_rules": has_capability(request.user, Capability.MANAGE_POST_CALL_RULES),
     }
     if request.htmx and request.htmx.target == "entries":
         return render(request, "campaigns/campaign_detail.html#entries", context)

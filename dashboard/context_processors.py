@@ -16,6 +16,7 @@ NAVIGATION = (
     ("Campaigns", "campaigns:list", Capability.VIEW_CAMPAIGNS),
     ("Contacts", "contacts:list", Capability.VIEW_CONTACTS),
     ("Agents", "calls:agents", Capability.VIEW_AGENTS),
+    ("Post-call", "calls:rules", Capability.MANAGE_POST_CALL_RULES),
     ("Analytics", "analytics", Capability.VIEW_ANALYTICS),
     ("Settings", "settings", Capability.MANAGE_SETTINGS),
 )

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from calls.models import PostCallRule
 from calls.revont_import import revont_import
 from calls.services import agents_sync
 from contacts.models import Contact
@@ -141,3 +142,42 @@ def connect_sandbox(accounts: list[VendorAccount], admin_url: str) -> None:
                 revont_import(account=account)
         except (VendorError, requests.RequestException) as exc:
             logger.warning("could not connect %s to the sandbox: %s", account, exc)
+
+
+DEMO_RULE_NAME = "Analyse and follow up (demo)"
+
+
+def seed_post_call_rule(accounts: list[VendorAccount]) -> None:
+    """A post-call rule on the sandbox's voice platform, so a demo call shows the whole flow:
+    CallCov analyses it, the results go back to the voice platform, Revor sends an email.
+    Made only while there is no post-call rule at all, so edited rules are left alone."""
+    by_kind = {account.kind: account for account in accounts}
+    voice, callcov, revor = (
+        by_kind.get(kind)
+        for kind in (VendorKind.VOICE_PLATFORM, VendorKind.CALLCOV, VendorKind.REVOR)
+    )
+    if not (voice and callcov and revor) or PostCallRule.objects.exists():
+        return
+    try:
+        with vendor_client_for(revor) as client:
+            senders = client.list_accounts(channel="email", can_send=True)
+    except VendorError as exc:
+        logger.warning("no demo post-call rule: Revor did not list its senders: %s", exc)
+        return
+    if not senders:
+        return
+    PostCallRule.objects.create(
+        name=DEMO_RULE_NAME,
+        vendor_account=voice,
+        outcomes=["completed", "hung_up"],
+        analysis_account=callcov,
+        write_back=True,
+        follow_up_account=revor,
+        follow_up_channel="email",
+        follow_up_sender=senders[0].account_id,
+        follow_up_subject="Thanks for your time, {{ contact.first_name }}",
+        follow_up_message=(
+            "Hi {{ contact.first_name }},\n\nthanks for talking with {{ call.agent }} today. "
+            "In short: {{ call.summary }}\n\nThe callops demo team"
+        ),
+    )

@@ -31,6 +31,7 @@ class Capability(StrEnum):
     EDIT_CONTACTS = "edit_contacts"
     VIEW_CAMPAIGNS = "view_campaigns"
     RUN_CAMPAIGNS = "run_campaigns"
+    MANAGE_POST_CALL_RULES = "manage_post_call_rules"
     VIEW_AGENTS = "view_agents"
     # Create voice-platform agents, flows and speaker voices (vendor-side configuration).
     CONFIGURE_AGENTS = "configure_agents"
@@ -54,6 +55,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             Capability.TRIGGER_CALLS,
             Capability.EDIT_CONTACTS,
             Capability.RUN_CAMPAIGNS,
+            Capability.MANAGE_POST_CALL_RULES,
             Capability.CONFIGURE_AGENTS,
         }
     ),

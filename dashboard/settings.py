@@ -311,9 +311,14 @@ CALLOPS_DEFAULT_REGION = env_str("CALLOPS_DEFAULT_REGION", "US")
 CALLOPS_PUBLIC_URL = env_str("CALLOPS_PUBLIC_URL", "http://127.0.0.1:8000")
 # The currency of every vendor account's price per minute (ISO 4217 code, shown beside costs).
 CALLOPS_CURRENCY = env_str("CALLOPS_CURRENCY", "USD")
-# How long a worker owns a call it is dispatching; after that the sweeper may dispatch it again
-# (with the same idempotency key, so the vendor still places it once).
+# How long a worker owns a vendor request it makes (dispatching a call, a post-call step); after
+# that another worker may take it over, with the same idempotency key, so the vendor acts once.
 CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
+# After a post-call step is accepted (an analysis, a Revor job), how long until callops first
+# asks the vendor for its result; webhooks usually bring it sooner. Later polls back off.
+CALLOPS_POST_CALL_FIRST_POLL_SECONDS = env_int(
+    "CALLOPS_POST_CALL_FIRST_POLL_SECONDS", 20, minimum=0
+)
 # How long a worker owns a customer push it is sending (vendors' customer import); after that
 # the sweeper resumes it from the first batch not recorded (same idempotency keys).
 CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS = env_int("CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS", 300, minimum=1)

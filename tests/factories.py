@@ -5,7 +5,16 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from calls.models import Agent, Call, CallState, WebhookEvent, WebhookStatus
+from calls.models import (
+    Agent,
+    Call,
+    CallState,
+    PostCallAction,
+    PostCallRule,
+    PostCallStep,
+    WebhookEvent,
+    WebhookStatus,
+)
 from campaigns.models import Campaign, CampaignKind
 from contacts.models import (
     Contact,
@@ -201,6 +210,32 @@ class CallReviewFactory(factory.django.DjangoModelFactory):
     is_reviewed = True
     reviewed_at = factory.LazyFunction(timezone.now)
     rating = 4
+
+
+class PostCallRuleFactory(factory.django.DjangoModelFactory):
+    """A rule for a Revrag account's calls that analyses them with a CallCov account."""
+
+    class Meta:
+        model = PostCallRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    vendor_account = factory.SubFactory(VendorAccountFactory)
+    analysis_account = factory.SubFactory(
+        VendorAccountFactory, kind=VendorKind.CALLCOV, base_url="http://127.0.0.1:9/callcov"
+    )
+
+
+class PostCallStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PostCallStep
+
+    rule = factory.SubFactory(PostCallRuleFactory)
+    call = factory.SubFactory(
+        CallFactory, vendor_account=factory.SelfAttribute("..rule.vendor_account"), state="ended"
+    )
+    rule_name = factory.SelfAttribute("rule.name")
+    action = PostCallAction.ANALYSE
+    vendor_account = factory.SelfAttribute("rule.analysis_account")
 
 
 class CustomerPushFactory(factory.django.DjangoModelFactory):

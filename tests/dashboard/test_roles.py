@@ -73,7 +73,15 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "settings_user_active": lambda: {"pk": factories.UserFactory().pk},
     "settings_token_revoke": lambda: {"pk": factories.ApiTokenFactory().pk},
     "review_save": lambda: {"pk": factories.CallFactory(state="ended").pk},
+    "calls:rule_edit": lambda: {"pk": factories.PostCallRuleFactory().pk},
+    "calls:rule_delete": lambda: {"pk": factories.PostCallRuleFactory().pk},
+    "calls:step_retry": lambda: _step_kwargs(factories.PostCallStepFactory()),
 }
+
+
+def _step_kwargs(step: Any) -> dict[str, Any]:
+    return {"pk": step.call_id, "step_pk": step.pk}
+
 
 # Views whose GET answers something other than 200 for a permitted user.
 PERMITTED_GET_STATUS: dict[str, int] = {
@@ -100,6 +108,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "settings_vendor_test": 405,  # POST only
     "settings_vendor_rotate": 405,  # POST only
     "review_save": 405,  # POST only
+    "calls:step_retry": 405,  # POST only
     "analytics_export": 400,  # needs ?chart=
 }
 

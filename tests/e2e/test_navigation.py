@@ -8,7 +8,7 @@ from tests.e2e.conftest import sign_in
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 NAVIGATION = {
-    "operator": ["Overview", "Calls", "Campaigns", "Contacts", "Agents"],
+    "operator": ["Overview", "Calls", "Campaigns", "Contacts", "Agents", "Post-call"],
     "manager": ["Overview", "Calls", "Review", "Campaigns", "Contacts", "Agents", "Analytics"],
     "admin": [
         "Overview",
@@ -17,6 +17,7 @@ NAVIGATION = {
         "Campaigns",
         "Contacts",
         "Agents",
+        "Post-call",
         "Analytics",
         "Settings",
     ],

@@ -22,7 +22,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dashboard.demo import connect_sandbox, seed_contacts, seed_sandbox_accounts, seed_users
+from dashboard.demo import (
+    connect_sandbox,
+    seed_contacts,
+    seed_post_call_rule,
+    seed_sandbox_accounts,
+    seed_users,
+)
 
 SANDBOX_VENDORS = ("revrag", "voice_platform", "revont", "callcov", "revor")
 SANDBOX_KEY_STYLE = {"callcov": "sk_test_", "revor": "sk-revor-"}
@@ -69,6 +75,7 @@ class Command(BaseCommand):
         if sandbox_lines:
             accounts = seed_sandbox_accounts(sandbox_lines)
             connect_sandbox(accounts, f"http://127.0.0.1:{options['sandbox_port']}/_sim")
+            seed_post_call_rule(accounts)
 
         python = sys.executable
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
