@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from calls.models import Call, CallState
+from calls.models import Call, CallState, PostCallStep, StepStatus
 from vendors.callcov.client import CallCovClient
 from vendors.callcov.schemas import Usage
 from vendors.crypto import SecretUnreadable
@@ -39,6 +39,9 @@ class AccountUsage:
     price_per_minute: Decimal | None
     currency: str
     records_calls: bool
+    # Post-call steps (analyses, write-backs, follow-ups) sent through this account.
+    steps: int = 0
+    steps_done: int = 0
 
     @property
     def minutes(self) -> Decimal:
@@ -50,14 +53,20 @@ class AccountUsage:
 
 
 def account_usage(account: VendorAccount, *, now: datetime | None = None) -> AccountUsage:
-    """Calls created this month on the account and the minutes they recorded (one query)."""
+    """Calls created this month on the account and the minutes they recorded, and the
+    post-call steps (CallCov analyses, Revor follow-ups, write-backs) sent through it."""
     since = month_start(now)
     figures = Call.objects.filter(vendor_account=account, created_at__gte=since).aggregate(
         calls=Count("id"),
         ended=Count("id", filter=Q(state=CallState.ENDED)),
         seconds=Sum("duration_seconds"),
     )
+    steps = PostCallStep.objects.filter(vendor_account=account, created_at__gte=since).aggregate(
+        total=Count("id"), done=Count("id", filter=Q(status=StepStatus.DONE))
+    )
     return AccountUsage(
+        steps=steps["total"],
+        steps_done=steps["done"],
         since=since,
         calls=figures["calls"],
         ended_calls=figures["ended"],

@@ -13,7 +13,12 @@ from django.urls import reverse
 from calls.models import Call, CallState
 from dashboard.models import AuditEvent
 from dashboard.usage import account_usage, month_start
-from tests.factories import CallFactory, CampaignFactory, VendorAccountFactory
+from tests.factories import (
+    CallFactory,
+    CampaignFactory,
+    PostCallStepFactory,
+    VendorAccountFactory,
+)
 from vendors.models import VendorAccount
 from vendors.pricing import estimated_cost
 from vendors.services import vendor_client_for
@@ -135,7 +140,7 @@ def test_it_shows_callcovs_own_usage_summary(client_as, make_account, sandbox):
     page = admin.get(reverse("settings_vendor", kwargs={"pk": account.pk})).content.decode()
     usage_url = reverse("settings_vendor_usage", kwargs={"pk": account.pk})
     assert f'hx-get="{usage_url}"' in page
-    assert "places no calls" in page
+    assert "places no calls, and no post-call step used it" in page
 
     partial = admin.get(usage_url, headers={"HX-Request": "true"}).content.decode()
     assert "<dd data-vendor-analyses>1</dd>" in partial
@@ -189,3 +194,15 @@ def test_it_says_why_a_campaign_has_no_estimated_cost(client_as):
     html = client_as("operator").get(reverse("campaigns:detail", kwargs={"pk": campaign.pk}))
 
     assert "1.0 minutes recorded. No price per minute is set" in html.content.decode()
+
+
+def test_it_counts_the_post_call_steps_an_account_ran_this_month(client_as):
+    step = PostCallStepFactory(status="done")
+    PostCallStepFactory(rule=step.rule, call=CallFactory(vendor_account=step.rule.vendor_account))
+    account = step.vendor_account
+
+    usage = account_usage(account)
+    page = client_as("admin").get(reverse("settings_vendor", kwargs={"pk": account.pk}))
+
+    assert (usage.steps, usage.steps_done) == (2, 1)
+    assert "<strong data-usage-steps>2</strong> (1 done)" in page.content.decode()
