@@ -82,7 +82,8 @@ class VoiceRequestForm(forms.Form):
     shown and sent as the Idempotency-Key: a double submit creates one thing, not two. A
     refused submission gets a fresh key (the corrected request is a new request)."""
 
-    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Optional: without one (a form posted by hand) the client makes a key per request.
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

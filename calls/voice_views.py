@@ -106,7 +106,7 @@ def agent_new(request: HttpRequest) -> HttpResponse:
                 voice=data["voice"] or None,
                 language=data["language"] or None,
                 config=data["config"] or None,
-                request_key=data["request_key"],
+                request_key=data["request_key"] or None,
             )
         except VoiceConfigError as exc:
             form.add_error(None, exc.message)
@@ -172,7 +172,7 @@ def voice_flow_create(request: HttpRequest, data: dict[str, Any]) -> VoiceFlow:
         name=data["name"],
         config=data["config"],
         created_by=request.user,
-        request_key=data["request_key"],
+        request_key=data["request_key"] or None,
     )
     _audit(request, data["vendor_account"], voice_flow_created=flow.vendor_flow_id, name=flow.name)
     return flow

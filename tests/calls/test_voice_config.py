@@ -445,3 +445,14 @@ def test_it_reads_deploying_speakers_again_when_listing_them(client_as, voice, s
 
     assert 'data-speaker-state="deployed"' in page
     assert Speaker.objects.get(name="eve").deployed_at is not None
+
+
+def test_it_creates_a_flow_posted_without_a_form_key(client_as, voice, sandbox):
+    response = client_as("admin").post(
+        reverse("calls:flow_new"),
+        {"vendor_account": voice.pk, "name": "By hand", "config": '{"steps": []}'},
+    )
+
+    assert response.status_code == 302
+    sent = vendor_posts(sandbox, "/api/voice/flows")
+    assert len(sent) == 1 and sent[0]["idempotency_key"]  # the client made one
