@@ -1,6 +1,6 @@
 from django.urls import path
 
-from calls import post_call_views, views
+from calls import post_call_views, views, voice_views
 
 app_name = "calls"
 
@@ -20,6 +20,15 @@ urlpatterns = [
     path("rules/<id:pk>/delete", post_call_views.rule_delete, name="rule_delete"),
     path("agents/", views.agents, name="agents"),
     path("agents/<id:pk>/", views.agent_detail, name="agent"),
+    path("agents/new/", voice_views.agent_new, name="agent_new"),
+    path("agents/flows/new/", voice_views.flow_new, name="flow_new"),
+    path("agents/refresh/", voice_views.voice_refresh, name="voice_refresh"),
+    path("agents/speakers/", voice_views.speakers, name="speakers"),
+    path("agents/speakers/new/", voice_views.speaker_new, name="speaker_new"),
+    path("agents/speakers/<id:pk>/", voice_views.speaker_detail, name="speaker"),
+    path("agents/speakers/<id:pk>/samples/", voice_views.speaker_samples, name="speaker_samples"),
+    path("agents/speakers/<id:pk>/deploy/", voice_views.speaker_deploy_view, name="speaker_deploy"),
+    path("agents/humans/", voice_views.human_agents, name="human_agents"),
     path("webhooks/", views.webhook_inbox, name="webhook_inbox"),
     path("webhooks/<id:pk>/", views.webhook_event, name="webhook_event"),
     path("webhooks/<id:pk>/replay", views.webhook_replay_view, name="webhook_replay"),

@@ -32,6 +32,7 @@ from calls.models import (
 )
 from calls.recordings import RecordingRefused, open_recording
 from calls.services import CallRejected, call_create
+from calls.voice_views import agents_page_extras
 from calls.webhooks import webhook_replay
 from dashboard.audit import audit_record
 from dashboard.models import AuditAction
@@ -355,6 +356,8 @@ def agents(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx:
         return render(request, "calls/agents.html#agents", context)
+    # The voice platform's flows and the create buttons (calls/voice_views.py).
+    context.update(agents_page_extras(request))
     return render(request, "calls/agents.html", context)
 
 

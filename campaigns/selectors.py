@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, QuerySet
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call
@@ -14,6 +16,7 @@ from campaigns.models import Campaign, CampaignStatus, DialEntry, DialState
 from campaigns.schedule import has_window
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import do_not_call_numbers
+from vendors.pricing import estimated_cost, recorded_minutes
 
 PREVIEW_GROUPS = {
     "dial": "Will be dialled",
@@ -157,3 +160,29 @@ def campaign_counters(campaign: Campaign, *, now: datetime | None = None) -> Cou
 
 def is_live(campaign: Campaign) -> bool:
     return campaign.status == CampaignStatus.RUNNING
+
+
+@dataclass(frozen=True)
+class CampaignCost:
+    """The minutes the campaign's calls recorded, priced at its account's price per minute."""
+
+    seconds: int
+    price_per_minute: Decimal | None
+    currency: str
+
+    @property
+    def minutes(self) -> Decimal:
+        return recorded_minutes(self.seconds)
+
+    @property
+    def estimated(self) -> Decimal | None:
+        return estimated_cost(seconds=self.seconds, price_per_minute=self.price_per_minute)
+
+
+def campaign_cost(campaign: Campaign) -> CampaignCost:
+    seconds = Call.objects.filter(campaign=campaign).aggregate(total=Sum("duration_seconds"))
+    return CampaignCost(
+        seconds=seconds["total"] or 0,
+        price_per_minute=campaign.vendor_account.price_per_minute,
+        currency=settings.CALLOPS_CURRENCY,
+    )

@@ -97,6 +97,7 @@ def _counters_context(campaign: Campaign) -> dict[str, Any]:
     return {
         "campaign": campaign,
         "counters": counters,
+        "cost": selectors.campaign_cost(campaign),
         "poll_seconds": POLL_SECONDS if selectors.is_live(campaign) else 0,
     }
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -125,3 +127,112 @@ class ContactImportRejection(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line_number}: {self.reason}"
+
+
+# --------------------------------------------------------------- customers pushed to the vendor
+
+
+class PushStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    RUNNING = "running", "Sending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+PUSH_FINISHED = (PushStatus.DONE, PushStatus.FAILED)
+
+
+class CustomerPush(models.Model):
+    """Contacts sent to a voice-platform account's customer import, in batches.
+
+    Every row is written (with the exact payload to send and its batch) before the first
+    request, so a retry sends the same batch with the same body and the same idempotency key:
+    the vendor answers it from its record instead of importing it twice.
+    """
+
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", on_delete=models.PROTECT, related_name="customer_pushes"
+    )
+    # Batch n is sent with the key "<idempotency_prefix>-batch-<n>" on every attempt.
+    idempotency_prefix = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=PushStatus.choices, default=PushStatus.PENDING)
+    # How the contacts were chosen, as the person saw it ("12 selected contacts").
+    selection = models.CharField(max_length=300, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    batch_count = models.PositiveIntegerField(default=0)
+    # Batches whose answer is recorded: the next run starts at this one.
+    batches_done = models.PositiveIntegerField(default=0)
+    accepted_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    # A run owns the push until then; a run that finds it expired knows the last one died.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lost_runs = models.PositiveSmallIntegerField(default=0)
+    transient_failures = models.PositiveSmallIntegerField(default=0)
+    # While the vendor's rate budget is spent: when the next batch may go.
+    waiting_until = models.DateTimeField(null=True, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "locked_until"], name="customer_push_due_idx")]
+
+    def __str__(self) -> str:
+        return f"Push {self.pk} to {self.vendor_account_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in PUSH_FINISHED
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_finished
+
+    def batch_key(self, batch_index: int) -> str:
+        return f"{self.idempotency_prefix}-batch-{batch_index}"
+
+
+class PushRowStatus(models.TextChoices):
+    PENDING = "pending", "Not sent yet"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    SKIPPED = "skipped", "Not sent: do not call"
+
+
+class CustomerPushRow(models.Model):
+    """One contact of a push: what was sent, in which batch, and what the vendor said of it."""
+
+    push = models.ForeignKey(CustomerPush, on_delete=models.CASCADE, related_name="rows")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Null for rows callops did not send (skipped); else the batch and the index inside it.
+    batch_index = models.PositiveIntegerField(null=True, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    phone_e164 = models.CharField(max_length=16)
+    name = models.CharField(max_length=200, blank=True)
+    # Exactly what is sent for this row; never rebuilt, so a retried batch is byte-identical.
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10, choices=PushRowStatus.choices, default=PushRowStatus.PENDING
+    )
+    # The vendor's per-row answer, verbatim ("created", "updated", "error").
+    vendor_status = models.CharField(max_length=20, blank=True)
+    vendor_customer_id = models.CharField(max_length=100, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["push", "batch_index", "position", "id"]
+        indexes = [
+            models.Index(fields=["push", "batch_index", "position"], name="push_row_batch_idx"),
+            models.Index(fields=["push", "status"], name="push_row_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone_e164} ({self.status})"

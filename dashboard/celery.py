@@ -23,4 +23,5 @@ app.conf.beat_schedule = {
     "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_paced_campaigns", "schedule": 2.0},
     "campaigns-outcomes": {"task": "campaigns.tasks.record_campaign_outcomes", "schedule": 10.0},
     "campaigns-sync-native": {"task": "campaigns.tasks.sync_native_campaigns", "schedule": 30.0},
+    "contacts-resume-pushes": {"task": "contacts.tasks.resume_customer_pushes", "schedule": 30.0},
 }

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from dashboard import contact_views as views
+from dashboard import customer_push_views
 
 app_name = "contacts"
 
@@ -15,4 +16,7 @@ urlpatterns = [
     path("import/", views.contact_import, name="import"),
     path("import/<id:pk>/", views.contact_import_detail, name="import_detail"),
     path("import/<id:pk>/rejected.csv", views.contact_import_rejected, name="import_rejected"),
+    path("push/", customer_push_views.customer_push_new, name="push"),
+    path("pushes/", customer_push_views.customer_pushes, name="pushes"),
+    path("pushes/<id:pk>/", customer_push_views.customer_push_detail, name="push_detail"),
 ]

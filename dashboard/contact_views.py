@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
@@ -20,6 +20,7 @@ from contacts.csv_import import FIELDS, CsvFileError, preview
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
 from dashboard.audit import audit_record
+from dashboard.customer_push_views import voice_accounts as push_voice_accounts
 from dashboard.models import AuditAction
 from dashboard.roles import Capability, has_capability, requires
 
@@ -81,6 +82,11 @@ def contacts(request: HttpRequest) -> HttpResponse:
         "filtered": bool(search or has_email or time_zone or dnc),
         "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
     }
+    # Ticking contacts to push them to the voice platform (dashboard/customer_push_views.py).
+    context["can_push"] = context["can_edit"] and push_voice_accounts().exists()
+    context["push_all_query"] = urlencode(
+        {"scope": "search", "q": search, "email": has_email, "tz": time_zone, "dnc": dnc}
+    )
     if request.htmx:
         return render(request, "contacts/contacts.html#results", context)
     context["time_zones"] = selectors.contact_time_zones()

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from dashboard.roles import Capability, has_capability, primary_role
+from vendors.models import VendorAccount, VendorKind
 
 # The main navigation: (label, URL name, capability needed to see and open it).
 NAVIGATION = (
@@ -24,7 +25,12 @@ NAVIGATION = (
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": [], "user_role": None, "can_trigger_calls": False}
+        return {
+            "nav_items": [],
+            "user_role": None,
+            "can_trigger_calls": False,
+            "show_human_availability": False,
+        }
     items = [
         {"label": label, "url": reverse(url_name), "active": False}
         for label, url_name, capability in NAVIGATION
@@ -39,4 +45,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_items": items,
         "user_role": role.value if role else None,
         "can_trigger_calls": has_capability(user, Capability.TRIGGER_CALLS),
+        # A callable: the template asks only for people who can trigger calls.
+        "show_human_availability": _has_active_voice_account,
     }
+
+
+def _has_active_voice_account() -> bool:
+    """The badge of free human agents needs an enabled voice-platform connection."""
+    return VendorAccount.objects.filter(kind=VendorKind.VOICE_PLATFORM, is_active=True).exists()

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.utils import timezone
 
@@ -72,6 +73,15 @@ class VendorAccountForm(forms.Form):
         max_length=500,
         help_text="The signing secret the vendor's console shows, if it has one.",
     )
+    price_per_minute = forms.DecimalField(
+        label="Price per minute",
+        required=False,
+        min_value=0,
+        max_digits=8,
+        decimal_places=4,
+        help_text="What one minute of calls costs on this account, from the vendor's price list. "
+        "Usage panels and campaigns show estimated costs with it; leave empty if unknown.",
+    )
     rate_limits = forms.CharField(
         label="Plan limits (JSON)",
         required=False,
@@ -95,9 +105,11 @@ class VendorAccountForm(forms.Form):
                     "base_url_choice": account.base_url if documented else CUSTOM_BASE_URL,
                     "custom_base_url": "" if documented else account.base_url,
                     "rate_limits": json.dumps(account.rate_limits) if account.rate_limits else "",
+                    "price_per_minute": account.price_per_minute,
                 },
             )
         super().__init__(*args, **kwargs)
+        self.fields["price_per_minute"].label = f"Price per minute ({settings.CALLOPS_CURRENCY})"
         if account is not None:
             # The key changes only through rotation (tested first); the kind never changes.
             del self.fields["api_key"]

@@ -33,6 +33,8 @@ class Capability(StrEnum):
     RUN_CAMPAIGNS = "run_campaigns"
     MANAGE_POST_CALL_RULES = "manage_post_call_rules"
     VIEW_AGENTS = "view_agents"
+    # Create voice-platform agents, flows and speaker voices (vendor-side configuration).
+    CONFIGURE_AGENTS = "configure_agents"
     VIEW_ANALYTICS = "view_analytics"
     REVIEW_CALLS = "review_calls"
     MANAGE_SETTINGS = "manage_settings"
@@ -54,6 +56,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             Capability.EDIT_CONTACTS,
             Capability.RUN_CAMPAIGNS,
             Capability.MANAGE_POST_CALL_RULES,
+            Capability.CONFIGURE_AGENTS,
         }
     ),
     Role.MANAGER: frozenset(_EVERYONE | {Capability.VIEW_ANALYTICS, Capability.REVIEW_CALLS}),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -30,6 +31,13 @@ class SettingsError(Exception):
     """A settings change the rules refuse; the message is shown to the admin as it is."""
 
 
+class Keep:
+    """The value of an optional argument that means "leave the stored value alone"."""
+
+
+KEEP = Keep()
+
+
 # ------------------------------------------------------------------------------------ vendors
 
 
@@ -43,10 +51,16 @@ def vendor_account_create(
     api_key: str,
     webhook_secret: str,
     rate_limits: dict[str, Any],
+    price_per_minute: Decimal | None = None,
     request: HttpRequest | None = None,
 ) -> VendorAccount:
     account = VendorAccount(
-        kind=kind, name=name, base_url=base_url, mode=mode, rate_limits=rate_limits
+        kind=kind,
+        name=name,
+        base_url=base_url,
+        mode=mode,
+        rate_limits=rate_limits,
+        price_per_minute=price_per_minute,
     )
     account.set_api_key(api_key)
     account.set_webhook_secret(webhook_secret)
@@ -69,26 +83,23 @@ def vendor_account_update(
     mode: str,
     rate_limits: dict[str, Any],
     webhook_secret: str | None = None,
+    price_per_minute: Decimal | None | Keep = KEEP,
     request: HttpRequest | None = None,
 ) -> VendorAccount:
-    """Changes everything but the key (see vendor_key_rotate). `webhook_secret` None keeps it."""
+    """Changes everything but the key (see vendor_key_rotate). `webhook_secret` None keeps it;
+    `price_per_minute` None removes the price, KEEP (the default) leaves it as it is."""
     locked = VendorAccount.objects.select_for_update().get(pk=account.pk)
-    changed = [
-        field
-        for field, value in (
-            ("name", name),
-            ("base_url", base_url),
-            ("mode", mode),
-            ("rate_limits", rate_limits),
-        )
-        if getattr(locked, field) != value
+    values: list[tuple[str, Any]] = [
+        ("name", name),
+        ("base_url", base_url),
+        ("mode", mode),
+        ("rate_limits", rate_limits),
     ]
-    locked.name, locked.base_url, locked.mode, locked.rate_limits = (
-        name,
-        base_url,
-        mode,
-        rate_limits,
-    )
+    if not isinstance(price_per_minute, Keep):
+        values.append(("price_per_minute", price_per_minute))
+    changed = [field for field, value in values if getattr(locked, field) != value]
+    for field, value in values:
+        setattr(locked, field, value)
     if webhook_secret is not None:
         # The old secret keeps verifying for a day: deliveries signed before the vendor
         # switched still arrive (an admin can retire it sooner).

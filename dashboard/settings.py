@@ -319,6 +319,9 @@ CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, m
 CALLOPS_POST_CALL_FIRST_POLL_SECONDS = env_int(
     "CALLOPS_POST_CALL_FIRST_POLL_SECONDS", 20, minimum=0
 )
+# How long a worker owns a customer push it is sending (vendors' customer import); after that
+# the sweeper resumes it from the first batch not recorded (same idempotency keys).
+CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS = env_int("CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS", 300, minimum=1)
 # The largest contact CSV accepted. The import holds the file and its rows in a worker's memory
 # (about 10x the file size), so the default stays modest.
 CALLOPS_CONTACT_IMPORT_MAX_BYTES = env_int(

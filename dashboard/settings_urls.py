@@ -11,6 +11,7 @@ urlpatterns = [
     path("vendors/new/", views.vendor_create, name="settings_vendor_new"),
     path("vendors/<id:pk>/", views.vendor_detail, name="settings_vendor"),
     path("vendors/<id:pk>/test/", views.vendor_test, name="settings_vendor_test"),
+    path("vendors/<id:pk>/usage/", views.vendor_usage_view, name="settings_vendor_usage"),
     path("vendors/<id:pk>/webhooks/", views.vendor_webhooks, name="settings_vendor_webhooks"),
     path(
         "vendors/<id:pk>/webhook-secret/retire/",

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.defaults import page_not_found
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -27,6 +27,7 @@ from dashboard.forms import (
 from dashboard.models import ApiToken, AuditAction, AuditEvent
 from dashboard.roles import Capability, public, requires
 from dashboard.selectors import overview_counts
+from dashboard.usage import account_usage, vendor_usage
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind
 
 
@@ -117,6 +118,7 @@ def vendor_create(request: HttpRequest) -> HttpResponse:
             api_key=data["api_key"],
             webhook_secret=data["webhook_secret"],
             rate_limits=data["rate_limits"],
+            price_per_minute=data["price_per_minute"],
             request=request,
         )
         messages.success(request, f"Vendor connection “{account.name}” added. Test it below.")
@@ -136,6 +138,9 @@ def _vendor_context(request: HttpRequest, account: VendorAccount, **extra: Any) 
         "rotate_form": RotateKeyForm(),
         "check": None,
         "rotate_result": None,
+        "usage": account_usage(account),
+        # CallCov's own summary is read from the vendor by a second request (vendor_usage_view).
+        "vendor_usage": None,
     }
     context.update(extra)
     return context
@@ -155,6 +160,7 @@ def vendor_detail(request: HttpRequest, pk: int) -> HttpResponse:
             mode=data["mode"],
             rate_limits=data["rate_limits"],
             webhook_secret=form.webhook_secret_change,
+            price_per_minute=data["price_per_minute"],
             request=request,
         )
         messages.success(request, "Vendor connection saved.")
@@ -187,6 +193,17 @@ def vendor_webhooks(request: HttpRequest, pk: int) -> HttpResponse:
     """Register (again) callops' webhook with the vendor; the vendor keeps one per URL."""
     _register_webhooks(request, _get_account(pk))
     return redirect("settings_vendor", pk=pk)
+
+
+@requires(Capability.MANAGE_SETTINGS)
+@require_GET
+def vendor_usage_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The vendor's own usage summary (CallCov), loaded into the account page by htmx; without
+    JavaScript, the whole page with it. A vendor error shows as a message, not an error page."""
+    account = _get_account(pk)
+    context = _vendor_context(request, account, vendor_usage=vendor_usage(account))
+    template = "dashboard/settings_vendor.html"
+    return render(request, f"{template}#vendor-usage" if request.htmx else template, context)
 
 
 @requires(Capability.MANAGE_SETTINGS)

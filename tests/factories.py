@@ -20,10 +20,12 @@ from contacts.models import (
     Contact,
     ContactImport,
     ContactImportRejection,
+    CustomerPush,
     DoNotCallEntry,
     ImportStatus,
+    PushStatus,
 )
-from vendors.models import VendorAccount, VendorKind
+from vendors.models import Speaker, VendorAccount, VendorKind, VoiceFlow
 
 
 class VendorAccountFactory(factory.django.DjangoModelFactory):
@@ -43,6 +45,28 @@ def _store_key(account: VendorAccount, key: str, create: bool) -> None:
     account.set_api_key(key)
     if create:
         account.save()
+
+
+class VoiceAccountFactory(VendorAccountFactory):
+    kind = VendorKind.VOICE_PLATFORM
+    base_url = "http://127.0.0.1:9/voice_platform"
+
+
+class VoiceFlowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VoiceFlow
+
+    vendor_account = factory.SubFactory(VoiceAccountFactory)
+    vendor_flow_id = factory.Faker("uuid4")
+    name = factory.Sequence(lambda n: f"Flow {n}")
+
+
+class SpeakerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Speaker
+
+    vendor_account = factory.SubFactory(VoiceAccountFactory)
+    name = factory.Sequence(lambda n: f"speaker-{n}")
 
 
 # A sub-object built for a call or campaign belongs to the same vendor account.
@@ -212,3 +236,14 @@ class PostCallStepFactory(factory.django.DjangoModelFactory):
     rule_name = factory.SelfAttribute("rule.name")
     action = PostCallAction.ANALYSE
     vendor_account = factory.SelfAttribute("rule.analysis_account")
+
+
+class CustomerPushFactory(factory.django.DjangoModelFactory):
+    """A finished push of no contacts (the pages' frame; tests add rows they need)."""
+
+    class Meta:
+        model = CustomerPush
+
+    vendor_account = factory.SubFactory(VoiceAccountFactory)
+    selection = "2 selected contacts"
+    status = PushStatus.DONE

@@ -189,3 +189,116 @@ class RateBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.group}: {self.used} used"
+
+
+# ------------------------------------------------------------------ voice-platform configuration
+# What callops created (or saw) at a voice-platform account. Kept here, beside the account,
+# because it is configuration of the vendor itself; the calls app's Agent rows stay the ones
+# calls and campaigns use.
+
+
+class VoiceFlow(models.Model):
+    """A conversation flow at the voice platform (POST/GET /api/voice/flows)."""
+
+    vendor_account = models.ForeignKey(
+        VendorAccount, on_delete=models.CASCADE, related_name="voice_flows"
+    )
+    vendor_flow_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    config = models.JSONField(default=dict, blank=True)
+    # False once the vendor's list no longer has it.
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor_account", "vendor_flow_id"], name="voice_flow_unique_per_vendor"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.vendor_flow_id
+
+
+class SpeakerStatus(models.TextChoices):
+    """The states the voice platform reports for a speaker model (kept verbatim)."""
+
+    CREATED = "created", "Created: waiting for samples"
+    DEPLOYING = "deploying", "Deploying"
+    DEPLOYED = "deployed", "Deployed"
+
+
+class Speaker(models.Model):
+    """A speaker voice (custom voice model) at the voice platform, with what callops last saw.
+
+    The vendor names speakers (no id): the name is the key at the vendor, per account.
+    """
+
+    vendor_account = models.ForeignKey(
+        VendorAccount, on_delete=models.CASCADE, related_name="speakers"
+    )
+    name = models.CharField(max_length=64)
+    language = models.CharField(max_length=20, blank=True)
+    # The vendor's status, verbatim ("created", "deploying", "deployed", or anything new).
+    status = models.CharField(max_length=32, default=SpeakerStatus.CREATED)
+    # The number of dataset samples the vendor says it holds.
+    samples = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    deploy_requested_at = models.DateTimeField(null=True, blank=True)
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    # When callops last asked the vendor (a page refresh claims it, so many viewers ask once).
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor_account", "name"], name="speaker_unique_per_vendor"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def status_label(self) -> str:
+        try:
+            return SpeakerStatus(self.status).label
+        except ValueError:
+            return self.status
+
+    @property
+    def is_deploying(self) -> bool:
+        return self.status == SpeakerStatus.DEPLOYING
+
+    @property
+    def is_deployed(self) -> bool:
+        return self.status == SpeakerStatus.DEPLOYED
+
+
+class SpeakerSample(models.Model):
+    """One audio file callops uploaded to a speaker's dataset (the file itself is not kept)."""
+
+    speaker = models.ForeignKey(Speaker, on_delete=models.CASCADE, related_name="sample_files")
+    file_name = models.CharField(max_length=255)
+    size_bytes = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=50)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.file_name

@@ -23,3 +23,17 @@
   document.addEventListener("DOMContentLoaded", function () { armToasts(document); });
   document.addEventListener("htmx:afterSettle", function () { armToasts(document); });
 })();
+
+// A "tick all" box ticks every box of its name in the same form (contacts to push).
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest("[data-select-all]");
+    if (!all) return;
+    var form = all.closest("form");
+    if (!form) return;
+    form.querySelectorAll('input[type="checkbox"][name="' + all.dataset.selectAll + '"]').forEach(
+      function (box) { box.checked = all.checked; }
+    );
+  });
+})();

@@ -41,6 +41,10 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "api_campaign_stop": lambda: {"pk": factories.CampaignFactory().pk},
     "api_call": lambda: {"pk": factories.CallFactory().pk},
     "calls:agent": lambda: {"pk": factories.AgentFactory().pk},
+    # An account the sandbox is not running at: the page shows the stored state and the error.
+    "calls:speaker": lambda: {"pk": factories.SpeakerFactory().pk},
+    "calls:speaker_samples": lambda: {"pk": factories.SpeakerFactory().pk},
+    "calls:speaker_deploy": lambda: {"pk": factories.SpeakerFactory().pk},
     "calls:end": lambda: {"pk": factories.CallFactory().pk},
     "calls:transfer": lambda: {"pk": factories.CallFactory().pk},
     "calls:handoff": lambda: {"pk": factories.CallFactory().pk},
@@ -55,10 +59,12 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "contacts:import_detail": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:import_rejected": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts_api:import_status": lambda: {"pk": factories.ContactImportFactory().pk},
+    "contacts:push_detail": lambda: {"pk": factories.CustomerPushFactory().pk},
     "calls:detail": lambda: {"pk": factories.CallFactory().pk},
     "calls:recording": lambda: {"pk": factories.CallFactory().pk},
     "settings_vendor": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_test": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_usage": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_webhooks": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_retire_secret": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_rotate": lambda: {"pk": factories.VendorAccountFactory().pk},
@@ -87,6 +93,14 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "api_webhook_replay": 405,  # POST only
     "calls:transfer": 405,  # POST only
     "calls:handoff": 405,  # POST only
+    "calls:voice_refresh": 405,  # POST only
+    "calls:speaker_samples": 405,  # POST only
+    "calls:speaker_deploy": 405,  # POST only
+    # No voice-platform connection in the matrix: the create pages send people back to agents.
+    "calls:agent_new": 302,
+    "calls:flow_new": 302,
+    "calls:speaker_new": 302,
+    "contacts:push": 302,  # nothing ticked: back to the contacts page
     "settings_vendor_webhooks": 405,  # POST only
     "settings_vendor_retire_secret": 405,  # POST only
     "contacts_api:import": 405,  # POST only

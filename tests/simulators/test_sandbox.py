@@ -577,3 +577,108 @@ def test_it_delivers_signed_voice_call_started_and_ended_events(
     ended = json.loads(events[1]["body"])["data"]
     assert ended["id"] == call["id"] and ended["end_reason"] == "completed"
     assert ended["duration_seconds"] == 20 and ended["transcript"]
+
+
+# --------------------------------------------------------------------------- voice configuration
+
+
+def multipart(field: str, filename: str, content: bytes, content_type: str) -> tuple[bytes, str]:
+    boundary = "sandbox-test-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+            f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def upload(voice: Client, name: str, content: bytes, content_type: str = "audio/wav") -> Reply:
+    body, header = multipart("file", "sample.wav", content, content_type)
+    parts = urlsplit(voice.base + f"/api/voice/models/speakers/{name}/dataset/sample")
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request(
+            "POST", parts.path, body=body, headers={**bearer(voice.key), "Content-Type": header}
+        )
+        response = connection.getresponse()
+        return Reply(response.status, dict(response.getheaders()), response.read())
+    finally:
+        connection.close()
+
+
+def wav_sample() -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x00" * 800)
+    return buffer.getvalue()
+
+
+def test_it_trains_a_speaker_from_created_to_deployed(voice: Client, admin: Admin) -> None:
+    created = voice("POST", "/api/voice/models/speakers", {"name": "ada", "language": "en"})
+    early = voice("POST", "/api/voice/models/speakers/ada/deploy")
+    sampled = upload(voice, "ada", wav_sample())
+    deploying = voice("POST", "/api/voice/models/speakers/ada/deploy")
+    during = voice("GET", "/api/voice/models/speakers/ada").json
+    admin.advance(6)
+    after = voice("GET", "/api/voice/models/speakers/ada").json
+
+    assert (created.status, created.json) == (
+        201,
+        {"name": "ada", "status": "created", "samples": 0},
+    )
+    assert (early.status, early.json) == (409, {"detail": "Speaker has no samples to train on"})
+    assert (sampled.status, sampled.json) == (201, {"name": "ada", "samples": 1})
+    assert (deploying.status, deploying.json["status"]) == (202, "deploying")
+    assert during["status"] == "deploying"
+    assert after == {"name": "ada", "language": "en", "status": "deployed", "samples": 1}
+    listed = voice("GET", "/api/voice/models/speakers").json["items"]
+    assert [item["name"] for item in listed] == ["ada"]
+    duplicate = voice("POST", "/api/voice/models/speakers", {"name": "ada"})
+    assert (duplicate.status, duplicate.json) == (409, {"detail": "Speaker already exists"})
+
+
+def test_it_refuses_a_sample_that_is_not_audio(voice: Client) -> None:
+    voice("POST", "/api/voice/models/speakers", {"name": "bo"})
+
+    text = upload(voice, "bo", b"hello, I am not a recording")
+    wrong_type = upload(voice, "bo", wav_sample(), content_type="text/plain")
+    missing = upload(voice, "nobody", wav_sample())
+
+    assert (text.status, text.json) == (400, {"detail": "file is not a recognised audio format"})
+    assert (wrong_type.status, wrong_type.json) == (400, {"detail": "file must be audio/*"})
+    assert (missing.status, missing.json) == (404, {"detail": "Speaker not found"})
+    assert voice("GET", "/api/voice/models/speakers/bo").json["samples"] == 0
+
+
+def test_it_answers_a_repeated_customer_import_from_its_record(voice: Client, admin: Admin) -> None:
+    batch = {"customers": [{"phone": "+14155550101", "name": "Ann"}, {"phone": "nope"}]}
+    key = {"Idempotency-Key": "push-1-batch-0"}
+
+    first = voice("POST", "/api/voice/customers/import", batch, headers=key)
+    again = voice("POST", "/api/voice/customers/import", batch, headers=key)
+    unkeyed = voice("POST", "/api/voice/customers/import", batch)
+
+    assert first.json["results"][0]["status"] == "created"
+    assert first.json["results"][1] == {
+        "index": 1,
+        "status": "error",
+        "detail": "phone must be in E.164 format",
+    }
+    assert again.json == first.json and again.headers["idempotent-replayed"] == "true"
+    assert unkeyed.json["results"][0]["status"] == "updated"
+    assert admin.get("state/voice_platform")["contacts"] == 1
+
+
+def test_it_limits_speaker_creation_to_five_a_minute(voice: Client, admin: Admin) -> None:
+    admin.start_of_next_window(60)
+    replies = [voice("POST", "/api/voice/models/speakers", {"name": f"s{n}"}) for n in range(6)]
+
+    assert [reply.status for reply in replies] == [201] * 5 + [429]
+    assert replies[-1].json == {"detail": "Rate limit exceeded: 5/minute"}
+    assert int(replies[-1].headers["retry-after"]) >= 1
