@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -18,8 +18,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from calls.forms import MAX_SECONDS
-from calls.models import Agent, Call, CallOutcome, CallState, WebhookEvent, WebhookStatus
-from calls.selectors import CallFilters, call_get, call_list, webhook_inbox
+from calls.models import (
+    Agent,
+    Call,
+    CallOutcome,
+    CallState,
+    PostCallAction,
+    PostCallStep,
+    WebhookEvent,
+    WebhookStatus,
+)
+from calls.selectors import (
+    CallFilters,
+    call_get,
+    call_list,
+    call_post_call_steps,
+    webhook_inbox,
+)
 from calls.services import CallRejected, call_create
 from calls.webhooks import webhook_replay
 from contacts.models import Contact
@@ -81,6 +96,50 @@ class CallSerializer(serializers.ModelSerializer):
         path = reverse("calls:recording", kwargs={"pk": call.pk})
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+
+class PostCallStepSerializer(serializers.ModelSerializer):
+    rule = serializers.CharField(source="rule_name", help_text="The rule's name when it ran.")
+    label = serializers.CharField(help_text='What the step does, e.g. "Follow-up by Email".')
+    results = serializers.SerializerMethodField(
+        help_text="An analysis's results as the analysing vendor returned them (else null)."
+    )
+
+    class Meta:
+        model = PostCallStep
+        fields = [
+            "id",
+            "rule",
+            "action",
+            "label",
+            "status",
+            "attempts",
+            "vendor_ref",
+            "vendor_status",
+            "error",
+            "results",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_results(self, step: PostCallStep) -> dict[str, Any] | None:
+        results = step.result.get("results") if step.action == PostCallAction.ANALYSE else None
+        return results if isinstance(results, dict) else None
+
+
+class CallDetailSerializer(CallSerializer):
+    post_call_steps = serializers.SerializerMethodField(
+        help_text="What the post-call rules did after the call: analysis, write-back, follow-ups."
+    )
+
+    class Meta(CallSerializer.Meta):
+        fields = [*CallSerializer.Meta.fields, "post_call_steps"]
+        read_only_fields = fields
+
+    @extend_schema_field(PostCallStepSerializer(many=True))
+    def get_post_call_steps(self, call: Call) -> list[dict[str, Any]]:
+        return PostCallStepSerializer(call_post_call_steps(call=call), many=True).data
 
 
 class CallCreateSerializer(serializers.Serializer):
@@ -201,7 +260,7 @@ def _create(request: Request) -> Response:
     return Response(serialized, status=201 if created else 200)
 
 
-@extend_schema(operation_id="calls_retrieve", responses=CallSerializer)
+@extend_schema(operation_id="calls_retrieve", responses=CallDetailSerializer)
 @api_requires(Capability.VIEW_CALLS)
 @api_view(["GET"])
 def call_detail(request: Request, pk: int) -> Response:
@@ -209,7 +268,7 @@ def call_detail(request: Request, pk: int) -> Response:
         call = call_get(pk=pk)
     except Call.DoesNotExist:
         raise Http404("No call with this id.") from None
-    return Response(CallSerializer(call, context={"request": request}).data)
+    return Response(CallDetailSerializer(call, context={"request": request}).data)
 
 
 # --- Agents ----------------------------------------------------------------------------------

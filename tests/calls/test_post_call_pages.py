@@ -270,3 +270,13 @@ def test_it_refreshes_the_steps_while_they_run_and_stops_when_they_are_final(cli
     done = client.get(url, **htmx)
     assert done.status_code == 286
     assert "hx-trigger" not in done.content.decode()
+
+
+def test_it_lists_the_post_call_steps_in_the_calls_api(client_as):
+    step = analysed_step()
+    answer = client_as("manager").get(reverse("api_call", kwargs={"pk": step.call_id})).json()
+    [listed] = answer["post_call_steps"]
+    assert listed["action"] == "analyse"
+    assert listed["status"] == "done"
+    assert listed["rule"] == step.rule_name
+    assert listed["results"]["coaching"]["customer_effort_score"] == 2
