@@ -10,11 +10,12 @@ reason) is escaped; nothing here marks user text safe.
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
@@ -36,8 +37,10 @@ from dashboard.analytics_summary import Sources
 from dashboard.models import (
     CallDaySummary,
     CallHourSummary,
+    CallHourTotal,
     DurationDaySummary,
     DurationHourSummary,
+    HistogramSlice,
 )
 from vendors.models import VendorAccount
 
@@ -131,7 +134,7 @@ def _group_expression(params: AnalyticsParams, *, calls: bool) -> F:
 
 
 def _group_key(params: AnalyticsParams, value: Any) -> Any:
-    if params.grouping == "week":
+    if params.grouping == "week" and isinstance(value, date):
         return value - timedelta(days=value.weekday())
     return value
 
@@ -147,37 +150,49 @@ def _sum_sources(
     calls_dimensions: Sequence[str] | None = None,
     calls_annotations: dict[str, Any] | None = None,
     calls_filter: Q | None = None,
+    grouped: bool = True,
+    summary_group: F | None = None,
 ) -> dict[tuple, dict[str, int]]:
     """{(group, *dimensions): {measure: total}} over every source.
 
     `summed`: the measures over summary rows (Sum of their columns); `counted`: the same
-    measures over calls (Count/Sum of call columns), under the same names.
+    measures over calls (Count/Sum of call columns), under the same names; the first of them
+    is a count of calls. grouped=False: one group (0) for the whole range. summary_group: what
+    summary rows are grouped by, when not the calls' column of the same name.
     """
     day_model, hour_model = models
-    # (the dimension columns, the prefix of the measure columns, the grouped rows)
-    answers: list[tuple[Sequence[str], str, Any]] = []
-    group = _group_expression(params, calls=False)
+    # (the dimension columns, the prefix of the measure columns, + or -, the grouped rows)
+    answers: list[tuple[Sequence[str], str, int, Any]] = []
+    group = _group_expression(params, calls=False) if grouped else Value(0)
+    if summary_group is not None:
+        group = summary_group
     # Summed measures are named m_<name>: an annotation may not take a model field's name.
     sums = {f"m_{name}": expression for name, expression in summed.items()}
-    for model, where in ((day_model, sources.day_filter), (hour_model, sources.hour_filter)):
+    for model, where, sign in (
+        (day_model, sources.day_filter, 1),
+        (hour_model, sources.stale_filter, -1),  # changed hours, as the summary last saw them
+    ):
         if where is not None:
             rows = model.objects.filter(where).values(*dimensions, group=group)
-            answers.append((dimensions, "m_", rows.annotate(**sums).order_by()))
+            answers.append((dimensions, "m_", sign, rows.annotate(**sums).order_by()))
     if sources.calls is not None:
         calls = sources.calls.annotate(**(calls_annotations or {}))
         if calls_filter is not None:
             calls = calls.filter(calls_filter)
         names = calls_dimensions or dimensions
-        rows = calls.values(*names, group=_group_expression(params, calls=True))
-        answers.append((names, "", rows.annotate(**counted).order_by()))
+        calls_group = _group_expression(params, calls=True) if grouped else Value(0)
+        rows = calls.values(*names, group=calls_group)
+        answers.append((names, "", 1, rows.annotate(**counted).order_by()))
     totals: dict[tuple, dict[str, int]] = {}
-    for names, prefix, rows in answers:
+    for names, prefix, sign, rows in answers:
         for row in rows:
             key = (_group_key(params, row["group"]), *(row[name] for name in names))
             target = totals.setdefault(key, dict.fromkeys(counted, 0))
             for measure in counted:
-                target[measure] += row[prefix + measure] or 0
-    return totals
+                target[measure] += sign * (row[prefix + measure] or 0)
+    # A group whose only calls were in a changed hour and are gone now adds up to nothing.
+    first = next(iter(counted))
+    return {key: values for key, values in totals.items() if values[first]}
 
 
 STAT_DIMENSIONS = ("vendor_account_id", "state", "outcome", "vendor_outcome")
@@ -196,11 +211,26 @@ def call_stats(params: AnalyticsParams, sources: Sources) -> dict[tuple, dict[st
     )
 
 
+_SLICE = {
+    "day": HistogramSlice.ALL,
+    "week": HistogramSlice.ALL,
+    "account": HistogramSlice.ACCOUNT,
+    "agent": HistogramSlice.AGENT,
+    "campaign": HistogramSlice.CAMPAIGN,
+}
+
+
 def duration_histograms(params: AnalyticsParams, sources: Sources) -> dict[Any, dict[int, int]]:
     """{group: {bucket: calls}}: how long the calls with a duration lasted."""
+    in_slice = Q(slice=_SLICE[params.grouping])
+    sliced = replace(
+        sources,
+        day_filter=None if sources.day_filter is None else sources.day_filter & in_slice,
+        stale_filter=None if sources.stale_filter is None else sources.stale_filter & in_slice,
+    )
     totals = _sum_sources(
         params,
-        sources,
+        sliced,
         models=(DurationDaySummary, DurationHourSummary),
         dimensions=("bucket",),
         summed={"calls": Sum("calls")},
@@ -208,6 +238,7 @@ def duration_histograms(params: AnalyticsParams, sources: Sources) -> dict[Any, 
         calls_dimensions=("duration_bucket",),
         calls_annotations={"duration_bucket": summary.duration_bucket()},
         calls_filter=Q(duration_seconds__isnull=False),
+        summary_group=None if params.is_time else F("member"),
     )
     histograms: dict[Any, dict[int, int]] = {}
     for (group, bucket), measures in totals.items():
@@ -335,26 +366,36 @@ def reason_rows(stats: dict[tuple, dict[str, int]], *, limit: int = 15) -> list[
     return [(reason, count) for reason, count in ordered[:limit] if count]
 
 
-def heat_map_grid(sources: Sources) -> list[list[int]]:
+def unsummarised_calls(sources: Sources) -> list[dict[str, Any]]:
+    """The calls of the hours the summary has not caught up with, per local day, hour and
+    campaign: one query serves the heat map and the funnel's list of campaigns."""
+    if sources.calls is None:
+        return []
+    return list(
+        sources.calls.values(
+            "campaign_id", local_day=F("summary_day"), local_hour=F("summary_hour")
+        )
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+
+
+def heat_map_grid(
+    sources: Sources, unsummarised: list[dict[str, Any]] | None = None
+) -> list[list[int]]:
     """Calls per weekday (Monday first) and local hour: summed hours plus unsummarised calls."""
     grid = [[0] * 24 for _ in WEEKDAYS]
-    answers = []
+    rows: list[dict[str, Any]] = []
     if sources.heat_filter is not None:
-        answers.append(
-            CallHourSummary.objects.filter(sources.heat_filter)
+        rows += (
+            CallHourTotal.objects.filter(sources.heat_filter)
             .values(local_day=F("day"), local_hour=F("hour"))
             .annotate(count=Sum("calls"))
             .order_by()
         )
-    if sources.calls is not None:
-        answers.append(
-            sources.calls.values(local_day=F("summary_day"), local_hour=F("summary_hour"))
-            .annotate(count=Count("id"))
-            .order_by()
-        )
-    for rows in answers:
-        for row in rows:
-            grid[row["local_day"].weekday()][row["local_hour"]] += row["count"]
+    rows += unsummarised_calls(sources) if unsummarised is None else unsummarised
+    for row in rows:
+        grid[row["local_day"].weekday()][row["local_hour"]] += row["count"]
     return grid
 
 
@@ -457,26 +498,26 @@ def followups_sent(campaign_ids: Sequence[int]) -> dict[int, int] | None:
     return None
 
 
-def _campaigns_with_calls(sources: Sources) -> set[int]:
-    ids: set[int] = set()
-    for model, where in (
-        (CallDaySummary, sources.day_filter),
-        (CallHourSummary, sources.hour_filter),
-    ):
-        if where is not None:
-            ids.update(
-                model.objects.filter(where, campaign__isnull=False)
-                .values_list("campaign_id", flat=True)
-                .distinct()
-            )
-    if sources.calls is not None:
-        ids.update(
-            sources.calls.filter(campaign__isnull=False)
-            .values_list("campaign_id", flat=True)
-            .distinct()
-            .order_by()
-        )
-    return ids
+def _campaigns_with_calls(
+    params: AnalyticsParams, sources: Sources, unsummarised: list[dict[str, Any]] | None
+) -> set[int]:
+    """Campaigns with calls in the range: summed days, less the changed hours as summed, plus
+    those hours' calls (a campaign whose calls there all moved away adds up to none)."""
+    counts: dict[int | None, int] = {}
+    summary_counts = _sum_sources(
+        params,
+        replace(sources, calls=None),
+        models=(CallDaySummary, CallHourSummary),
+        dimensions=("campaign_id",),
+        summed={"calls": Sum("calls")},
+        counted={"calls": Count("id")},
+        grouped=False,
+    )
+    for (_whole_range, campaign_id), values in summary_counts.items():
+        counts[campaign_id] = counts.get(campaign_id, 0) + values["calls"]
+    for row in unsummarised_calls(sources) if unsummarised is None else unsummarised:
+        counts[row["campaign_id"]] = counts.get(row["campaign_id"], 0) + row["count"]
+    return {campaign_id for campaign_id, count in counts.items() if campaign_id and count}
 
 
 def _vendor_count(stats: dict, name: str) -> int | None:
@@ -484,12 +525,18 @@ def _vendor_count(stats: dict, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def funnel_rows(params: AnalyticsParams, sources: Sources) -> list[FunnelRow]:
+def funnel_rows(
+    params: AnalyticsParams,
+    sources: Sources,
+    unsummarised: list[dict[str, Any]] | None = None,
+) -> list[FunnelRow]:
     """Each campaign that placed calls in the range or was launched in it, over its whole
     audience: its dial entries for paced campaigns, the voice platform's counts for native ones."""
     launched = Q(launched_at__gte=params.start_at, launched_at__lt=params.end_before)
     campaigns = list(
-        Campaign.objects.filter(Q(pk__in=_campaigns_with_calls(sources)) | launched)
+        Campaign.objects.filter(
+            Q(pk__in=_campaigns_with_calls(params, sources, unsummarised)) | launched
+        )
         .annotate(
             contacts=Count("entries"),
             dialled=Count("entries", filter=Q(entries__attempts__gt=0)),
@@ -544,12 +591,19 @@ MAX_LABEL = 18
 _FORMATTER = string.Formatter()
 
 
+@functools.cache
+def _parsed(template: str) -> tuple[str, tuple[str, ...]]:
+    """The template with bare {} fields, and each field's format spec (parsed once)."""
+    fields = list(_FORMATTER.parse(template))
+    specs = tuple(spec or "" for _text, name, spec, _conv in fields if name is not None)
+    plain = "".join(text + ("{}" if name is not None else "") for text, name, _s, _c in fields)
+    return plain, specs
+
+
 def _html(template: str, *args: Any) -> SafeString:
     """format_html with format specs ({:.1f}): numbers are formatted before escaping."""
-    fields = list(_FORMATTER.parse(template))
-    specs = [spec for _text, name, spec, _conv in fields if name is not None]
+    plain, specs = _parsed(template)
     values = [format(arg, spec) if spec else arg for arg, spec in zip(args, specs, strict=True)]
-    plain = "".join(text + ("{}" if name is not None else "") for text, name, _s, _c in fields)
     return format_html(plain, *values)
 
 
@@ -1129,8 +1183,10 @@ def _cell(value: int | None) -> int | str:
     return "—" if value is None else value
 
 
-def chart_funnel(params: AnalyticsParams, sources: Sources) -> Chart:
-    funnel = funnel_rows(params, sources)
+def chart_funnel(
+    params: AnalyticsParams, sources: Sources, unsummarised: list[dict[str, Any]]
+) -> Chart:
+    funnel = funnel_rows(params, sources, unsummarised)
     followups_known = any(row.followups is not None for row in funnel)
 
     def total(values: Sequence[int | None]) -> int | None:
@@ -1243,6 +1299,7 @@ def analytics_report(
         stats = call_stats(params, sources) if _NEEDS_STATS & set(wanted) else {}
         histograms = duration_histograms(params, sources) if _NEEDS_HISTOGRAM & set(wanted) else {}
         names = group_names(params, {key[0] for key in stats})
+        unsummarised = unsummarised_calls(sources) if {"heatmap", "funnel"} & set(wanted) else []
         rows = (
             summary_rows(params, stats, histograms, names) if _NEEDS_HISTOGRAM & set(wanted) else []
         )
@@ -1252,10 +1309,10 @@ def analytics_report(
             "duration": lambda: chart_duration(params, rows),
             "outcomes": lambda: chart_outcomes(params, stats, names),
             "reasons": lambda: chart_reasons(stats),
-            "heatmap": lambda: chart_heat_map(heat_map_grid(sources)),
+            "heatmap": lambda: chart_heat_map(heat_map_grid(sources, unsummarised)),
             "reviews": lambda: chart_reviews(params, stats, names),
             "cost": lambda: chart_cost(params, stats, names),
-            "funnel": lambda: chart_funnel(params, sources),
+            "funnel": lambda: chart_funnel(params, sources, unsummarised),
         }
         charts = [builders[key]() for key in wanted]
     return Report(charts, sources.using_summary, sources.pending_hours)

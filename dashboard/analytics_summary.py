@@ -62,8 +62,10 @@ from calls.models import Call
 from dashboard.models import (
     CallDaySummary,
     CallHourSummary,
+    CallHourTotal,
     DurationDaySummary,
     DurationHourSummary,
+    HistogramSlice,
     SummaryChange,
     SummaryState,
 )
@@ -77,7 +79,13 @@ Bucket = tuple[date, int]  # a local day and hour (0–23)
 # duration_seconds) marks the call's hour.
 DIMENSIONS = ("vendor_account_id", "agent_id", "campaign_id", "state", "outcome", "vendor_outcome")
 SUMMED = ("calls", "duration_count", "duration_sum", "reviewed", "rated", "rating_sum")
-HISTOGRAM_DIMENSIONS = ("vendor_account_id", "agent_id", "campaign_id")
+# The call column each histogram slice is per (None: every call together).
+HISTOGRAM_SLICES = {
+    HistogramSlice.ALL: None,
+    HistogramSlice.ACCOUNT: "vendor_account_id",
+    HistogramSlice.AGENT: "agent_id",
+    HistogramSlice.CAMPAIGN: "campaign_id",
+}
 
 # Durations are counted in buckets: below 300 s buckets 5 s wide, below 900 s 15 s wide, and so
 # on; 86,400 s (a day) and longer share one open bucket.
@@ -223,22 +231,49 @@ def bucket_q(buckets: Iterable[Bucket], day: str = "day", hour: str = "hour") ->
     return reduce(operator.or_, conditions, Q(pk__in=[]))
 
 
-# A local hour's calls lie within this much of any UTC hour it overlaps (a local hour spans at
-# most two UTC hours, when clocks go back); the window only narrows the scan, the local day and
-# hour decide.
-_WINDOW_BEFORE = timedelta(hours=3)
-_WINDOW_AFTER = timedelta(hours=4)
+def bucket_window(bucket: Bucket, tz: tzinfo) -> tuple[datetime, datetime]:
+    """UTC instants [start, end) that hold every instant of this local hour: exactly its hour
+    on ordinary days; both occurrences when clocks go back (the earliest start, the latest end
+    over both readings of an ambiguous time), and possibly instants of a neighbouring hour
+    around a clock change (then the local day and hour decide, see _calls_filter)."""
+    day, hour = bucket
+    start = datetime.combine(day, time(hour))
+    end = start + timedelta(hours=1)
+    return (
+        min(start.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1)),
+        max(end.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1)),
+    )
 
 
-def _windows(utc_hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for hour in sorted(utc_hours):
-        start, end = hour - _WINDOW_BEFORE, hour + _WINDOW_AFTER
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+def _is_exact(bucket: Bucket, window: tuple[datetime, datetime], tz: tzinfo) -> bool:
+    """Whether the window holds this local hour's instants and nothing else (no clock change)."""
+    start, end = window
+    first, last = start.astimezone(tz), (end - timedelta(microseconds=1)).astimezone(tz)
+    return (
+        end - start == timedelta(hours=1)
+        and first.utcoffset() == last.utcoffset()
+        and (first.date(), first.hour, first.minute) == (bucket[0], bucket[1], 0)
+    )
+
+
+def _calls_filter(buckets: Iterable[Bucket], tz: tzinfo) -> Q:
+    """Ordinary hours as plain created_at ranges (contiguous ones merged), which the database
+    estimates well and reads from its index; hours around a clock change also by local hour."""
+    ranges: list[tuple[datetime, datetime]] = []
+    around_changes: list[Q] = []
+    for bucket in sorted(buckets):
+        window = bucket_window(bucket, tz)
+        if not _is_exact(bucket, window, tz):
+            around_changes.append(
+                Q(created_at__gte=window[0], created_at__lt=window[1])
+                & bucket_q([bucket], "summary_day", "summary_hour")
+            )
+        elif ranges and window[0] == ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], window[1])
         else:
-            merged.append((start, end))
-    return merged
+            ranges.append(window)
+    conditions = [Q(created_at__gte=start, created_at__lt=end) for start, end in ranges]
+    return reduce(operator.or_, [*conditions, *around_changes], Q(pk__in=[]))
 
 
 def calls_with_local_time(tz: tzinfo) -> QuerySet[Call]:
@@ -246,16 +281,9 @@ def calls_with_local_time(tz: tzinfo) -> QuerySet[Call]:
     return Call.objects.annotate(summary_day=local_day(tz), summary_hour=local_hour(tz))
 
 
-def calls_in_buckets(
-    buckets: set[Bucket], utc_hours: Iterable[datetime], tz: tzinfo
-) -> QuerySet[Call]:
-    """The calls of exactly these local hours (`utc_hours`: the UTC hours they came from)."""
-    windows = [Q(created_at__gte=start, created_at__lt=end) for start, end in _windows(utc_hours)]
-    return (
-        calls_with_local_time(tz)
-        .filter(reduce(operator.or_, windows, Q(pk__in=[])))
-        .filter(bucket_q(buckets, "summary_day", "summary_hour"))
-    )
+def calls_in_buckets(buckets: set[Bucket], tz: tzinfo) -> QuerySet[Call]:
+    """The calls of exactly these local hours."""
+    return calls_with_local_time(tz).filter(_calls_filter(buckets, tz))
 
 
 # --- Change tracking (database triggers) ---------------------------------------------------------
@@ -447,16 +475,17 @@ def triggers_installed(db: Any = None) -> bool:
 class Sources:
     """Where a range's figures come from.
 
-    Whole days nobody changed since their refresh come from the day tables (`day_filter`); the
-    other hours of days with a change from the hour tables (`hour_filter`); the changed hours
-    themselves from the calls table (`calls`). Without a usable summary everything comes from
-    the calls table.
+    The day tables hold every day of the range as of its last refresh (`day_filter`). For the
+    local hours changed since, their rows in the hour tables (`stale_filter`) are taken away and
+    their calls (`calls`) added instead: a day's rows are always the sum of its hours' rows (the
+    refresh rewrites both in one transaction), so what remains is exact. Without a usable
+    summary every figure comes from the calls table.
     """
 
     using_summary: bool
     day_filter: Q | None
-    hour_filter: Q | None
-    # Every summarised hour of the range (the heat map needs hours, not days).
+    stale_filter: Q | None
+    # CallHourTotal rows of the range's unchanged hours (the heat map needs hours, not days).
     heat_filter: Q | None
     calls: QuerySet[Call] | None
     pending_hours: int = 0
@@ -500,14 +529,13 @@ def sources_for(start: date, end: date, tz: tzinfo, *, use_summary: bool = True)
     buckets = {bucket for bucket in buckets_of(hours, tz) if start <= bucket[0] <= end}
     if not buckets:
         return Sources(True, in_range, None, in_range, None)
-    days = sorted({day for day, _hour in buckets})
     changed = bucket_q(buckets)
     return Sources(
         using_summary=True,
-        day_filter=in_range & ~Q(day__in=days),
-        hour_filter=Q(day__in=days) & ~changed,
+        day_filter=in_range,
+        stale_filter=changed,
         heat_filter=in_range & ~changed,
-        calls=calls_in_buckets(buckets, hours, tz),
+        calls=calls_in_buckets(buckets, tz),
         pending_hours=len(buckets),
     )
 
@@ -602,6 +630,9 @@ def _invalidate(state: SummaryState, tz: tzinfo) -> None:
     install_triggers()
     for model in SUMMARY_MODELS:
         model.objects.all().delete()
+    # Older change rows are covered by the rows below (written after this delete, so a change
+    # committed in between is either in their snapshot or has its own row).
+    SummaryChange.objects.all().delete()
     every_hour = (
         Call.objects.annotate(changed_hour=TruncHour("created_at", tzinfo=UTC))
         .values("changed_hour")
@@ -656,6 +687,7 @@ def _forget(change_ids: list[int]) -> None:
 
 SUMMARY_MODELS: tuple[type[Model], ...] = (
     CallHourSummary,
+    CallHourTotal,
     CallDaySummary,
     DurationHourSummary,
     DurationDaySummary,
@@ -669,7 +701,7 @@ def _recompute(utc_hours: list[datetime], tz: tzinfo) -> None:
     changed = bucket_q(buckets)
     CallHourSummary.objects.filter(changed).delete()
     DurationHourSummary.objects.filter(changed).delete()
-    calls = calls_in_buckets(buckets, utc_hours, tz)
+    calls = calls_in_buckets(buckets, tz)
     keys = {"day": "summary_day", "hour": "summary_hour"}
     _insert_rows(
         CallHourSummary,
@@ -678,19 +710,15 @@ def _recompute(utc_hours: list[datetime], tz: tzinfo) -> None:
         .order_by(),
         {**keys, **_columns(DIMENSIONS), **{name: name for name in SUMMED}},
     )
+    _insert_rows(DurationHourSummary, _histogram_slices(calls), _HISTOGRAM_COLUMNS)
+    CallHourTotal.objects.filter(changed).delete()
     _insert_rows(
-        DurationHourSummary,
-        calls.filter(duration_seconds__isnull=False)
-        .annotate(duration_bucket=duration_bucket())
-        .values("summary_day", "summary_hour", *HISTOGRAM_DIMENSIONS, "duration_bucket")
-        .annotate(bucket_calls=Count("id"))
+        CallHourTotal,
+        CallHourSummary.objects.filter(changed)
+        .values("day", "hour")
+        .annotate(m_calls=Sum("calls"))
         .order_by(),
-        {
-            **keys,
-            **_columns(HISTOGRAM_DIMENSIONS),
-            "bucket": "duration_bucket",
-            "calls": "bucket_calls",
-        },
+        {"day": "day", "hour": "hour", "calls": "m_calls"},
     )
     CallDaySummary.objects.filter(day__in=days).delete()
     DurationDaySummary.objects.filter(day__in=days).delete()
@@ -705,11 +733,47 @@ def _recompute(utc_hours: list[datetime], tz: tzinfo) -> None:
     _insert_rows(
         DurationDaySummary,
         DurationHourSummary.objects.filter(day__in=days)
-        .values("day", *HISTOGRAM_DIMENSIONS, "bucket")
+        .values("day", "slice", "member", "bucket")
         .annotate(m_calls=Sum("calls"))
         .order_by(),
-        {"day": "day", **_columns(HISTOGRAM_DIMENSIONS), "bucket": "bucket", "calls": "m_calls"},
+        {
+            "day": "day",
+            "slice": "slice",
+            "member": "member",
+            "bucket": "bucket",
+            "calls": "m_calls",
+        },
     )
+
+
+_HISTOGRAM_COLUMNS = {
+    "day": "summary_day",
+    "hour": "summary_hour",
+    "slice": "histogram_slice",
+    "member": "histogram_member",
+    "bucket": "duration_bucket",
+    "calls": "bucket_calls",
+}
+
+
+def _histogram_slices(calls: QuerySet[Call]) -> QuerySet:
+    """Every slice's histogram of these calls, as one UNION ALL (one statement to insert)."""
+    with_duration = calls.filter(duration_seconds__isnull=False).annotate(
+        duration_bucket=duration_bucket()
+    )
+    slices = [
+        with_duration.annotate(
+            histogram_slice=Value(name),
+            histogram_member=F(column) if column else Value(None, output_field=BigIntegerField()),
+        )
+        .values(
+            "summary_day", "summary_hour", "histogram_slice", "histogram_member", "duration_bucket"
+        )
+        .annotate(bucket_calls=Count("id"))
+        .order_by()
+        for name, column in HISTOGRAM_SLICES.items()
+    ]
+    return slices[0].union(*slices[1:], all=True)
 
 
 def _columns(dimensions: Iterable[str]) -> dict[str, str]:

@@ -227,10 +227,7 @@ class CallHourSummary(CallFigures):
     hour = models.PositiveSmallIntegerField()  # 0–23, local
 
     class Meta:
-        indexes = [
-            # The heat map reads (day, hour, calls) alone: an index-only scan on PostgreSQL.
-            models.Index(fields=["day", "hour"], include=["calls"], name="callhoursummary_idx")
-        ]
+        indexes = [models.Index(fields=["day", "hour"], name="callhoursummary_idx")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.hour:02d}h: {self.calls} calls"
@@ -244,14 +241,39 @@ class CallDaySummary(CallFigures):
         return f"{self.day}: {self.calls} calls"
 
 
-class DurationFigures(models.Model):
-    """How many calls of a local day (and hour), account, agent and campaign lasted how long:
-    the histogram the median duration is estimated from (dashboard/analytics_summary.py)."""
+class CallHourTotal(models.Model):
+    """Calls per local day and hour, all accounts, agents and campaigns together: the heat map
+    reads 24 rows a day here instead of every row of CallHourSummary."""
 
     day = models.DateField()
-    vendor_account = _dimension("vendors.VendorAccount", null=False)
-    agent = _dimension("calls.Agent", null=True)
-    campaign = _dimension("campaigns.Campaign", null=True)
+    hour = models.PositiveSmallIntegerField()
+    calls = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "hour"], name="callhourtotal_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.hour:02d}h: {self.calls} calls"
+
+
+class HistogramSlice(models.TextChoices):
+    """Which calls a histogram row counts: all of them, or one account's, agent's, campaign's."""
+
+    ALL = "all", "All calls"
+    ACCOUNT = "account", "Vendor account"
+    AGENT = "agent", "Agent"
+    CAMPAIGN = "campaign", "Campaign"
+
+
+class DurationFigures(models.Model):
+    """How many calls of a local day (and hour) lasted how long: the histogram the median
+    duration is estimated from (dashboard/analytics_summary.py). One slice per grouping of the
+    page, so a median by day reads a few dozen rows a day, not one per agent and campaign."""
+
+    day = models.DateField()
+    slice = models.CharField(max_length=8, choices=HistogramSlice.choices)
+    # The account, agent or campaign id (NULL: calls with none, or the "all" slice).
+    member = models.BigIntegerField(null=True)
     bucket = models.PositiveIntegerField()  # the bucket's first second
     calls = models.PositiveIntegerField()
 
@@ -266,12 +288,14 @@ class DurationHourSummary(DurationFigures):
         indexes = [models.Index(fields=["day", "hour"], name="durationhoursummary_idx")]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.hour:02d}h, {self.bucket} s: {self.calls} calls"
+        return f"{self.day} {self.hour:02d}h, {self.slice} {self.member}, {self.bucket} s"
 
 
 class DurationDaySummary(DurationFigures):
     class Meta:
-        indexes = [models.Index(fields=["day"], name="durationdaysummary_day_idx")]
+        indexes = [
+            models.Index(fields=["slice", "day"], name="durationdaysummary_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.day}, {self.bucket} s: {self.calls} calls"
+        return f"{self.day}, {self.slice} {self.member}, {self.bucket} s: {self.calls} calls"

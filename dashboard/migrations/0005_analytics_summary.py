@@ -47,6 +47,47 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.CreateModel(
+            name='CallHourTotal',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField()),
+                ('hour', models.PositiveSmallIntegerField()),
+                ('calls', models.PositiveIntegerField()),
+            ],
+            options={
+                'indexes': [models.Index(fields=['day', 'hour'], name='callhourtotal_idx')],
+            },
+        ),
+        migrations.CreateModel(
+            name='DurationDaySummary',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField()),
+                ('slice', models.CharField(choices=[('all', 'All calls'), ('account', 'Vendor account'), ('agent', 'Agent'), ('campaign', 'Campaign')], max_length=8)),
+                ('member', models.BigIntegerField(null=True)),
+                ('bucket', models.PositiveIntegerField()),
+                ('calls', models.PositiveIntegerField()),
+            ],
+            options={
+                'indexes': [models.Index(fields=['slice', 'day'], name='durationdaysummary_idx')],
+            },
+        ),
+        migrations.CreateModel(
+            name='DurationHourSummary',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField()),
+                ('slice', models.CharField(choices=[('all', 'All calls'), ('account', 'Vendor account'), ('agent', 'Agent'), ('campaign', 'Campaign')], max_length=8)),
+                ('member', models.BigIntegerField(null=True)),
+                ('bucket', models.PositiveIntegerField()),
+                ('calls', models.PositiveIntegerField()),
+                ('hour', models.PositiveSmallIntegerField()),
+            ],
+            options={
+                'indexes': [models.Index(fields=['day', 'hour'], name='durationhoursummary_idx')],
+            },
+        ),
+        migrations.CreateModel(
             name='SummaryChange',
             fields=[
                 ('id', models.BigAutoField(primary_key=True, serialize=False)),
@@ -99,38 +140,7 @@ class Migration(migrations.Migration):
                 ('vendor_account', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='vendors.vendoraccount')),
             ],
             options={
-                'indexes': [models.Index(fields=['day', 'hour'], include=('calls',), name='callhoursummary_idx')],
-            },
-        ),
-        migrations.CreateModel(
-            name='DurationDaySummary',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('bucket', models.PositiveIntegerField()),
-                ('calls', models.PositiveIntegerField()),
-                ('agent', models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='calls.agent')),
-                ('campaign', models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='campaigns.campaign')),
-                ('vendor_account', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='vendors.vendoraccount')),
-            ],
-            options={
-                'indexes': [models.Index(fields=['day'], name='durationdaysummary_day_idx')],
-            },
-        ),
-        migrations.CreateModel(
-            name='DurationHourSummary',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('bucket', models.PositiveIntegerField()),
-                ('calls', models.PositiveIntegerField()),
-                ('hour', models.PositiveSmallIntegerField()),
-                ('agent', models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='calls.agent')),
-                ('campaign', models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='campaigns.campaign')),
-                ('vendor_account', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='vendors.vendoraccount')),
-            ],
-            options={
-                'indexes': [models.Index(fields=['day', 'hour'], name='durationhoursummary_idx')],
+                'indexes': [models.Index(fields=['day', 'hour'], name='callhoursummary_idx')],
             },
         ),
         migrations.RunPython(create_state, migrations.RunPython.noop),

@@ -261,6 +261,34 @@ def test_it_maps_a_utc_hour_to_the_local_hours_it_overlaps():
     }
 
 
+@pytest.mark.parametrize(
+    ("zone", "around"),
+    [
+        ("America/New_York", datetime(2026, 3, 8, tzinfo=UTC)),  # clocks forward
+        ("America/New_York", datetime(2026, 11, 1, tzinfo=UTC)),  # clocks back
+        ("Australia/Lord_Howe", datetime(2026, 4, 5, tzinfo=UTC)),  # back half an hour
+        ("Australia/Lord_Howe", datetime(2026, 10, 4, tzinfo=UTC)),  # forward half an hour
+        ("America/Santiago", datetime(2026, 4, 5, tzinfo=UTC)),  # back at local midnight
+        ("Asia/Kolkata", datetime(2026, 3, 4, tzinfo=UTC)),
+        ("Asia/Kathmandu", datetime(2026, 3, 4, tzinfo=UTC)),
+        ("Pacific/Chatham", datetime(2026, 4, 5, tzinfo=UTC)),  # +12:45 / +13:45
+    ],
+)
+def test_every_instant_falls_in_the_local_hours_and_windows_it_is_looked_for_in(zone, around):
+    tz = ZoneInfo(zone)
+    for minute in range(0, 3 * 24 * 60, 5):
+        instant = around - timedelta(days=1) + timedelta(minutes=minute)
+        local = instant.astimezone(tz)
+        bucket = (local.date(), local.hour)
+        # The refresh and the page find this instant's local hour from its UTC hour...
+        utc_hour = instant.replace(minute=0, second=0, microsecond=0)
+        assert bucket in summary.buckets_of_hour(utc_hour, tz), instant
+        # ...and look for its calls in a window of UTC time that holds it.
+        start, end = summary.bucket_window(bucket, tz)
+        assert start <= instant < end, (instant, bucket, start, end)
+        assert end - start <= timedelta(hours=2)
+
+
 def test_it_reads_summarised_days_from_the_summary(client_as, world):
     """The page really reads the summary (a test that could not tell would prove nothing)."""
     summary.refresh_summary()
