@@ -168,7 +168,7 @@ def median_error_seconds(median: float) -> float | None:
 
 
 def median_error_note() -> str:
-    """ "±2 s up to 5 min, ±7 s up to 15 min, …": the bound for medians of ordinary calls."""
+    """How close the median is, in words, for medians of ordinary calls (up to two hours)."""
     return ", ".join(
         f"±{_seconds((width - 1) / 2)} up to {_seconds(upper)}"
         for upper, width in DURATION_BUCKETS[:4]
@@ -562,8 +562,9 @@ class RefreshResult:
 def refresh_summary(*, max_seconds: float = 50.0, tz: tzinfo | None = None) -> RefreshResult:
     """Catch the summary up with every change, a batch per transaction, for up to max_seconds.
 
-    Safe to run twice at once (the second returns "busy") and to kill at any point (the batch in
-    progress rolls back; its change rows are still there).
+    Safe to run twice at once (on PostgreSQL the second returns "busy"; SQLite makes it wait
+    for the first) and to kill at any point (the batch in progress rolls back; its change rows
+    are still there).
     """
     tz = tz or timezone.get_default_timezone()
     SummaryState.objects.get_or_create(pk=1)

@@ -26,6 +26,8 @@ from dashboard.celery import app as celery_app
 from dashboard.models import (
     CallDaySummary,
     CallHourSummary,
+    CallHourTotal,
+    DurationDaySummary,
     SummaryChange,
     SummaryState,
 )
@@ -301,6 +303,14 @@ def test_it_reads_summarised_days_from_the_summary(client_as, world):
         params("day"), analytics.call_stats(params("day"), _sources()), {}
     )
     assert sum(r.calls for r in after) == sum(r.calls for r in before) + 1000
+    # The heat map reads the hour totals, the medians the histograms.
+    grid = analytics.heat_map_grid(_sources())
+    total = CallHourTotal.objects.filter(day=date(2026, 3, 5)).order_by("pk").first()
+    CallHourTotal.objects.filter(pk=total.pk).update(calls=total.calls + 7)
+    assert sum(map(sum, analytics.heat_map_grid(_sources()))) == sum(map(sum, grid)) + 7
+    histograms = analytics.duration_histograms(params("day"), _sources())
+    DurationDaySummary.objects.filter(day=date(2026, 3, 5), slice="all").update(calls=0)
+    assert analytics.duration_histograms(params("day"), _sources()) != histograms
 
 
 def test_it_recomputes_only_the_hours_that_changed(world):
