@@ -4,8 +4,9 @@ Figures are sums the database computes over the analytics summary (calls summed 
 and hour, dashboard/analytics_summary.py) plus, for the hours the summary has not caught up with
 yet, over the calls themselves; `sources_for` decides which is which, so the figures are exact.
 Python only adds up the few grouped rows the sources return and shapes them into charts and
-tables. The charts are SVG built with `format_html`, so every label (an agent's name, a vendor
-reason) is escaped; nothing here marks user text safe.
+tables. The charts are SVG built with `_html`, which escapes every argument as format_html does
+(numbers aside), so every label (an agent's name, a vendor reason) is escaped; nothing here
+marks user text safe.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
-from calls.models import Agent, CallOutcome
+from calls.models import Agent, CallOutcome, CallReview
 from calls.state import CONNECTED_OUTCOMES
 from campaigns.models import Campaign, CampaignKind
 from dashboard import analytics_summary as summary
@@ -152,13 +153,15 @@ def _sum_sources(
     calls_filter: Q | None = None,
     grouped: bool = True,
     summary_group: F | None = None,
+    calls_rows: list[dict] | None = None,
 ) -> dict[tuple, dict[str, int]]:
     """{(group, *dimensions): {measure: total}} over every source.
 
     `summed`: the measures over summary rows (Sum of their columns); `counted`: the same
     measures over calls (Count/Sum of call columns), under the same names; the first of them
     is a count of calls. grouped=False: one group (0) for the whole range. summary_group: what
-    summary rows are grouped by, when not the calls' column of the same name.
+    summary rows are grouped by, when not the calls' column of the same name. calls_rows: the
+    unsummarised calls' grouped rows, when the caller computed them itself.
     """
     day_model, hour_model = models
     # (the dimension columns, the prefix of the measure columns, + or -, the grouped rows)
@@ -175,14 +178,19 @@ def _sum_sources(
         if where is not None:
             rows = model.objects.filter(where).values(*dimensions, group=group)
             answers.append((dimensions, "m_", sign, rows.annotate(**sums).order_by()))
-    if sources.calls is not None:
-        calls = sources.calls.annotate(**(calls_annotations or {}))
-        if calls_filter is not None:
-            calls = calls.filter(calls_filter)
+    if calls_rows is not None:
+        answers.append((dimensions, "", 1, calls_rows))
+    elif sources.calls:
         names = calls_dimensions or dimensions
         calls_group = _group_expression(params, calls=True) if grouped else Value(0)
-        rows = calls.values(*names, group=calls_group)
-        answers.append((names, "", 1, rows.annotate(**counted).order_by()))
+
+        def grouped_calls(calls: QuerySet) -> QuerySet:
+            calls = calls.annotate(**(calls_annotations or {}))
+            if calls_filter is not None:
+                calls = calls.filter(calls_filter)
+            return calls.values(*names, group=calls_group).annotate(**counted)
+
+        answers.append((names, "", 1, summary.union_of(sources.calls, grouped_calls)))
     totals: dict[tuple, dict[str, int]] = {}
     for names, prefix, sign, rows in answers:
         for row in rows:
@@ -208,7 +216,49 @@ def call_stats(params: AnalyticsParams, sources: Sources) -> dict[tuple, dict[st
         dimensions=STAT_DIMENSIONS,
         summed={name: Sum(name) for name in summary.SUMMED},
         counted=summary.call_measures(),
+        calls_rows=_call_stats_of_unsummarised(params, sources),
     )
+
+
+def _call_stats_of_unsummarised(params: AnalyticsParams, sources: Sources) -> list[dict]:
+    """The sums of call_measures() over the unsummarised calls, with their reviews joined once.
+
+    The parts of the calls (see analytics_summary.call_branches) are read from the covering
+    index alone and combined with UNION ALL; joining the reviews inside each part would make the
+    database scan the reviews table once per part, so they are joined once, outside.
+    """
+    if not sources.calls:
+        return []
+    group = _group_expression(params, calls=True)
+    parts = [
+        calls.values("id", "duration_seconds", *STAT_DIMENSIONS, group=group).order_by()
+        for calls in sources.calls
+    ]
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    sql, sql_params = union.query.sql_with_params()
+    quote = connection.ops.quote_name
+    reviews = CallReview._meta
+    reviewed, rating, call_id = (
+        quote(reviews.get_field(name).column) for name in ("is_reviewed", "rating", "call")
+    )
+    keys = ", ".join(f"calls.{quote(name)}" for name in ("group", *STAT_DIMENSIONS))
+    query = (
+        f"SELECT {keys}, COUNT(*), COUNT(calls.duration_seconds), "  # noqa: S608 (names from model metadata)
+        f"COALESCE(SUM(calls.duration_seconds), 0), "
+        f"SUM(CASE WHEN review.{reviewed} THEN 1 ELSE 0 END), COUNT(review.{rating}), "
+        f"COALESCE(SUM(review.{rating}), 0) "
+        f"FROM ({sql}) AS calls "
+        f"LEFT JOIN {quote(reviews.db_table)} AS review ON review.{call_id} = calls.id "
+        f"GROUP BY {keys}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, sql_params)
+        names = ("group", *STAT_DIMENSIONS, *summary.SUMMED)
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        if isinstance(row["group"], str):  # SQLite hands a raw query's dates back as text
+            row["group"] = date.fromisoformat(row["group"])
+    return rows
 
 
 _SLICE = {
@@ -369,14 +419,11 @@ def reason_rows(stats: dict[tuple, dict[str, int]], *, limit: int = 15) -> list[
 def unsummarised_calls(sources: Sources) -> list[dict[str, Any]]:
     """The calls of the hours the summary has not caught up with, per local day, hour and
     campaign: one query serves the heat map and the funnel's list of campaigns."""
-    if sources.calls is None:
-        return []
-    return list(
-        sources.calls.values(
+    return summary.union_of(
+        sources.calls,
+        lambda calls: calls.values(
             "campaign_id", local_day=F("summary_day"), local_hour=F("summary_hour")
-        )
-        .annotate(count=Count("id"))
-        .order_by()
+        ).annotate(count=Count("id")),
     )
 
 
@@ -506,7 +553,7 @@ def _campaigns_with_calls(
     counts: dict[int | None, int] = {}
     summary_counts = _sum_sources(
         params,
-        replace(sources, calls=None),
+        replace(sources, calls=()),
         models=(CallDaySummary, CallHourSummary),
         dimensions=("campaign_id",),
         summed={"calls": Sum("calls")},
@@ -601,10 +648,16 @@ def _parsed(template: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _html(template: str, *args: Any) -> SafeString:
-    """format_html with format specs ({:.1f}): numbers are formatted before escaping."""
+    """format_html with format specs ({:.1f}). Numbers need no escaping (a chart has hundreds
+    of them); everything else is escaped."""
     plain, specs = _parsed(template)
-    values = [format(arg, spec) if spec else arg for arg, spec in zip(args, specs, strict=True)]
-    return format_html(plain, *values)
+    values = [
+        format(arg, spec)
+        if isinstance(arg, int | float) and not isinstance(arg, bool)
+        else conditional_escape(format(arg, spec) if spec else arg)
+        for arg, spec in zip(args, specs, strict=True)
+    ]
+    return mark_safe(plain.format(*values))  # noqa: S308 (every value escaped or a number)
 
 
 def _join(parts: Sequence[Any]) -> SafeString:

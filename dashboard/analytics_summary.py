@@ -256,9 +256,10 @@ def _is_exact(bucket: Bucket, window: tuple[datetime, datetime], tz: tzinfo) -> 
     )
 
 
-def _calls_filter(buckets: Iterable[Bucket], tz: tzinfo) -> Q:
-    """Ordinary hours as plain created_at ranges (contiguous ones merged), which the database
-    estimates well and reads from its index; hours around a clock change also by local hour."""
+def _call_conditions(buckets: Iterable[Bucket], tz: tzinfo) -> list[Q]:
+    """One condition per stretch of these local hours: ordinary hours as plain created_at ranges
+    (contiguous ones merged), which the database reads from its covering index alone; an hour
+    around a clock change as its window and its local day and hour."""
     ranges: list[tuple[datetime, datetime]] = []
     around_changes: list[Q] = []
     for bucket in sorted(buckets):
@@ -272,8 +273,7 @@ def _calls_filter(buckets: Iterable[Bucket], tz: tzinfo) -> Q:
             ranges[-1] = (ranges[-1][0], window[1])
         else:
             ranges.append(window)
-    conditions = [Q(created_at__gte=start, created_at__lt=end) for start, end in ranges]
-    return reduce(operator.or_, [*conditions, *around_changes], Q(pk__in=[]))
+    return [Q(created_at__gte=start, created_at__lt=end) for start, end in ranges] + around_changes
 
 
 def calls_with_local_time(tz: tzinfo) -> QuerySet[Call]:
@@ -282,8 +282,38 @@ def calls_with_local_time(tz: tzinfo) -> QuerySet[Call]:
 
 
 def calls_in_buckets(buckets: set[Bucket], tz: tzinfo) -> QuerySet[Call]:
-    """The calls of exactly these local hours."""
-    return calls_with_local_time(tz).filter(_calls_filter(buckets, tz))
+    """The calls of exactly these local hours, in one query (the refresh's)."""
+    return calls_with_local_time(tz).filter(
+        reduce(operator.or_, _call_conditions(buckets, tz), Q(pk__in=[]))
+    )
+
+
+# Queries over many stretches of hours are one UNION ALL of this many parts at most.
+MAX_BRANCHES = 48
+
+
+def call_branches(buckets: set[Bucket], tz: tzinfo) -> tuple[QuerySet[Call], ...]:
+    """The calls of exactly these local hours as separate parts, one per stretch of time, each a
+    plain range the database reads from its index alone (an OR of ranges would make it fetch
+    every wide call row); grouped separately and combined with UNION ALL (`union_of`)."""
+    conditions = _call_conditions(buckets, tz)
+    size = -(-len(conditions) // MAX_BRANCHES)  # ceiling: at most MAX_BRANCHES parts
+    parts = [conditions[start : start + size] for start in range(0, len(conditions), size)]
+    return tuple(
+        calls_with_local_time(tz).filter(reduce(operator.or_, part, Q(pk__in=[]))) for part in parts
+    )
+
+
+def union_of(branches: Sequence[QuerySet], build: Any) -> list[dict[str, Any]]:
+    """build(branch) for every branch (a grouped values() queryset), as one UNION ALL query.
+
+    Each part groups its own calls; a group that spans parts comes back once per part, and the
+    caller adds them up (every caller already adds up several sources).
+    """
+    queries = [build(branch).order_by() for branch in branches]
+    if not queries:
+        return []
+    return list(queries[0].union(*queries[1:], all=True)) if len(queries) > 1 else list(queries[0])
 
 
 # --- Change tracking (database triggers) ---------------------------------------------------------
@@ -487,7 +517,8 @@ class Sources:
     stale_filter: Q | None
     # CallHourTotal rows of the range's unchanged hours (the heat map needs hours, not days).
     heat_filter: Q | None
-    calls: QuerySet[Call] | None
+    # The calls not summarised, in parts (see call_branches); empty when there are none.
+    calls: tuple[QuerySet[Call], ...] = ()
     pending_hours: int = 0
 
 
@@ -523,19 +554,19 @@ def sources_for(start: date, end: date, tz: tzinfo, *, use_summary: bool = True)
         calls = calls_with_local_time(tz).filter(
             created_at__gte=start_at, created_at__lt=end_before
         )
-        return Sources(False, None, None, None, calls)
+        return Sources(False, None, None, None, (calls,))
     in_range = Q(day__gte=start, day__lte=end)
     hours = changed_hours(start_at - timedelta(days=1), end_before + timedelta(days=1))
     buckets = {bucket for bucket in buckets_of(hours, tz) if start <= bucket[0] <= end}
     if not buckets:
-        return Sources(True, in_range, None, in_range, None)
+        return Sources(True, in_range, None, in_range)
     changed = bucket_q(buckets)
     return Sources(
         using_summary=True,
         day_filter=in_range,
         stale_filter=changed,
         heat_filter=in_range & ~changed,
-        calls=calls_in_buckets(buckets, tz),
+        calls=call_branches(buckets, tz),
         pending_hours=len(buckets),
     )
 

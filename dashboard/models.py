@@ -285,7 +285,7 @@ class DurationHourSummary(DurationFigures):
     hour = models.PositiveSmallIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["day", "hour"], name="durationhoursummary_idx")]
+        indexes = [models.Index(fields=["slice", "day", "hour"], name="durationhoursummary_idx")]
 
     def __str__(self) -> str:
         return f"{self.day} {self.hour:02d}h, {self.slice} {self.member}, {self.bucket} s"

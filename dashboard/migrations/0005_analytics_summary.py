@@ -84,7 +84,7 @@ class Migration(migrations.Migration):
                 ('hour', models.PositiveSmallIntegerField()),
             ],
             options={
-                'indexes': [models.Index(fields=['day', 'hour'], name='durationhoursummary_idx')],
+                'indexes': [models.Index(fields=['slice', 'day', 'hour'], name='durationhoursummary_idx')],
             },
         ),
         migrations.CreateModel(
