@@ -1328,7 +1328,12 @@ def _one_snapshot() -> Iterator[None]:
     with transaction.atomic(), connection.cursor() as cursor:
         if outermost:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [ANALYTICS_WORK_MEM])
+        # JIT off: the page's queries are many and short, and compiling one (PostgreSQL does
+        # above a cost that a month of calls reaches) takes longer than running it.
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
+            [ANALYTICS_WORK_MEM],
+        )
         yield
 
 
