@@ -190,7 +190,12 @@ def _sum_sources(
                 calls = calls.filter(calls_filter)
             return calls.values(*names, group=calls_group).annotate(**counted)
 
-        answers.append((names, "", 1, summary.union_of(sources.calls, grouped_calls)))
+        rows = summary.summed_union(
+            sources.calls, grouped_calls, keys=("group", *names), measures=tuple(counted)
+        )
+        for row in rows:
+            row["group"] = summary.as_date(row["group"]) if params.is_time else row["group"]
+        answers.append((names, "", 1, rows))
     totals: dict[tuple, dict[str, int]] = {}
     for names, prefix, sign, rows in answers:
         for row in rows:
@@ -230,12 +235,10 @@ def _call_stats_of_unsummarised(params: AnalyticsParams, sources: Sources) -> li
     if not sources.calls:
         return []
     group = _group_expression(params, calls=True)
-    parts = [
-        calls.values("id", "duration_seconds", *STAT_DIMENSIONS, group=group).order_by()
-        for calls in sources.calls
-    ]
-    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    sql, sql_params = union.query.sql_with_params()
+    sql, sql_params = summary.union_sql(
+        sources.calls,
+        lambda calls: calls.values("id", "duration_seconds", *STAT_DIMENSIONS, group=group),
+    )
     quote = connection.ops.quote_name
     reviews = CallReview._meta
     reviewed, rating, call_id = (
@@ -256,8 +259,7 @@ def _call_stats_of_unsummarised(params: AnalyticsParams, sources: Sources) -> li
         names = ("group", *STAT_DIMENSIONS, *summary.SUMMED)
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     for row in rows:
-        if isinstance(row["group"], str):  # SQLite hands a raw query's dates back as text
-            row["group"] = date.fromisoformat(row["group"])
+        row["group"] = summary.as_date(row["group"]) if params.is_time else row["group"]
     return rows
 
 
@@ -419,12 +421,18 @@ def reason_rows(stats: dict[tuple, dict[str, int]], *, limit: int = 15) -> list[
 def unsummarised_calls(sources: Sources) -> list[dict[str, Any]]:
     """The calls of the hours the summary has not caught up with, per local day, hour and
     campaign: one query serves the heat map and the funnel's list of campaigns."""
-    return summary.union_of(
+    rows = summary.summed_union(
         sources.calls,
         lambda calls: calls.values(
             "campaign_id", local_day=F("summary_day"), local_hour=F("summary_hour")
         ).annotate(count=Count("id")),
+        keys=("campaign_id", "local_day", "local_hour"),
+        measures=("count",),
     )
+    for row in rows:
+        row["local_day"] = summary.as_date(row["local_day"])
+        row["local_hour"] = int(row["local_hour"])  # PostgreSQL's EXTRACT gives a numeric
+    return rows
 
 
 def heat_map_grid(

@@ -304,16 +304,35 @@ def call_branches(buckets: set[Bucket], tz: tzinfo) -> tuple[QuerySet[Call], ...
     )
 
 
-def union_of(branches: Sequence[QuerySet], build: Any) -> list[dict[str, Any]]:
-    """build(branch) for every branch (a grouped values() queryset), as one UNION ALL query.
-
-    Each part groups its own calls; a group that spans parts comes back once per part, and the
-    caller adds them up (every caller already adds up several sources).
-    """
+def union_sql(branches: Sequence[QuerySet], build: Any) -> tuple[str, tuple]:
+    """build(branch) for every branch, as one UNION ALL query (its SQL and parameters)."""
     queries = [build(branch).order_by() for branch in branches]
-    if not queries:
+    union = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
+    return union.query.sql_with_params()
+
+
+def summed_union(
+    branches: Sequence[QuerySet], build: Any, keys: Sequence[str], measures: Sequence[str]
+) -> list[dict[str, Any]]:
+    """build(branch) grouped by `keys` in every branch, summed again over all of them (a group
+    spans branches when its calls do): one query, the few summed rows come back."""
+    if not branches:
         return []
-    return list(queries[0].union(*queries[1:], all=True)) if len(queries) > 1 else list(queries[0])
+    sql, params = union_sql(branches, build)
+    quote = connection.ops.quote_name
+    columns = ", ".join(f"parts.{quote(key)}" for key in keys)
+    sums = ", ".join(f"CAST(SUM(parts.{quote(name)}) AS BIGINT)" for name in measures)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns}, {sums} FROM ({sql}) AS parts GROUP BY {columns}",  # noqa: S608 (aliases of our own query)
+            params,
+        )
+        return [dict(zip((*keys, *measures), row, strict=True)) for row in cursor.fetchall()]
+
+
+def as_date(value: Any) -> Any:
+    """A date from a raw query: SQLite hands dates back as text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 # --- Change tracking (database triggers) ---------------------------------------------------------

@@ -23,6 +23,27 @@ def drop_triggers(apps, schema_editor):
     drop_triggers(schema_editor.connection)
 
 
+# Every refresh rewrites the rows of the hours it recomputes: have autovacuum clear the old
+# versions after 2 % of a table changed rather than the default 20 %, so reads stay fast.
+SUMMARY_TABLES = (
+    "dashboard_calldaysummary",
+    "dashboard_callhoursummary",
+    "dashboard_callhourtotal",
+    "dashboard_durationdaysummary",
+    "dashboard_durationhoursummary",
+)
+
+
+def tune_autovacuum(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table in SUMMARY_TABLES:
+        schema_editor.execute(
+            f"ALTER TABLE {table} SET (autovacuum_vacuum_scale_factor = 0.02, "
+            "autovacuum_analyze_scale_factor = 0.02)"
+        )
+
+
 def create_state(apps, schema_editor):
     apps.get_model("dashboard", "SummaryState").objects.get_or_create(pk=1)
 
@@ -145,4 +166,5 @@ class Migration(migrations.Migration):
         ),
         migrations.RunPython(create_state, migrations.RunPython.noop),
         migrations.RunPython(install_triggers, drop_triggers),
+        migrations.RunPython(tune_autovacuum, migrations.RunPython.noop),
     ]
