@@ -24,7 +24,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Q, Sum, Value
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.html import conditional_escape
@@ -123,15 +123,19 @@ def analytics_params(data: QueryDict, *, today: date | None = None) -> tuple[Ana
 
 # --- Selectors -----------------------------------------------------------------------------------
 #
-# Each selector runs one grouped query per source (the day summary, the hour summary, the calls
-# not summarised yet) with the same groups and sums, and adds the answers up.
+# Each selector runs one grouped query per source (the day summary; the hour summary's rows of
+# the changed hours, taken away; the calls of those hours) with the same groups and sums, and
+# adds the answers up.
 
 
-def _group_expression(params: AnalyticsParams, *, calls: bool) -> F:
-    """What a source's rows are grouped by: the local day (weeks are made of days), or an id."""
-    if params.is_time:
-        return F("summary_day") if calls else F("day")
-    return F(_ENTITY[params.grouping][0])
+def _summary_group(params: AnalyticsParams) -> F:
+    """What summary rows are grouped by: the local day (weeks are made of days), or an id."""
+    return F("day") if params.is_time else F(_ENTITY[params.grouping][0])
+
+
+def _calls_group_column(params: AnalyticsParams) -> str:
+    """The same, as a column of the unsummarised calls' derived table."""
+    return "summary_day" if params.is_time else _ENTITY[params.grouping][0]
 
 
 def _group_key(params: AnalyticsParams, value: Any) -> Any:
@@ -146,65 +150,40 @@ def _sum_sources(
     *,
     models: tuple[Any, Any],
     dimensions: Sequence[str],
-    summed: dict[str, Any],
-    counted: dict[str, Any],
-    calls_dimensions: Sequence[str] | None = None,
-    calls_annotations: dict[str, Any] | None = None,
-    calls_filter: Q | None = None,
-    grouped: bool = True,
-    summary_group: F | None = None,
-    calls_rows: list[dict] | None = None,
+    measures: dict[str, Any],
+    calls_rows: list[dict[str, Any]],
+    summary_group: Any = None,
 ) -> dict[tuple, dict[str, int]]:
-    """{(group, *dimensions): {measure: total}} over every source.
+    """{(group, *dimensions): {measure: total}}: the day summary's rows, less the changed hours'
+    rows as the hour summary last saw them, plus `calls_rows` (the unsummarised calls, grouped
+    and summed the same way by the caller).
 
-    `summed`: the measures over summary rows (Sum of their columns); `counted`: the same
-    measures over calls (Count/Sum of call columns), under the same names; the first of them
-    is a count of calls. grouped=False: one group (0) for the whole range. summary_group: what
-    summary rows are grouped by, when not the calls' column of the same name. calls_rows: the
-    unsummarised calls' grouped rows, when the caller computed them itself.
+    `measures`: {name: Sum(column)} over summary rows; the first is the count of calls.
+    `summary_group`: what summary rows are grouped by (default: the grouping's own column).
     """
     day_model, hour_model = models
-    # (the dimension columns, the prefix of the measure columns, + or -, the grouped rows)
-    answers: list[tuple[Sequence[str], str, int, Any]] = []
-    group = _group_expression(params, calls=False) if grouped else Value(0)
-    if summary_group is not None:
-        group = summary_group
+    group = summary_group or _summary_group(params)
     # Summed measures are named m_<name>: an annotation may not take a model field's name.
-    sums = {f"m_{name}": expression for name, expression in summed.items()}
+    sums = {f"m_{name}": expression for name, expression in measures.items()}
+    # (the prefix of the measure columns, + or -, the grouped rows)
+    answers: list[tuple[str, int, Any]] = []
     for model, where, sign in (
         (day_model, sources.day_filter, 1),
-        (hour_model, sources.stale_filter, -1),  # changed hours, as the summary last saw them
+        (hour_model, sources.stale_filter, -1),
     ):
         if where is not None:
             rows = model.objects.filter(where).values(*dimensions, group=group)
-            answers.append((dimensions, "m_", sign, rows.annotate(**sums).order_by()))
-    if calls_rows is not None:
-        answers.append((dimensions, "", 1, calls_rows))
-    elif sources.calls:
-        names = calls_dimensions or dimensions
-        calls_group = _group_expression(params, calls=True) if grouped else Value(0)
-
-        def grouped_calls(calls: QuerySet) -> QuerySet:
-            calls = calls.annotate(**(calls_annotations or {}))
-            if calls_filter is not None:
-                calls = calls.filter(calls_filter)
-            return calls.values(*names, group=calls_group).annotate(**counted)
-
-        rows = summary.summed_union(
-            sources.calls, grouped_calls, keys=("group", *names), measures=tuple(counted)
-        )
-        for row in rows:
-            row["group"] = summary.as_date(row["group"]) if params.is_time else row["group"]
-        answers.append((names, "", 1, rows))
+            answers.append(("m_", sign, rows.annotate(**sums).order_by()))
+    answers.append(("", 1, calls_rows))
     totals: dict[tuple, dict[str, int]] = {}
-    for names, prefix, sign, rows in answers:
+    for prefix, sign, rows in answers:
         for row in rows:
-            key = (_group_key(params, row["group"]), *(row[name] for name in names))
-            target = totals.setdefault(key, dict.fromkeys(counted, 0))
-            for measure in counted:
+            key = (_group_key(params, row["group"]), *(row[name] for name in dimensions))
+            target = totals.setdefault(key, dict.fromkeys(measures, 0))
+            for measure in measures:
                 target[measure] += sign * (row[prefix + measure] or 0)
     # A group whose only calls were in a changed hour and are gone now adds up to nothing.
-    first = next(iter(counted))
+    first = next(iter(measures))
     return {key: values for key, values in totals.items() if values[first]}
 
 
@@ -219,8 +198,7 @@ def call_stats(params: AnalyticsParams, sources: Sources) -> dict[tuple, dict[st
         sources,
         models=(CallDaySummary, CallHourSummary),
         dimensions=STAT_DIMENSIONS,
-        summed={name: Sum(name) for name in summary.SUMMED},
-        counted=summary.call_measures(),
+        measures={name: Sum(name) for name in summary.SUMMED},
         calls_rows=_call_stats_of_unsummarised(params, sources),
     )
 
@@ -232,35 +210,35 @@ def _call_stats_of_unsummarised(params: AnalyticsParams, sources: Sources) -> li
     index alone and combined with UNION ALL; joining the reviews inside each part would make the
     database scan the reviews table once per part, so they are joined once, outside.
     """
-    if not sources.calls:
-        return []
-    group = _group_expression(params, calls=True)
-    sql, sql_params = summary.union_sql(
-        sources.calls,
-        lambda calls: calls.values("id", "duration_seconds", *STAT_DIMENSIONS, group=group),
-    )
     quote = connection.ops.quote_name
     reviews = CallReview._meta
     reviewed, rating, call_id = (
         quote(reviews.get_field(name).column) for name in ("is_reviewed", "rating", "call")
     )
-    keys = ", ".join(f"calls.{quote(name)}" for name in ("group", *STAT_DIMENSIONS))
-    query = (
-        f"SELECT {keys}, COUNT(*), COUNT(calls.duration_seconds), "  # noqa: S608 (names from model metadata)
-        f"COALESCE(SUM(calls.duration_seconds), 0), "
-        f"SUM(CASE WHEN review.{reviewed} THEN 1 ELSE 0 END), COUNT(review.{rating}), "
-        f"COALESCE(SUM(review.{rating}), 0) "
-        f"FROM ({sql}) AS calls "
-        f"LEFT JOIN {quote(reviews.db_table)} AS review ON review.{call_id} = calls.id "
-        f"GROUP BY {keys}"
+    keys = [f"calls.{quote(name)}" for name in (_calls_group_column(params), *STAT_DIMENSIONS)]
+    rows = summary.query_calls_table(
+        sources,
+        select=[
+            *keys,
+            "COUNT(*)",
+            "COUNT(calls.duration_seconds)",
+            "COALESCE(SUM(calls.duration_seconds), 0)",
+            f"SUM(CASE WHEN review.{reviewed} THEN 1 ELSE 0 END)",
+            f"COUNT(review.{rating})",
+            f"COALESCE(SUM(review.{rating}), 0)",
+        ],
+        group_by=keys,
+        tail=f"LEFT JOIN {quote(reviews.db_table)} AS review ON review.{call_id} = calls.id",
     )
-    with connection.cursor() as cursor:
-        cursor.execute(query, sql_params)
-        names = ("group", *STAT_DIMENSIONS, *summary.SUMMED)
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    for row in rows:
-        row["group"] = summary.as_date(row["group"]) if params.is_time else row["group"]
-    return rows
+    names = ("group", *STAT_DIMENSIONS, *summary.SUMMED)
+    return [_typed(params, dict(zip(names, row, strict=True))) for row in rows]
+
+
+def _typed(params: AnalyticsParams, row: dict[str, Any]) -> dict[str, Any]:
+    """A raw query's row as the ORM would give it (dates from SQLite's text, ints)."""
+    if params.is_time:
+        row["group"] = summary.as_date(row["group"])
+    return row
 
 
 _SLICE = {
@@ -280,17 +258,24 @@ def duration_histograms(params: AnalyticsParams, sources: Sources) -> dict[Any, 
         day_filter=None if sources.day_filter is None else sources.day_filter & in_slice,
         stale_filter=None if sources.stale_filter is None else sources.stale_filter & in_slice,
     )
+    group = f"calls.{connection.ops.quote_name(_calls_group_column(params))}"
+    calls_rows = [
+        _typed(params, {"group": row[0], "bucket": row[1], "calls": row[2]})
+        for row in summary.query_calls_table(
+            sources,
+            select=[group, "calls.duration_bucket", "COUNT(*)"],
+            group_by=[group, "calls.duration_bucket"],
+            tail="WHERE calls.duration_seconds IS NOT NULL",
+        )
+    ]
     totals = _sum_sources(
         params,
         sliced,
         models=(DurationDaySummary, DurationHourSummary),
         dimensions=("bucket",),
-        summed={"calls": Sum("calls")},
-        counted={"calls": Count("id")},
-        calls_dimensions=("duration_bucket",),
-        calls_annotations={"duration_bucket": summary.duration_bucket()},
-        calls_filter=Q(duration_seconds__isnull=False),
+        measures={"calls": Sum("calls")},
         summary_group=None if params.is_time else F("member"),
+        calls_rows=calls_rows,
     )
     histograms: dict[Any, dict[int, int]] = {}
     for (group, bucket), measures in totals.items():
@@ -421,18 +406,21 @@ def reason_rows(stats: dict[tuple, dict[str, int]], *, limit: int = 15) -> list[
 def unsummarised_calls(sources: Sources) -> list[dict[str, Any]]:
     """The calls of the hours the summary has not caught up with, per local day, hour and
     campaign: one query serves the heat map and the funnel's list of campaigns."""
-    rows = summary.summed_union(
-        sources.calls,
-        lambda calls: calls.values(
-            "campaign_id", local_day=F("summary_day"), local_hour=F("summary_hour")
-        ).annotate(count=Count("id")),
-        keys=("campaign_id", "local_day", "local_hour"),
-        measures=("count",),
+    rows = summary.query_calls_table(
+        sources,
+        select=["calls.campaign_id", "calls.summary_day", "calls.summary_hour", "COUNT(*)"],
+        group_by=["calls.campaign_id", "calls.summary_day", "calls.summary_hour"],
     )
-    for row in rows:
-        row["local_day"] = summary.as_date(row["local_day"])
-        row["local_hour"] = int(row["local_hour"])  # PostgreSQL's EXTRACT gives a numeric
-    return rows
+    # (PostgreSQL's EXTRACT gives the hour as a numeric.)
+    return [
+        {
+            "campaign_id": campaign_id,
+            "local_day": summary.as_date(day),
+            "local_hour": int(hour),
+            "count": count,
+        }
+        for campaign_id, day, hour, count in rows
+    ]
 
 
 def heat_map_grid(
@@ -559,14 +547,15 @@ def _campaigns_with_calls(
     """Campaigns with calls in the range: summed days, less the changed hours as summed, plus
     those hours' calls (a campaign whose calls there all moved away adds up to none)."""
     counts: dict[int | None, int] = {}
+    whole_range = Value(0)  # one group: only whether a campaign has calls matters
     summary_counts = _sum_sources(
         params,
-        replace(sources, calls=()),
+        sources,
         models=(CallDaySummary, CallHourSummary),
         dimensions=("campaign_id",),
-        summed={"calls": Sum("calls")},
-        counted={"calls": Count("id")},
-        grouped=False,
+        measures={"calls": Sum("calls")},
+        calls_rows=[],
+        summary_group=whole_range,
     )
     for (_whole_range, campaign_id), values in summary_counts.items():
         counts[campaign_id] = counts.get(campaign_id, 0) + values["calls"]
@@ -1336,10 +1325,12 @@ def _one_snapshot() -> Iterator[None]:
     with transaction.atomic(), connection.cursor() as cursor:
         if outermost:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        # JIT off: the page's queries are many and short, and compiling one (PostgreSQL does
-        # above a cost that a month of calls reaches) takes longer than running it.
+        # JIT off and no parallel workers: the page's queries are many and short; compiling one
+        # (PostgreSQL does above a cost a month of calls reaches) or starting workers for it
+        # takes longer than running it, the more so on a busy machine.
         cursor.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)",
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true)",
             [ANALYTICS_WORK_MEM],
         )
         yield

@@ -32,6 +32,7 @@ estimate within half a bucket: see `median_error_seconds`.
 
 from __future__ import annotations
 
+import functools
 import operator
 import time as clock
 from collections.abc import Iterable, Iterator, Sequence
@@ -235,7 +236,7 @@ def bucket_window(bucket: Bucket, tz: tzinfo) -> tuple[datetime, datetime]:
     """UTC instants [start, end) that hold every instant of this local hour: exactly its hour
     on ordinary days; both occurrences when clocks go back (the earliest start, the latest end
     over both readings of an ambiguous time), and possibly instants of a neighbouring hour
-    around a clock change (then the local day and hour decide, see _calls_filter)."""
+    around a clock change (then the local day and hour decide, see _call_conditions)."""
     day, hour = bucket
     start = datetime.combine(day, time(hour))
     end = start + timedelta(hours=1)
@@ -256,10 +257,12 @@ def _is_exact(bucket: Bucket, window: tuple[datetime, datetime], tz: tzinfo) -> 
     )
 
 
-def _call_conditions(buckets: Iterable[Bucket], tz: tzinfo) -> list[Q]:
-    """One condition per stretch of these local hours: ordinary hours as plain created_at ranges
-    (contiguous ones merged), which the database reads from its covering index alone; an hour
-    around a clock change as its window and its local day and hour."""
+def _call_conditions(
+    buckets: Iterable[Bucket], tz: tzinfo
+) -> tuple[list[tuple[datetime, datetime]], list[Q]]:
+    """These local hours as plain created_at ranges (contiguous hours merged), which the
+    database reads from its covering index alone, and, for an hour around a clock change, its
+    window and its local day and hour."""
     ranges: list[tuple[datetime, datetime]] = []
     around_changes: list[Q] = []
     for bucket in sorted(buckets):
@@ -273,7 +276,7 @@ def _call_conditions(buckets: Iterable[Bucket], tz: tzinfo) -> list[Q]:
             ranges[-1] = (ranges[-1][0], window[1])
         else:
             ranges.append(window)
-    return [Q(created_at__gte=start, created_at__lt=end) for start, end in ranges] + around_changes
+    return ranges, around_changes
 
 
 def calls_with_local_time(tz: tzinfo) -> QuerySet[Call]:
@@ -283,51 +286,80 @@ def calls_with_local_time(tz: tzinfo) -> QuerySet[Call]:
 
 def calls_in_buckets(buckets: set[Bucket], tz: tzinfo) -> QuerySet[Call]:
     """The calls of exactly these local hours, in one query (the refresh's)."""
+    ranges, around_changes = _call_conditions(buckets, tz)
+    conditions = [Q(created_at__gte=start, created_at__lt=end) for start, end in ranges]
     return calls_with_local_time(tz).filter(
-        reduce(operator.or_, _call_conditions(buckets, tz), Q(pk__in=[]))
+        reduce(operator.or_, [*conditions, *around_changes], Q(pk__in=[]))
     )
 
 
-# Queries over many stretches of hours are one UNION ALL of this many parts at most.
-MAX_BRANCHES = 48
+# The unsummarised calls are read as one UNION ALL of plain ranges, this many at most (beyond,
+# they are read as one OR of ranges, less efficiently). SQLite allows 500 parts.
+MAX_RANGES = 160
+# Stand-ins for a range's ends while its query is compiled once for every range.
+_START, _END = datetime(1901, 1, 1, tzinfo=UTC), datetime(1901, 1, 2, tzinfo=UTC)
 
 
-def call_branches(buckets: set[Bucket], tz: tzinfo) -> tuple[QuerySet[Call], ...]:
-    """The calls of exactly these local hours as separate parts, one per stretch of time, each a
-    plain range the database reads from its index alone (an OR of ranges would make it fetch
-    every wide call row); grouped separately and combined with UNION ALL (`union_of`)."""
-    conditions = _call_conditions(buckets, tz)
-    size = -(-len(conditions) // MAX_BRANCHES)  # ceiling: at most MAX_BRANCHES parts
-    parts = [conditions[start : start + size] for start in range(0, len(conditions), size)]
-    return tuple(
-        calls_with_local_time(tz).filter(reduce(operator.or_, part, Q(pk__in=[]))) for part in parts
+def _unsummarised_columns(calls: QuerySet[Call]) -> QuerySet:
+    return (
+        calls.annotate(duration_bucket=duration_bucket())
+        .values("id", "summary_day", "summary_hour", *UNSUMMARISED_COLUMNS)
+        .order_by()  # no ORDER BY inside a UNION ALL
     )
 
 
-def union_sql(branches: Sequence[QuerySet], build: Any) -> tuple[str, tuple]:
-    """build(branch) for every branch, as one UNION ALL query (its SQL and parameters)."""
-    queries = [build(branch).order_by() for branch in branches]
-    union = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
-    return union.query.sql_with_params()
+def calls_table_sql(
+    ranges: Sequence[tuple[datetime, datetime]], conditions: Sequence[Q], tz: tzinfo
+) -> tuple[str, list[Any]]:
+    """The calls in these created_at ranges or meeting these conditions, as one derived table.
+
+    One part per range, combined with UNION ALL, so each is a plain range the database reads
+    from the covering index alone (an OR of ranges makes it fetch every wide call row). The
+    part's query is compiled once by the ORM and its two range parameters swapped per range:
+    compiling dozens of near-identical querysets would cost more than running them.
+    """
+    parts: list[tuple[str, list[Any]]] = []
+    base = calls_with_local_time(tz)
+    if len(ranges) > MAX_RANGES:
+        either = (Q(created_at__gte=start, created_at__lt=end) for start, end in ranges)
+        conditions = [reduce(operator.or_, either), *conditions]
+        ranges = []
+    if ranges:
+        template = _unsummarised_columns(base.filter(created_at__gte=_START, created_at__lt=_END))
+        sql, params = template.query.sql_with_params()
+        adapt = connection.ops.adapt_datetimefield_value
+        start_at, end_at = list(params).index(adapt(_START)), list(params).index(adapt(_END))
+        for start, end in ranges:
+            values = list(params)
+            values[start_at], values[end_at] = adapt(start), adapt(end)
+            parts.append((sql, values))
+    for condition in conditions:
+        sql, params = _unsummarised_columns(base.filter(condition)).query.sql_with_params()
+        parts.append((sql, list(params)))
+    return (
+        " UNION ALL ".join(sql for sql, _params in parts),
+        [value for _sql, values in parts for value in values],
+    )
 
 
-def summed_union(
-    branches: Sequence[QuerySet], build: Any, keys: Sequence[str], measures: Sequence[str]
-) -> list[dict[str, Any]]:
-    """build(branch) grouped by `keys` in every branch, summed again over all of them (a group
-    spans branches when its calls do): one query, the few summed rows come back."""
-    if not branches:
+# Columns of the unsummarised calls' derived table besides id and the local day and hour.
+UNSUMMARISED_COLUMNS = (*DIMENSIONS, "duration_seconds", "duration_bucket")
+
+
+def query_calls_table(
+    sources: Sources, select: Sequence[str], group_by: Sequence[str], tail: str = ""
+) -> list[tuple]:
+    """SELECT select FROM the unsummarised calls (as `calls`) [tail] GROUP BY group_by."""
+    if sources.calls_table is None:
         return []
-    sql, params = union_sql(branches, build)
-    quote = connection.ops.quote_name
-    columns = ", ".join(f"parts.{quote(key)}" for key in keys)
-    sums = ", ".join(f"CAST(SUM(parts.{quote(name)}) AS BIGINT)" for name in measures)
+    sql, params = sources.calls_table
+    query = (
+        f"SELECT {', '.join(select)} FROM ({sql}) AS calls {tail} "  # noqa: S608 (our own SQL)
+        f"GROUP BY {', '.join(group_by)}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns}, {sums} FROM ({sql}) AS parts GROUP BY {columns}",  # noqa: S608 (aliases of our own query)
-            params,
-        )
-        return [dict(zip((*keys, *measures), row, strict=True)) for row in cursor.fetchall()]
+        cursor.execute(query, params)
+        return cursor.fetchall()
 
 
 def as_date(value: Any) -> Any:
@@ -536,9 +568,24 @@ class Sources:
     stale_filter: Q | None
     # CallHourTotal rows of the range's unchanged hours (the heat map needs hours, not days).
     heat_filter: Q | None
-    # The calls not summarised, in parts (see call_branches); empty when there are none.
-    calls: tuple[QuerySet[Call], ...] = ()
+    # The calls not summarised: created_at ranges, and conditions for hours around a clock
+    # change (see _call_conditions); both empty when the summary covers everything.
+    call_ranges: tuple[tuple[datetime, datetime], ...] = ()
+    call_conditions: tuple[Q, ...] = ()
+    time_zone: tzinfo = UTC
     pending_hours: int = 0
+
+    @property
+    def has_calls(self) -> bool:
+        return bool(self.call_ranges or self.call_conditions)
+
+    @functools.cached_property
+    def calls_table(self) -> tuple[str, list[Any]] | None:
+        """The unsummarised calls as one derived table (SQL and parameters, built once for the
+        page's few queries over it), with every column they group or sum by."""
+        if not self.has_calls:
+            return None
+        return calls_table_sql(self.call_ranges, self.call_conditions, self.time_zone)
 
 
 def summary_ready(tz: tzinfo) -> bool:
@@ -570,22 +617,22 @@ def sources_for(start: date, end: date, tz: tzinfo, *, use_summary: bool = True)
     """Where the figures of local days start..end (both included) come from right now."""
     start_at, end_before = local_midnight(start, tz), local_midnight(end + timedelta(days=1), tz)
     if not use_summary or not summary_ready(tz):
-        calls = calls_with_local_time(tz).filter(
-            created_at__gte=start_at, created_at__lt=end_before
-        )
-        return Sources(False, None, None, None, (calls,))
+        return Sources(False, None, None, None, ((start_at, end_before),), time_zone=tz)
     in_range = Q(day__gte=start, day__lte=end)
     hours = changed_hours(start_at - timedelta(days=1), end_before + timedelta(days=1))
     buckets = {bucket for bucket in buckets_of(hours, tz) if start <= bucket[0] <= end}
     if not buckets:
         return Sources(True, in_range, None, in_range)
     changed = bucket_q(buckets)
+    ranges, around_changes = _call_conditions(buckets, tz)
     return Sources(
         using_summary=True,
         day_filter=in_range,
         stale_filter=changed,
         heat_filter=in_range & ~changed,
-        calls=call_branches(buckets, tz),
+        call_ranges=tuple(ranges),
+        call_conditions=tuple(around_changes),
+        time_zone=tz,
         pending_hours=len(buckets),
     )
 

@@ -359,6 +359,16 @@ def test_it_records_changes_to_summed_columns_only():
     assert SummaryChange.objects.filter(hour=moved.replace(minute=0)).exists()
 
 
+def test_it_reads_many_scattered_changed_hours_as_one_or_of_ranges_too(world, monkeypatch):
+    summary.refresh_summary()
+    apply_all(late_changes(world))
+    sources = _sources()
+    assert len(sources.call_ranges) > 2
+    assert_summary_matches_the_calls_table(pending=True)
+    monkeypatch.setattr(summary, "MAX_RANGES", 2)  # past it, one OR of every range
+    assert_summary_matches_the_calls_table(pending=True)
+
+
 def test_it_loses_nothing_when_a_refresh_dies_half_way(world, monkeypatch):
     summary.refresh_summary()
     apply_all(late_changes(world))
