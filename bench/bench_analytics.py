@@ -1,7 +1,8 @@
 """Analytics page benchmark: 1,000,000 calls in a throwaway PostgreSQL database.
 
     python bench/bench_analytics.py [--calls 1000000] [--spread-days 90] [--repeat 20]
-                                    [--rounds 3] [--reuse] [--keep] [--without-summary]
+                                    [--rounds 3] [--range-days 14] [--reuse] [--keep]
+                                    [--without-summary]
 
 Creates (drops first) the database `callops_analytics_bench` on 127.0.0.1 as postgres
 (override with BENCH_DATABASE_URL), migrates it, fills it with `INSERT ... SELECT
@@ -12,8 +13,8 @@ fills the analytics summary with the backfill (`manage.py analytics_backfill`) a
 Then the steady state of a live system: calls placed in the last half hour, late outcomes of
 older calls and changed review scores (--recent, --late, --rerated: about a minute's worth on a
 busy day) that the beat refresh has not picked up yet, so the page reads those hours from the
-calls table and the rest from the summary. It renders /analytics/
-with Django's test client --repeat times per grouping (default range: the last 14 days),
+calls table and the rest from the summary. It renders /analytics/ with Django's test client
+--repeat times per grouping (range: the page's default, the last 14 days, or --range-days),
 --rounds times over, and prints p50/p95 against the 300 ms target, then times the refresh that
 catches up with those changes.
 
@@ -223,14 +224,14 @@ def vacuum_summary(connection) -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
-def measure(client, repeat: int) -> float:
+def measure(client, repeat: int, range_query: str) -> float:
     """Each grouping --repeat times after one warm-up; prints p50/p95; returns the worst p95."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     worst = 0.0
     for grouping in GROUPINGS:
-        path = f"/analytics/?group={grouping}"
+        path = f"/analytics/?group={grouping}{range_query}"
         response = client.get(path)
         assert response.status_code == 200, response.status_code
         timings = []
@@ -257,6 +258,9 @@ def main() -> None:
     parser.add_argument("--spread-days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="measure every grouping N times")
+    parser.add_argument(
+        "--range-days", type=int, default=14, help="the page's date range (default: its own)"
+    )
     parser.add_argument("--recent", type=int, default=300, help="calls of the last half hour")
     # About a minute of changes, what the page sees between two beat refreshes on a busy day.
     parser.add_argument(
@@ -349,7 +353,8 @@ def main() -> None:
         cursor.execute("SELECT count(*), min(created_at), max(created_at) FROM calls_call")
         count, first, last = cursor.fetchone()
         cursor.execute(
-            "SELECT count(*) FROM calls_call WHERE created_at >= now() - interval '14 days'"
+            "SELECT count(*) FROM calls_call WHERE created_at >= now() - %s * interval '1 day'",
+            [args.range_days],
         )
         in_range = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM campaigns_dialentry")
@@ -359,9 +364,14 @@ def main() -> None:
         cursor.execute("SELECT count(*) FROM dashboard_callhoursummary")
         hour_rows = cursor.fetchone()[0]
     today = timezone.localdate()
-    sources = analytics_summary.sources_for(today - timedelta(days=13), today, tz)
+    first_day = today - timedelta(days=args.range_days - 1)
+    range_query = "" if args.range_days == 14 else f"&since={first_day}&until={today}"
+    sources = analytics_summary.sources_for(first_day, today, tz)
     print(f"database: {connection.settings_dict['NAME']} ({connection.vendor})")
-    print(f"calls: {count:,} from {first:%Y-%m-%d} to {last:%Y-%m-%d}; last 14 days: {in_range:,}")
+    print(
+        f"calls: {count:,} from {first:%Y-%m-%d} to {last:%Y-%m-%d}; "
+        f"last {args.range_days} days: {in_range:,}"
+    )
     print(f"dial entries: {entries:,}; summary rows: {day_rows:,} days, {hour_rows:,} hours")
     if sources.using_summary:
         print(
@@ -373,11 +383,14 @@ def main() -> None:
 
     client = Client()
     client.force_login(user)
-    print(f"GET /analytics/?group=... ×{args.repeat} (after one warm-up), default range 14 days")
+    print(
+        f"GET /analytics/?group=... ×{args.repeat} (after one warm-up), "
+        f"range {args.range_days} days{' (the default)' if not range_query else ''}"
+    )
     worsts = []
     for round_ in range(1, args.rounds + 1):
         print(f"round {round_}:")
-        worsts.append(measure(client, args.repeat))
+        worsts.append(measure(client, args.repeat, range_query))
     worst = max(worsts)
     print(
         f"worst p95 per round: {', '.join(f'{value:.1f}' for value in worsts)} ms; "
