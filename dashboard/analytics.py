@@ -206,9 +206,9 @@ def call_stats(params: AnalyticsParams, sources: Sources) -> dict[tuple, dict[st
 def _call_stats_of_unsummarised(params: AnalyticsParams, sources: Sources) -> list[dict]:
     """The sums of call_measures() over the unsummarised calls, with their reviews joined once.
 
-    The parts of the calls (see analytics_summary.call_branches) are read from the covering
-    index alone and combined with UNION ALL; joining the reviews inside each part would make the
-    database scan the reviews table once per part, so they are joined once, outside.
+    The calls are read in parts from the covering index (see analytics_summary.calls_table_sql);
+    joining the reviews inside each part would make the database scan the reviews table once
+    per part, so they are joined once, outside.
     """
     quote = connection.ops.quote_name
     reviews = CallReview._meta
@@ -235,7 +235,7 @@ def _call_stats_of_unsummarised(params: AnalyticsParams, sources: Sources) -> li
 
 
 def _typed(params: AnalyticsParams, row: dict[str, Any]) -> dict[str, Any]:
-    """A raw query's row as the ORM would give it (dates from SQLite's text, ints)."""
+    """A raw query's row as the ORM would give it (SQLite gives dates back as text)."""
     if params.is_time:
         row["group"] = summary.as_date(row["group"])
     return row
