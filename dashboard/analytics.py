@@ -1,30 +1,49 @@
 """Analytics: aggregations computed in the database, and server-side SVG charts of them.
 
-Every figure comes from one grouped query (`values().annotate()`); Python only shapes the few
-grouped rows into charts and tables. The charts are SVG built with `format_html`, so every
-label (an agent's name, a vendor reason) is escaped; nothing here marks user text safe.
+Figures are sums the database computes over the analytics summary (calls summed per local day
+and hour, dashboard/analytics_summary.py) plus, for the hours the summary has not caught up with
+yet, over the calls themselves; `sources_for` decides which is which, so the figures are exact.
+Python only adds up the few grouped rows the sources return and shapes them into charts and
+tables. The charts are SVG built with `_html`, which escapes every argument as format_html does
+(numbers aside), so every label (an agent's name, a vendor reason) is escaped; nothing here
+marks user text safe.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import string
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Q, QuerySet
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDay, TruncWeek
+from django.db.models import Count, F, Q, Sum, Value
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
-from calls.models import Call, CallOutcome, CallReview
+from calls.models import Agent, CallOutcome, CallReview
 from calls.state import CONNECTED_OUTCOMES
+from campaigns.models import Campaign, CampaignKind
+from dashboard import analytics_summary as summary
+from dashboard.analytics_summary import Sources
+from dashboard.models import (
+    CallDaySummary,
+    CallHourSummary,
+    CallHourTotal,
+    DurationDaySummary,
+    DurationHourSummary,
+    HistogramSlice,
+)
+from vendors.models import VendorAccount
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
@@ -36,28 +55,15 @@ GROUPINGS = {
     "agent": "Agent",
     "campaign": "Campaign",
 }
-# Entity groupings: (the call's foreign key, the name shown, the label of "none").
-_ENTITY = {
-    "account": ("vendor_account", "vendor_account__name", "No account"),
-    "agent": ("agent", "agent__name", "No agent"),
-    "campaign": ("campaign", "campaign__name", "No campaign"),
+# Entity groupings: (the column calls and summary rows share, the model named, label of "none").
+_ENTITY: dict[str, tuple[str, Any, str]] = {
+    "account": ("vendor_account_id", VendorAccount, "No account"),
+    "agent": ("agent_id", Agent, "No agent"),
+    "campaign": ("campaign_id", Campaign, "No campaign"),
 }
 # A chart with more groups than this shows the biggest ones; the table and CSV have them all.
 MAX_CHART_GROUPS = 20
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-class Median(Aggregate):
-    """PostgreSQL's `percentile_cont(0.5) WITHIN GROUP (ORDER BY x)`; NULLs are ignored."""
-
-    function = "percentile_cont"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-
-def median_supported() -> bool:
-    return connection.vendor == "postgresql"
 
 
 # --- Parameters ----------------------------------------------------------------------------------
@@ -116,27 +122,165 @@ def analytics_params(data: QueryDict, *, today: date | None = None) -> tuple[Ana
 
 
 # --- Selectors -----------------------------------------------------------------------------------
+#
+# Each selector runs one grouped query per source (the day summary; the hour summary's rows of
+# the changed hours, taken away; the calls of those hours) with the same groups and sums, and
+# adds the answers up.
 
 
-def calls_in_range(params: AnalyticsParams) -> QuerySet[Call]:
-    return Call.objects.filter(created_at__gte=params.start_at, created_at__lt=params.end_before)
+def _summary_group(params: AnalyticsParams) -> F:
+    """What summary rows are grouped by: the local day (weeks are made of days), or an id."""
+    return F("day") if params.is_time else F(_ENTITY[params.grouping][0])
 
 
-def _group_values(rows: QuerySet, grouping: str, prefix: str = "") -> QuerySet:
-    """`rows.values(group=..., group_label=...)`; prefix "call__" groups reviews by their call."""
-    tz = timezone.get_current_timezone()
-    if grouping == "day":
-        return rows.values(group=TruncDay(f"{prefix}created_at", tzinfo=tz))
-    if grouping == "week":
-        return rows.values(group=TruncWeek(f"{prefix}created_at", tzinfo=tz))
-    fk, name, _none = _ENTITY[grouping]
-    return rows.values(group=F(f"{prefix}{fk}_id"), group_label=F(f"{prefix}{name}"))
+def _calls_group_column(params: AnalyticsParams) -> str:
+    """The same, as a column of the unsummarised calls' derived table."""
+    return "summary_day" if params.is_time else _ENTITY[params.grouping][0]
 
 
-def _as_day(value: Any) -> date:
-    if isinstance(value, datetime):
-        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+def _group_key(params: AnalyticsParams, value: Any) -> Any:
+    if params.grouping == "week" and isinstance(value, date):
+        return value - timedelta(days=value.weekday())
     return value
+
+
+def _sum_sources(
+    params: AnalyticsParams,
+    sources: Sources,
+    *,
+    models: tuple[Any, Any],
+    dimensions: Sequence[str],
+    measures: dict[str, Any],
+    calls_rows: list[dict[str, Any]],
+    summary_group: Any = None,
+) -> dict[tuple, dict[str, int]]:
+    """{(group, *dimensions): {measure: total}}: the day summary's rows, less the changed hours'
+    rows as the hour summary last saw them, plus `calls_rows` (the unsummarised calls, grouped
+    and summed the same way by the caller).
+
+    `measures`: {name: Sum(column)} over summary rows; the first is the count of calls.
+    `summary_group`: what summary rows are grouped by (default: the grouping's own column).
+    """
+    day_model, hour_model = models
+    group = summary_group or _summary_group(params)
+    # Summed measures are named m_<name>: an annotation may not take a model field's name.
+    sums = {f"m_{name}": expression for name, expression in measures.items()}
+    # (the prefix of the measure columns, + or -, the grouped rows)
+    answers: list[tuple[str, int, Any]] = []
+    for model, where, sign in (
+        (day_model, sources.day_filter, 1),
+        (hour_model, sources.stale_filter, -1),
+    ):
+        if where is not None:
+            rows = model.objects.filter(where).values(*dimensions, group=group)
+            answers.append(("m_", sign, rows.annotate(**sums).order_by()))
+    answers.append(("", 1, calls_rows))
+    totals: dict[tuple, dict[str, int]] = {}
+    for prefix, sign, rows in answers:
+        for row in rows:
+            key = (_group_key(params, row["group"]), *(row[name] for name in dimensions))
+            target = totals.setdefault(key, dict.fromkeys(measures, 0))
+            for measure in measures:
+                target[measure] += sign * (row[prefix + measure] or 0)
+    # A group whose only calls were in a changed hour and are gone now adds up to nothing.
+    first = next(iter(measures))
+    return {key: values for key, values in totals.items() if values[first]}
+
+
+STAT_DIMENSIONS = ("vendor_account_id", "state", "outcome", "vendor_outcome")
+
+
+def call_stats(params: AnalyticsParams, sources: Sources) -> dict[tuple, dict[str, int]]:
+    """{(group, account, state, outcome, vendor reason): sums}: every figure but the median,
+    the heat map and the funnel is added up from these few hundred rows."""
+    return _sum_sources(
+        params,
+        sources,
+        models=(CallDaySummary, CallHourSummary),
+        dimensions=STAT_DIMENSIONS,
+        measures={name: Sum(name) for name in summary.SUMMED},
+        calls_rows=_call_stats_of_unsummarised(params, sources),
+    )
+
+
+def _call_stats_of_unsummarised(params: AnalyticsParams, sources: Sources) -> list[dict]:
+    """The sums of call_measures() over the unsummarised calls, with their reviews joined once.
+
+    The calls are read in parts from the covering index (see analytics_summary.calls_table_sql);
+    joining the reviews inside each part would make the database scan the reviews table once
+    per part, so they are joined once, outside.
+    """
+    quote = connection.ops.quote_name
+    reviews = CallReview._meta
+    reviewed, rating, call_id = (
+        quote(reviews.get_field(name).column) for name in ("is_reviewed", "rating", "call")
+    )
+    keys = [f"calls.{quote(name)}" for name in (_calls_group_column(params), *STAT_DIMENSIONS)]
+    rows = summary.query_calls_table(
+        sources,
+        select=[
+            *keys,
+            "COUNT(*)",
+            "COUNT(calls.duration_seconds)",
+            "COALESCE(SUM(calls.duration_seconds), 0)",
+            f"SUM(CASE WHEN review.{reviewed} THEN 1 ELSE 0 END)",
+            f"COUNT(review.{rating})",
+            f"COALESCE(SUM(review.{rating}), 0)",
+        ],
+        group_by=keys,
+        tail=f"LEFT JOIN {quote(reviews.db_table)} AS review ON review.{call_id} = calls.id",
+    )
+    names = ("group", *STAT_DIMENSIONS, *summary.SUMMED)
+    return [_typed(params, dict(zip(names, row, strict=True))) for row in rows]
+
+
+def _typed(params: AnalyticsParams, row: dict[str, Any]) -> dict[str, Any]:
+    """A raw query's row as the ORM would give it (SQLite gives dates back as text)."""
+    if params.is_time:
+        row["group"] = summary.as_date(row["group"])
+    return row
+
+
+_SLICE = {
+    "day": HistogramSlice.ALL,
+    "week": HistogramSlice.ALL,
+    "account": HistogramSlice.ACCOUNT,
+    "agent": HistogramSlice.AGENT,
+    "campaign": HistogramSlice.CAMPAIGN,
+}
+
+
+def duration_histograms(params: AnalyticsParams, sources: Sources) -> dict[Any, dict[int, int]]:
+    """{group: {bucket: calls}}: how long the calls with a duration lasted."""
+    in_slice = Q(slice=_SLICE[params.grouping])
+    sliced = replace(
+        sources,
+        day_filter=None if sources.day_filter is None else sources.day_filter & in_slice,
+        stale_filter=None if sources.stale_filter is None else sources.stale_filter & in_slice,
+    )
+    group = f"calls.{connection.ops.quote_name(_calls_group_column(params))}"
+    calls_rows = [
+        _typed(params, {"group": row[0], "bucket": row[1], "calls": row[2]})
+        for row in summary.query_calls_table(
+            sources,
+            select=[group, "calls.duration_bucket", "COUNT(*)"],
+            group_by=[group, "calls.duration_bucket"],
+            tail="WHERE calls.duration_seconds IS NOT NULL",
+        )
+    ]
+    totals = _sum_sources(
+        params,
+        sliced,
+        models=(DurationDaySummary, DurationHourSummary),
+        dimensions=("bucket",),
+        measures={"calls": Sum("calls")},
+        summary_group=None if params.is_time else F("member"),
+        calls_rows=calls_rows,
+    )
+    histograms: dict[Any, dict[int, int]] = {}
+    for (group, bucket), measures in totals.items():
+        histograms.setdefault(group, {})[bucket] = measures["calls"]
+    return histograms
 
 
 @dataclass(frozen=True)
@@ -145,8 +289,20 @@ class Group:
     label: str
 
 
-def _groups_of(params: AnalyticsParams, rows: Sequence[dict[str, Any]]) -> list[Group]:
-    """Every day/week of the range (empty ones too); the groups present for the others."""
+def group_names(params: AnalyticsParams, keys: Iterable[Any]) -> dict[Any, str]:
+    """The names of accounts, agents or campaigns (one query; none for days and weeks)."""
+    if params.is_time:
+        return {}
+    _column, model, _none = _ENTITY[params.grouping]
+    ids = [key for key in keys if key is not None]
+    return dict(model.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def _groups_of(
+    params: AnalyticsParams, keys: Sequence[Any], names: dict[Any, str] | None = None
+) -> list[Group]:
+    """Every day/week of the range (empty ones too); the groups present, in order, for the
+    others, with their names (looked up unless given)."""
     if params.grouping == "day":
         days = (params.end - params.start).days + 1
         return [
@@ -161,14 +317,12 @@ def _groups_of(params: AnalyticsParams, rows: Sequence[dict[str, Any]]) -> list[
             monday += timedelta(days=7)
         return weeks
     none_label = _ENTITY[params.grouping][2]
-    seen: dict[Any, Group] = {}
-    for row in rows:
-        seen.setdefault(row["group"], Group(row["group"], row.get("group_label") or none_label))
-    return list(seen.values())
-
-
-def _key(params: AnalyticsParams, value: Any) -> Any:
-    return _as_day(value) if params.is_time else value
+    if names is None:
+        names = group_names(params, keys)
+    return [
+        Group(key, none_label if key is None else names.get(key, f"#{key} (deleted)"))
+        for key in keys
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,83 +338,107 @@ class SummaryRow:
         return 100.0 * self.connected / self.calls if self.calls else None
 
 
-def summary_rows(params: AnalyticsParams) -> list[SummaryRow]:
-    """Calls placed, connected, average and median duration per group: one query."""
-    aggregates: dict[str, Any] = {
-        "calls": Count("id"),
-        "connected": Count("id", filter=Q(outcome__in=CONNECTED_OUTCOMES)),
-        "avg_duration": Avg("duration_seconds"),
-    }
-    if median_supported():
-        aggregates["median_duration"] = Median("duration_seconds")
-    rows = list(
-        _group_values(calls_in_range(params), params.grouping).annotate(**aggregates).order_by()
-    )
-    rows.sort(key=lambda row: -row["calls"])
-    by_key = {_key(params, row["group"]): row for row in rows}
-    result = []
-    for group in _groups_of(params, rows):
-        row = by_key.get(group.key, {})
-        result.append(
+def _per_group(stats: dict[tuple, dict[str, int]], *measures: str) -> dict[Any, dict[str, int]]:
+    per_group: dict[Any, dict[str, int]] = {}
+    for (group, *_rest), values in stats.items():
+        target = per_group.setdefault(group, dict.fromkeys(measures, 0))
+        for measure in measures:
+            target[measure] += values[measure]
+    return per_group
+
+
+def _by_calls(per_group: dict[Any, dict[str, int]], measure: str = "calls") -> list[Any]:
+    """Group keys, the most calls first (then by key, so the order never depends on the source)."""
+    return sorted(per_group, key=lambda key: (-per_group[key][measure], key is None, key or 0))
+
+
+def summary_rows(
+    params: AnalyticsParams,
+    stats: dict[tuple, dict[str, int]],
+    histograms: dict[Any, dict[int, int]],
+    names: dict[Any, str] | None = None,
+) -> list[SummaryRow]:
+    """Calls placed, connected, average and (estimated) median duration per group."""
+    per_group = _per_group(stats, "calls", "duration_count", "duration_sum")
+    connected: dict[Any, int] = {}
+    for (group, _account, _state, outcome, _reason), values in stats.items():
+        if outcome in CONNECTED_OUTCOMES:
+            connected[group] = connected.get(group, 0) + values["calls"]
+    rows = []
+    for group in _groups_of(params, _by_calls(per_group), names):
+        values = per_group.get(group.key, {})
+        count = values.get("duration_count", 0)
+        rows.append(
             SummaryRow(
                 group=group,
-                calls=row.get("calls", 0),
-                connected=row.get("connected", 0),
-                avg_duration=row.get("avg_duration"),
-                median_duration=row.get("median_duration"),
+                calls=values.get("calls", 0),
+                connected=connected.get(group.key, 0),
+                avg_duration=values["duration_sum"] / count if count else None,
+                median_duration=summary.median_from_histogram(histograms.get(group.key, {})),
             )
         )
-    return result
+    return rows
 
 
-def outcome_rows(params: AnalyticsParams) -> tuple[list[Group], dict[str, dict[Any, int]]]:
-    """Calls per group and outcome ("" while not ended): one query."""
-    rows = list(
-        _group_values(calls_in_range(params), params.grouping)
-        .annotate(outcome_value=F("outcome"))
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+def outcome_rows(
+    params: AnalyticsParams,
+    stats: dict[tuple, dict[str, int]],
+    names: dict[Any, str] | None = None,
+) -> tuple[list[Group], dict[str, dict[Any, int]]]:
+    """Calls per group and outcome ("" while not ended), biggest groups first."""
     counts: dict[str, dict[Any, int]] = {}
-    for row in rows:
-        per_group = counts.setdefault(row["outcome_value"], {})
-        key = _key(params, row["group"])
-        per_group[key] = per_group.get(key, 0) + row["count"]
-    totals: dict[Any, int] = {}
-    for per_group in counts.values():
-        for key, count in per_group.items():
-            totals[key] = totals.get(key, 0) + count
-    groups = _groups_of(params, sorted(rows, key=lambda row: -totals[_key(params, row["group"])]))
-    return groups, counts
+    for (group, _account, _state, outcome, _reason), values in stats.items():
+        per_group = counts.setdefault(outcome, {})
+        per_group[group] = per_group.get(group, 0) + values["calls"]
+    return _groups_of(params, _by_calls(_per_group(stats, "calls")), names), counts
 
 
-def reason_rows(params: AnalyticsParams, *, limit: int = 15) -> list[tuple[str, int]]:
-    """The vendors' disconnection reasons, verbatim, most frequent first: one query."""
-    rows = (
-        calls_in_range(params)
-        .exclude(vendor_outcome="")
-        .values("vendor_outcome")
-        .annotate(count=Count("id"))
-        .order_by("-count", "vendor_outcome")[:limit]
+def reason_rows(stats: dict[tuple, dict[str, int]], *, limit: int = 15) -> list[tuple[str, int]]:
+    """The vendors' disconnection reasons, verbatim, most frequent first."""
+    counts: dict[str, int] = {}
+    for (_group, _account, _state, _outcome, reason), values in stats.items():
+        if reason:
+            counts[reason] = counts.get(reason, 0) + values["calls"]
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [(reason, count) for reason, count in ordered[:limit] if count]
+
+
+def unsummarised_calls(sources: Sources) -> list[dict[str, Any]]:
+    """The calls of the hours the summary has not caught up with, per local day, hour and
+    campaign: one query serves the heat map and the funnel's list of campaigns."""
+    rows = summary.query_calls_table(
+        sources,
+        select=["calls.campaign_id", "calls.summary_day", "calls.summary_hour", "COUNT(*)"],
+        group_by=["calls.campaign_id", "calls.summary_day", "calls.summary_hour"],
     )
-    return [(row["vendor_outcome"], row["count"]) for row in rows]
+    # (PostgreSQL's EXTRACT gives the hour as a numeric.)
+    return [
+        {
+            "campaign_id": campaign_id,
+            "local_day": summary.as_date(day),
+            "local_hour": int(hour),
+            "count": count,
+        }
+        for campaign_id, day, hour, count in rows
+    ]
 
 
-def heat_map_grid(params: AnalyticsParams) -> list[list[int]]:
-    """Calls per weekday (Monday first) and hour in the site's time zone: one query."""
-    tz = timezone.get_current_timezone()
-    rows = (
-        calls_in_range(params)
-        .values(
-            weekday=ExtractIsoWeekDay("created_at", tzinfo=tz),
-            hour=ExtractHour("created_at", tzinfo=tz),
-        )
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+def heat_map_grid(
+    sources: Sources, unsummarised: list[dict[str, Any]] | None = None
+) -> list[list[int]]:
+    """Calls per weekday (Monday first) and local hour: summed hours plus unsummarised calls."""
     grid = [[0] * 24 for _ in WEEKDAYS]
+    rows: list[dict[str, Any]] = []
+    if sources.heat_filter is not None:
+        rows += (
+            CallHourTotal.objects.filter(sources.heat_filter)
+            .values(local_day=F("day"), local_hour=F("hour"))
+            .annotate(count=Sum("calls"))
+            .order_by()
+        )
+    rows += unsummarised_calls(sources) if unsummarised is None else unsummarised
     for row in rows:
-        grid[row["weekday"] - 1][row["hour"]] += row["count"]
+        grid[row["local_day"].weekday()][row["local_hour"]] += row["count"]
     return grid
 
 
@@ -272,68 +450,166 @@ class ReviewRow:
     avg_rating: float | None
 
 
-def review_rows(params: AnalyticsParams) -> list[ReviewRow]:
-    """Reviews of the range's calls per group: how many, how many rated, the average rating."""
-    reviews = CallReview.objects.filter(
-        call__created_at__gte=params.start_at, call__created_at__lt=params.end_before
-    )
-    rows = list(
-        _group_values(reviews, params.grouping, prefix="call__")
-        .annotate(
-            reviews=Count("id", filter=Q(is_reviewed=True)),
-            rated=Count("rating"),
-            avg_rating=Avg("rating"),
-        )
-        .order_by()
-    )
-    rows.sort(key=lambda row: -row["reviews"])
-    by_key = {_key(params, row["group"]): row for row in rows}
+def review_rows(
+    params: AnalyticsParams,
+    stats: dict[tuple, dict[str, int]],
+    names: dict[Any, str] | None = None,
+) -> list[ReviewRow]:
+    """Reviews of the range's calls per group: how many reviewed, how many rated, the average.
+    Days and weeks are all listed; accounts, agents and campaigns only when reviewed or rated."""
+    per_group = _per_group(stats, "reviewed", "rated", "rating_sum")
+    if not params.is_time:
+        per_group = {k: v for k, v in per_group.items() if v["reviewed"] or v["rated"]}
     return [
         ReviewRow(
             group=group,
-            reviews=by_key.get(group.key, {}).get("reviews", 0),
-            rated=by_key.get(group.key, {}).get("rated", 0),
-            avg_rating=by_key.get(group.key, {}).get("avg_rating"),
+            reviews=per_group.get(group.key, {}).get("reviewed", 0),
+            rated=per_group.get(group.key, {}).get("rated", 0),
+            avg_rating=(
+                per_group[group.key]["rating_sum"] / per_group[group.key]["rated"]
+                if per_group.get(group.key, {}).get("rated")
+                else None
+            ),
         )
-        for group in _groups_of(params, rows)
+        for group in _groups_of(params, _by_calls(per_group, "reviewed"), names)
     ]
+
+
+@dataclass(frozen=True)
+class CostRow:
+    group: Group
+    minutes: float
+    # None when none of the group's calls are on an account with a price.
+    cost: Decimal | None
+    unpriced_minutes: float
+
+
+def cost_rows(
+    params: AnalyticsParams,
+    stats: dict[tuple, dict[str, int]],
+    names: dict[Any, str] | None = None,
+) -> list[CostRow]:
+    """Estimated cost per group: each vendor account's price per minute × its recorded minutes."""
+    seconds: dict[Any, dict[int, int]] = {}
+    for (group, account, _state, _outcome, _reason), values in stats.items():
+        per_account = seconds.setdefault(group, {})
+        per_account[account] = per_account.get(account, 0) + values["duration_sum"]
+    accounts = {account for per_account in seconds.values() for account in per_account}
+    prices = dict(
+        VendorAccount.objects.filter(pk__in=accounts, price_per_minute__isnull=False).values_list(
+            "pk", "price_per_minute"
+        )
+    )
+    totals = {group: {"seconds": sum(per.values())} for group, per in seconds.items()}
+    rows = []
+    for group in _groups_of(params, _by_calls(totals, "seconds"), names):
+        per_account = seconds.get(group.key, {})
+        priced = [(s, prices[account]) for account, s in per_account.items() if account in prices]
+        unpriced = sum(s for account, s in per_account.items() if account not in prices)
+        rows.append(
+            CostRow(
+                group=group,
+                minutes=sum(per_account.values()) / 60,
+                cost=sum((Decimal(s) * price / 60 for s, price in priced), Decimal(0))
+                if priced
+                else None,
+                unpriced_minutes=unpriced / 60,
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)
 class FunnelRow:
     campaign_id: int
     name: str
+    kind: str
     contacts: int
-    dialled: int
-    connected: int
-    completed: int
+    dialled: int | None
+    connected: int | None
+    completed: int | None
+    # None: callops does not know (not available yet, or the vendor has not said).
+    followups: int | None
 
 
-def funnel_rows(params: AnalyticsParams) -> list[FunnelRow]:
-    """Per campaign, from its calls in the range: contacts called → dialled → connected → done."""
-    rows = (
-        calls_in_range(params)
-        .filter(campaign__isnull=False)
-        .values("campaign_id", "campaign__name")
-        .annotate(
-            contacts=Count("contact", distinct=True),
-            dialled=Count("id", filter=~Q(state="failed")),
-            connected=Count("id", filter=Q(outcome__in=CONNECTED_OUTCOMES)),
-            completed=Count("id", filter=Q(outcome=CallOutcome.COMPLETED)),
-        )
-        .order_by("-dialled", "campaign_id")
+def followups_sent(campaign_ids: Sequence[int]) -> dict[int, int] | None:
+    """Contacts of each campaign sent a post-call follow-up; None while callops cannot tell.
+
+    Post-call follow-ups are being built in the calls app; when they land, count each campaign's
+    contacts with a sent follow-up here (one grouped query) and the funnel shows the step.
+    """
+    return None
+
+
+def _campaigns_with_calls(
+    params: AnalyticsParams, sources: Sources, unsummarised: list[dict[str, Any]] | None
+) -> set[int]:
+    """Campaigns with calls in the range: summed days, less the changed hours as summed, plus
+    those hours' calls (a campaign whose calls there all moved away adds up to none)."""
+    counts: dict[int | None, int] = {}
+    whole_range = Value(0)  # one group: only whether a campaign has calls matters
+    summary_counts = _sum_sources(
+        params,
+        sources,
+        models=(CallDaySummary, CallHourSummary),
+        dimensions=("campaign_id",),
+        measures={"calls": Sum("calls")},
+        calls_rows=[],
+        summary_group=whole_range,
     )
-    return [
-        FunnelRow(
-            campaign_id=row["campaign_id"],
-            name=row["campaign__name"],
-            contacts=row["contacts"],
-            dialled=row["dialled"],
-            connected=row["connected"],
-            completed=row["completed"],
+    for (_whole_range, campaign_id), values in summary_counts.items():
+        counts[campaign_id] = counts.get(campaign_id, 0) + values["calls"]
+    for row in unsummarised_calls(sources) if unsummarised is None else unsummarised:
+        counts[row["campaign_id"]] = counts.get(row["campaign_id"], 0) + row["count"]
+    return {campaign_id for campaign_id, count in counts.items() if campaign_id and count}
+
+
+def _vendor_count(stats: dict, name: str) -> int | None:
+    value = (stats or {}).get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def funnel_rows(
+    params: AnalyticsParams,
+    sources: Sources,
+    unsummarised: list[dict[str, Any]] | None = None,
+) -> list[FunnelRow]:
+    """Each campaign that placed calls in the range or was launched in it, over its whole
+    audience: its dial entries for paced campaigns, the voice platform's counts for native ones."""
+    launched = Q(launched_at__gte=params.start_at, launched_at__lt=params.end_before)
+    campaigns = list(
+        Campaign.objects.filter(
+            Q(pk__in=_campaigns_with_calls(params, sources, unsummarised)) | launched
         )
-        for row in rows
-    ]
+        .annotate(
+            contacts=Count("entries"),
+            dialled=Count("entries", filter=Q(entries__attempts__gt=0)),
+            connected=Count("entries", filter=Q(entries__last_outcome__in=CONNECTED_OUTCOMES)),
+            completed=Count("entries", filter=Q(entries__last_outcome=CallOutcome.COMPLETED)),
+        )
+        .values(
+            "pk", "name", "kind", "vendor_stats", "contacts", "dialled", "connected", "completed"
+        )
+    )
+    followups = followups_sent([campaign["pk"] for campaign in campaigns])
+    rows = []
+    for campaign in campaigns:
+        native = campaign["kind"] == CampaignKind.NATIVE
+        vendor = campaign["vendor_stats"] or {}
+        rows.append(
+            FunnelRow(
+                campaign_id=campaign["pk"],
+                name=campaign["name"],
+                kind=campaign["kind"],
+                contacts=campaign["contacts"],
+                dialled=_vendor_count(vendor, "dialled") if native else campaign["dialled"],
+                connected=_vendor_count(vendor, "connected") if native else campaign["connected"],
+                completed=_vendor_count(vendor, "completed") if native else campaign["completed"],
+                followups=None if followups is None else followups.get(campaign["pk"], 0),
+            )
+        )
+    rows.sort(key=lambda row: (-row.contacts, -(row.dialled or 0), row.campaign_id))
+    return rows
 
 
 # --- SVG charts ----------------------------------------------------------------------------------
@@ -359,13 +635,26 @@ MAX_LABEL = 18
 _FORMATTER = string.Formatter()
 
 
-def _html(template: str, *args: Any) -> SafeString:
-    """format_html with format specs ({:.1f}): numbers are formatted before escaping."""
+@functools.cache
+def _parsed(template: str) -> tuple[str, tuple[str, ...]]:
+    """The template with bare {} fields, and each field's format spec (parsed once)."""
     fields = list(_FORMATTER.parse(template))
-    specs = [spec for _text, name, spec, _conv in fields if name is not None]
-    values = [format(arg, spec) if spec else arg for arg, spec in zip(args, specs, strict=True)]
+    specs = tuple(spec or "" for _text, name, spec, _conv in fields if name is not None)
     plain = "".join(text + ("{}" if name is not None else "") for text, name, _s, _c in fields)
-    return format_html(plain, *values)
+    return plain, specs
+
+
+def _html(template: str, *args: Any) -> SafeString:
+    """format_html with format specs ({:.1f}). Numbers need no escaping (a chart has hundreds
+    of them); everything else is escaped."""
+    plain, specs = _parsed(template)
+    values = [
+        format(arg, spec)
+        if isinstance(arg, int | float) and not isinstance(arg, bool)
+        else conditional_escape(format(arg, spec) if spec else arg)
+        for arg, spec in zip(args, specs, strict=True)
+    ]
+    return mark_safe(plain.format(*values))  # noqa: S308 (every value escaped or a number)
 
 
 def _join(parts: Sequence[Any]) -> SafeString:
@@ -736,8 +1025,8 @@ def _rounded(value: float | None, digits: int = 1) -> float | str:
     return "" if value is None else round(value, digits)
 
 
-def chart_calls(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart:
-    shown = _visible(params, summary)
+def chart_calls(params: AnalyticsParams, rows_: list[SummaryRow]) -> Chart:
+    shown = _visible(params, rows_)
     svg = _series_chart(params)(
         title=f"Calls placed by {params.grouping_label.lower()}",
         labels=[row.group.label for row in shown],
@@ -754,7 +1043,7 @@ def chart_calls(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart:
             _rounded(row.avg_duration),
             _rounded(row.median_duration),
         ]
-        for row in summary
+        for row in rows_
     ]
     columns = [
         params.grouping_label,
@@ -762,13 +1051,13 @@ def chart_calls(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart:
         "Connected",
         "Connected rate %",
         "Average duration s",
-        "Median duration s",
+        "Median duration s (estimate)",
     ]
     return Chart("calls", "Calls placed", svg, columns, rows)
 
 
-def chart_connected(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart:
-    shown = _visible(params, summary)
+def chart_connected(params: AnalyticsParams, rows_: list[SummaryRow]) -> Chart:
+    shown = _visible(params, rows_)
     svg = _series_chart(params)(
         title="Connected rate",
         labels=[row.group.label for row in shown],
@@ -779,7 +1068,7 @@ def chart_connected(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart
         suffix="%",
     )
     rows = [
-        [row.group.label, row.calls, row.connected, _rounded(row.connected_rate)] for row in summary
+        [row.group.label, row.calls, row.connected, _rounded(row.connected_rate)] for row in rows_
     ]
     columns = [params.grouping_label, "Calls placed", "Connected", "Connected rate %"]
     note = "Connected: the outcome is " + ", ".join(
@@ -788,16 +1077,18 @@ def chart_connected(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart
     return Chart("connected", "Connected rate", svg, columns, rows, note=note)
 
 
-def chart_duration(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart:
-    shown = _visible(params, summary)
+MEDIAN_NOTE = (
+    "The median is estimated from a histogram of durations, so it may be off by up to half a "
+    f"bucket: {summary.median_error_note()}. The average is exact."
+)
+
+
+def chart_duration(params: AnalyticsParams, rows_: list[SummaryRow]) -> Chart:
+    shown = _visible(params, rows_)
     series: list[tuple[str, Sequence[float | None]]] = [
-        ("Average", [row.avg_duration for row in shown])
+        ("Average", [row.avg_duration for row in shown]),
+        ("Median (estimate)", [row.median_duration for row in shown]),
     ]
-    note = ""
-    if median_supported():
-        series.append(("Median", [row.median_duration for row in shown]))
-    else:
-        note = "The median needs PostgreSQL (percentile_cont); this database shows averages only."
     svg = bar_chart(
         title="Call duration",
         labels=[row.group.label for row in shown],
@@ -807,18 +1098,20 @@ def chart_duration(params: AnalyticsParams, summary: list[SummaryRow]) -> Chart:
     )
     rows = [
         [row.group.label, _rounded(row.avg_duration), _rounded(row.median_duration)]
-        for row in summary
+        for row in rows_
     ]
-    columns = [params.grouping_label, "Average duration s", "Median duration s"]
-    return Chart("duration", "Average and median duration", svg, columns, rows, note=note)
+    columns = [params.grouping_label, "Average duration s", "Median duration s (estimate)"]
+    return Chart("duration", "Average and median duration", svg, columns, rows, note=MEDIAN_NOTE)
 
 
 def _outcome_label(value: str) -> str:
     return CallOutcome(value).label if value in CallOutcome.values else (value or "No outcome yet")
 
 
-def chart_outcomes(params: AnalyticsParams) -> Chart:
-    groups, counts = outcome_rows(params)
+def chart_outcomes(
+    params: AnalyticsParams, stats: dict[tuple, dict[str, int]], names: dict[Any, str]
+) -> Chart:
+    groups, counts = outcome_rows(params, stats, names)
     order = [value for value in CallOutcome.values if value in counts]
     order += sorted(value for value in counts if value not in order)
     shown = _visible(params, groups)
@@ -840,8 +1133,8 @@ def chart_outcomes(params: AnalyticsParams) -> Chart:
     return Chart("outcomes", "Outcomes", svg, columns, rows)
 
 
-def chart_reasons(params: AnalyticsParams) -> Chart:
-    reasons = reason_rows(params)
+def chart_reasons(stats: dict[tuple, dict[str, int]]) -> Chart:
+    reasons = reason_rows(stats)
     svg = bar_chart(
         title="Disconnection reasons",
         labels=[reason for reason, _count in reasons],
@@ -853,17 +1146,23 @@ def chart_reasons(params: AnalyticsParams) -> Chart:
     return Chart("reasons", "Disconnection reasons", svg, ["Vendor reason", "Calls"], rows)
 
 
-def chart_heat_map(params: AnalyticsParams) -> Chart:
-    grid = heat_map_grid(params)
+def chart_heat_map(grid: list[list[int]]) -> Chart:
     svg = heat_map(title="Calls per hour", grid=grid)
     rows = [[WEEKDAYS[index], *row] for index, row in enumerate(grid)]
     columns = ["Weekday", *(f"{hour:02d}" for hour in range(24))]
-    note = f"Hours in {timezone.get_current_timezone_name()}, by the time the call was requested."
+    note = (
+        f"Hours in {timezone.get_current_timezone_name()} (the TIME_ZONE setting), by the time "
+        "the call was requested."
+    )
+    if not any(map(any, grid)):
+        rows = []
     return Chart("heatmap", "Calls per hour", svg, columns, rows, note=note)
 
 
-def chart_reviews(params: AnalyticsParams) -> Chart:
-    reviews = review_rows(params)
+def chart_reviews(
+    params: AnalyticsParams, stats: dict[tuple, dict[str, int]], names: dict[Any, str]
+) -> Chart:
+    reviews = review_rows(params, stats, names)
     shown = _visible(params, reviews)
     svg = bar_chart(
         title="Average review rating",
@@ -880,31 +1179,108 @@ def chart_reviews(params: AnalyticsParams) -> Chart:
     return Chart("reviews", "Review scores", svg, columns, rows)
 
 
+def _money(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value.quantize(Decimal('0.01')):f}"
+
+
+def chart_cost(
+    params: AnalyticsParams, stats: dict[tuple, dict[str, int]], names: dict[Any, str]
+) -> Chart:
+    currency = settings.CALLOPS_CURRENCY
+    costs = cost_rows(params, stats, names)
+    shown = _visible(params, costs)
+    svg = bar_chart(
+        title=f"Estimated cost ({currency})",
+        labels=[row.group.label for row in shown],
+        series=[("Cost", [None if row.cost is None else float(row.cost) for row in shown])],
+        x_title=params.grouping_label,
+        y_title=currency,
+        digits=2,
+    )
+    rows = [
+        [row.group.label, _rounded(row.minutes), _money(row.cost), _rounded(row.unpriced_minutes)]
+        for row in costs
+    ]
+    columns = [
+        params.grouping_label,
+        "Minutes recorded",
+        f"Estimated cost {currency}",
+        "Minutes without a price",
+    ]
+    note = (
+        "Estimated: each vendor account's price per minute (set by an admin on its connection) "
+        "× the minutes callops recorded (durations added up, not rounded per call). Calls on "
+        "accounts without a price are counted apart; — where none of a group's calls has one."
+    )
+    if not any(row.minutes for row in costs):
+        rows = []
+    return Chart("cost", f"Estimated cost ({currency})", svg, columns, rows, note=note)
+
+
+FUNNEL_STAGES = ("Contacts", "Dialled", "Connected", "Completed", "Follow-up sent")
+NOT_AVAILABLE = "not available yet"
 FUNNEL_NOTE = (
-    "Counted from each campaign's calls in the range: contacts = distinct contacts called, "
-    "dialled = calls the vendor accepted (not failed), connected = a conversation happened, "
-    "completed = outcome completed. Contacts not yet dialled are on the campaign's own page."
+    "Each campaign that placed calls in the range or was launched in it, over its whole "
+    "audience to date. Contacts: its dial entries. Dialled: contacts called at least once. "
+    "Connected: contacts whose latest call connected. Completed: contacts whose latest call's "
+    "outcome is completed. Native campaigns are dialled by the voice platform: their dialled, "
+    "connected and completed counts are the platform's."
 )
+FOLLOWUP_NOTE = "Follow-up sent: not available yet (post-call follow-ups are not in callops yet)."
 
 
-def chart_funnel(params: AnalyticsParams) -> Chart:
-    funnel = funnel_rows(params)
-    stages = ("Contacts", "Dialled", "Connected", "Completed")
+def _cell(value: int | None) -> int | str:
+    return "—" if value is None else value
+
+
+def chart_funnel(
+    params: AnalyticsParams, sources: Sources, unsummarised: list[dict[str, Any]]
+) -> Chart:
+    funnel = funnel_rows(params, sources, unsummarised)
+    followups_known = any(row.followups is not None for row in funnel)
+
+    def total(values: Sequence[int | None]) -> int | None:
+        known = [value for value in values if value is not None]
+        return sum(known) if known else None
+
     totals = [
         sum(row.contacts for row in funnel),
-        sum(row.dialled for row in funnel),
-        sum(row.connected for row in funnel),
-        sum(row.completed for row in funnel),
+        total([row.dialled for row in funnel]),
+        total([row.connected for row in funnel]),
+        total([row.completed for row in funnel]),
+        total([row.followups for row in funnel]),
     ]
+    labels = list(FUNNEL_STAGES)
+    if not followups_known:
+        labels[-1] = f"Follow-up sent ({NOT_AVAILABLE})"
     svg = bar_chart(
         title="Campaign funnel",
-        labels=stages,
-        series=[("Calls", totals)],
+        labels=labels,
+        series=[("Contacts", totals)],
         x_title="Stage (all campaigns)",
-        y_title="Count",
+        y_title="Contacts",
     )
-    rows = [[row.name, row.contacts, row.dialled, row.connected, row.completed] for row in funnel]
-    return Chart("funnel", "Campaign funnel", svg, ["Campaign", *stages], rows, note=FUNNEL_NOTE)
+    rows = [
+        [
+            row.name,
+            row.contacts,
+            _cell(row.dialled),
+            _cell(row.connected),
+            _cell(row.completed),
+            NOT_AVAILABLE if row.followups is None else row.followups,
+        ]
+        for row in funnel
+    ]
+    notes = [] if followups_known else [FOLLOWUP_NOTE]
+    return Chart(
+        "funnel",
+        "Campaign funnel",
+        svg,
+        ["Campaign", *FUNNEL_STAGES],
+        rows,
+        note=FUNNEL_NOTE,
+        notes=notes,
+    )
 
 
 CHART_KEYS = (
@@ -915,35 +1291,85 @@ CHART_KEYS = (
     "reasons",
     "heatmap",
     "reviews",
+    "cost",
     "funnel",
 )
 
 
-# Grouping 100,000s of index rows by computed keys (day, hour) sorts or hashes them; with
-# PostgreSQL's default 4 MB that spills to disk. Raised for the analytics queries only.
+@dataclass(frozen=True)
+class Report:
+    charts: list[Chart]
+    # False while the summary is being built: every figure came from the calls table.
+    using_summary: bool
+    # Local hours the summary has not caught up with yet, counted from the calls table.
+    pending_hours: int
+
+
+# Grouping many calls by computed keys (day, hour) sorts or hashes them; with PostgreSQL's
+# default 4 MB that spills to disk. Raised for the analytics queries only (it matters while the
+# summary is being built and the page reads the calls table).
 ANALYTICS_WORK_MEM = "64MB"
 
 
-def build_charts(params: AnalyticsParams, only: str | None = None) -> list[Chart]:
-    """The page's charts in order (or only one of them, for its CSV)."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('work_mem', %s, true)", [ANALYTICS_WORK_MEM])
-        return _build_charts(params, only)
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """On PostgreSQL every query of the page sees the same snapshot (REPEATABLE READ), so a
+    refresh committing half-way through cannot make an hour count twice or not at all."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    outermost = not connection.in_atomic_block
+    if outermost:
+        with connection.cursor():
+            pass  # connect (and health-check) now: SET TRANSACTION must come first
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # JIT off and no parallel workers: the page's queries are many and short; compiling one
+        # (PostgreSQL does above a cost a month of calls reaches) or starting workers for it
+        # takes longer than running it, the more so on a busy machine.
+        cursor.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
+            "set_config('max_parallel_workers_per_gather', '0', true)",
+            [ANALYTICS_WORK_MEM],
+        )
+        yield
 
 
-def _build_charts(params: AnalyticsParams, only: str | None) -> list[Chart]:
+_NEEDS_STATS = {"calls", "connected", "duration", "outcomes", "reasons", "reviews", "cost"}
+_NEEDS_HISTOGRAM = {"calls", "connected", "duration"}
+
+
+def analytics_report(
+    params: AnalyticsParams, only: str | None = None, *, use_summary: bool = True
+) -> Report:
+    """The page's charts in order (or only one of them, for its CSV).
+
+    use_summary=False computes every figure straight from the calls table: the reference the
+    tests hold the summary to.
+    """
     wanted = CHART_KEYS if only is None else (only,)
-    summary = summary_rows(params) if {"calls", "connected", "duration"} & set(wanted) else []
-    builders: dict[str, Callable[[], Chart]] = {
-        "calls": lambda: chart_calls(params, summary),
-        "connected": lambda: chart_connected(params, summary),
-        "duration": lambda: chart_duration(params, summary),
-        "outcomes": lambda: chart_outcomes(params),
-        "reasons": lambda: chart_reasons(params),
-        "heatmap": lambda: chart_heat_map(params),
-        "reviews": lambda: chart_reviews(params),
-        "funnel": lambda: chart_funnel(params),
-    }
-    return [builders[key]() for key in wanted]
+    with _one_snapshot():
+        sources = summary.sources_for(
+            params.start, params.end, timezone.get_current_timezone(), use_summary=use_summary
+        )
+        stats = call_stats(params, sources) if _NEEDS_STATS & set(wanted) else {}
+        histograms = duration_histograms(params, sources) if _NEEDS_HISTOGRAM & set(wanted) else {}
+        names = group_names(params, {key[0] for key in stats})
+        unsummarised = unsummarised_calls(sources) if {"heatmap", "funnel"} & set(wanted) else []
+        rows = (
+            summary_rows(params, stats, histograms, names) if _NEEDS_HISTOGRAM & set(wanted) else []
+        )
+        builders: dict[str, Callable[[], Chart]] = {
+            "calls": lambda: chart_calls(params, rows),
+            "connected": lambda: chart_connected(params, rows),
+            "duration": lambda: chart_duration(params, rows),
+            "outcomes": lambda: chart_outcomes(params, stats, names),
+            "reasons": lambda: chart_reasons(stats),
+            "heatmap": lambda: chart_heat_map(heat_map_grid(sources, unsummarised)),
+            "reviews": lambda: chart_reviews(params, stats, names),
+            "cost": lambda: chart_cost(params, stats, names),
+            "funnel": lambda: chart_funnel(params, sources, unsummarised),
+        }
+        charts = [builders[key]() for key in wanted]
+    return Report(charts, sources.using_summary, sources.pending_hours)

@@ -157,12 +157,13 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def analytics(request: HttpRequest) -> HttpResponse:
     form, params = stats.analytics_params(request.GET)
+    report = stats.analytics_report(params)
     context = {
         "form": form,
         "params": params,
         "groupings": stats.GROUPINGS.items(),
-        "charts": stats.build_charts(params),
-        "median_supported": stats.median_supported(),
+        "charts": report.charts,
+        "report": report,
     }
     if request.htmx:
         return render(request, "dashboard/analytics.html#report", context)
@@ -181,7 +182,7 @@ def analytics_export(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     _form, params = stats.analytics_params(request.GET)
-    (chart,) = stats.build_charts(params, only=key)
+    (chart,) = stats.analytics_report(params, only=key).charts
     writer = csv.writer(EchoBuffer())
     lines = [writer.writerow(chart.columns)]
     lines += [writer.writerow([inert_cell(cell) for cell in row]) for row in chart.rows]

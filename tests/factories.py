@@ -15,7 +15,7 @@ from calls.models import (
     WebhookEvent,
     WebhookStatus,
 )
-from campaigns.models import Campaign, CampaignKind
+from campaigns.models import Campaign, CampaignKind, DialEntry
 from contacts.models import (
     Contact,
     ContactImport,
@@ -112,6 +112,17 @@ class CallFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     to_number = factory.SelfAttribute("contact.phone_e164")
     state = CallState.PENDING
+
+
+class DialEntryFactory(factory.django.DjangoModelFactory):
+    """One contact of a campaign's audience, not dialled yet."""
+
+    class Meta:
+        model = DialEntry
+
+    campaign = factory.SubFactory(CampaignFactory)
+    contact = factory.SubFactory(ContactFactory)
+    phone_e164 = factory.SelfAttribute("contact.phone_e164")
 
 
 class DoNotCallEntryFactory(factory.django.DjangoModelFactory):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from calls.models import Call, CallOutcome, CallReview, CallState
+from dashboard.analytics_summary import refresh_summary
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
 from tests.factories import AgentFactory, CallFactory, VendorAccountFactory
@@ -20,7 +22,7 @@ HOSTILE = '<img src=x onerror="window.__pwned = 1">'
 
 def ended_calls(count: int) -> list[Call]:
     """Ended calls newest first, one a minute apart, with summaries and transcripts."""
-    account = VendorAccountFactory(name="Acme voice")
+    account = VendorAccountFactory(name="Acme voice", price_per_minute=Decimal("0.0900"))
     agents = [AgentFactory(vendor_account=account, name=name) for name in ("Alice", HOSTILE)]
     calls = []
     for index in range(count):
@@ -89,10 +91,14 @@ def test_a_manager_reviews_with_the_keyboard_and_reads_analytics(
     page.locator("#review-note").type("jerk")
     assert current_call(page) == calls[3].pk
 
-    # Analytics: default by day, then by agent (htmx swap), then the CSV.
+    # Analytics: default by day, then by agent (htmx swap), then the CSV. The beat job has
+    # summarised the calls (the page would read the calls table otherwise, and say so).
+    refresh_summary()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics").click()
     page.wait_for_url("**/analytics/")
     assert page.locator("#chart-calls svg").is_visible()
+    assert page.get_by_text("The analytics summary is being built").count() == 0
+    assert page.locator("#chart-cost svg").is_visible()
     page.get_by_label("Agent", exact=True).check()
     page.wait_for_url("**group=agent**")
     page.locator("#chart-calls text.x-label", has_text="Alice").first.wait_for()
