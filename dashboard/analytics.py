@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
-from calls.models import Agent, CallOutcome, CallReview
+from calls.models import Agent, CallOutcome, CallReview, PostCallAction, PostCallStep, StepStatus
 from calls.state import CONNECTED_OUTCOMES
 from campaigns.models import Campaign, CampaignKind
 from dashboard import analytics_summary as summary
@@ -528,17 +528,22 @@ class FunnelRow:
     dialled: int | None
     connected: int | None
     completed: int | None
-    # None: callops does not know (not available yet, or the vendor has not said).
-    followups: int | None
+    followups: int
 
 
-def followups_sent(campaign_ids: Sequence[int]) -> dict[int, int] | None:
-    """Contacts of each campaign sent a post-call follow-up; None while callops cannot tell.
-
-    Post-call follow-ups are being built in the calls app; when they land, count each campaign's
-    contacts with a sent follow-up here (one grouped query) and the funnel shows the step.
-    """
-    return None
+def followups_sent(campaign_ids: Sequence[int]) -> dict[int, int]:
+    """Contacts of each campaign that a post-call follow-up reached (its Revor job succeeded),
+    counted once per number however many calls or rules sent one: one grouped query."""
+    rows = (
+        PostCallStep.objects.filter(
+            action=PostCallAction.FOLLOW_UP,
+            status=StepStatus.DONE,
+            call__campaign_id__in=list(campaign_ids),
+        )
+        .values("call__campaign_id")
+        .annotate(contacts=Count("call__to_number", distinct=True))
+    )
+    return {row["call__campaign_id"]: row["contacts"] for row in rows}
 
 
 def _campaigns_with_calls(
@@ -605,7 +610,7 @@ def funnel_rows(
                 dialled=_vendor_count(vendor, "dialled") if native else campaign["dialled"],
                 connected=_vendor_count(vendor, "connected") if native else campaign["connected"],
                 completed=_vendor_count(vendor, "completed") if native else campaign["completed"],
-                followups=None if followups is None else followups.get(campaign["pk"], 0),
+                followups=followups.get(campaign["pk"], 0),
             )
         )
     rows.sort(key=lambda row: (-row.contacts, -(row.dialled or 0), row.campaign_id))
@@ -1218,15 +1223,14 @@ def chart_cost(
 
 
 FUNNEL_STAGES = ("Contacts", "Dialled", "Connected", "Completed", "Follow-up sent")
-NOT_AVAILABLE = "not available yet"
 FUNNEL_NOTE = (
     "Each campaign that placed calls in the range or was launched in it, over its whole "
     "audience to date. Contacts: its dial entries. Dialled: contacts called at least once. "
     "Connected: contacts whose latest call connected. Completed: contacts whose latest call's "
-    "outcome is completed. Native campaigns are dialled by the voice platform: their dialled, "
+    "outcome is completed. Follow-up sent: contacts a post-call follow-up reached (its Revor "
+    "job succeeded). Native campaigns are dialled by the voice platform: their dialled, "
     "connected and completed counts are the platform's."
 )
-FOLLOWUP_NOTE = "Follow-up sent: not available yet (post-call follow-ups are not in callops yet)."
 
 
 def _cell(value: int | None) -> int | str:
@@ -1237,7 +1241,6 @@ def chart_funnel(
     params: AnalyticsParams, sources: Sources, unsummarised: list[dict[str, Any]]
 ) -> Chart:
     funnel = funnel_rows(params, sources, unsummarised)
-    followups_known = any(row.followups is not None for row in funnel)
 
     def total(values: Sequence[int | None]) -> int | None:
         known = [value for value in values if value is not None]
@@ -1248,14 +1251,11 @@ def chart_funnel(
         total([row.dialled for row in funnel]),
         total([row.connected for row in funnel]),
         total([row.completed for row in funnel]),
-        total([row.followups for row in funnel]),
+        sum(row.followups for row in funnel),
     ]
-    labels = list(FUNNEL_STAGES)
-    if not followups_known:
-        labels[-1] = f"Follow-up sent ({NOT_AVAILABLE})"
     svg = bar_chart(
         title="Campaign funnel",
-        labels=labels,
+        labels=list(FUNNEL_STAGES),
         series=[("Contacts", totals)],
         x_title="Stage (all campaigns)",
         y_title="Contacts",
@@ -1267,11 +1267,10 @@ def chart_funnel(
             _cell(row.dialled),
             _cell(row.connected),
             _cell(row.completed),
-            NOT_AVAILABLE if row.followups is None else row.followups,
+            row.followups,
         ]
         for row in funnel
     ]
-    notes = [] if followups_known else [FOLLOWUP_NOTE]
     return Chart(
         "funnel",
         "Campaign funnel",
@@ -1279,7 +1278,6 @@ def chart_funnel(
         ["Campaign", *FUNNEL_STAGES],
         rows,
         note=FUNNEL_NOTE,
-        notes=notes,
     )
 
 

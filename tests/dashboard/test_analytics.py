@@ -16,7 +16,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.models import Call, CallOutcome, CallState
+from calls.models import Call, CallOutcome, CallState, PostCallAction, StepStatus
 from campaigns.models import CampaignKind
 from dashboard import analytics
 from dashboard import analytics_summary as summary_
@@ -27,6 +27,8 @@ from tests.factories import (
     CampaignFactory,
     ContactFactory,
     DialEntryFactory,
+    PostCallRuleFactory,
+    PostCallStepFactory,
     VendorAccountFactory,
 )
 
@@ -261,7 +263,7 @@ def test_it_builds_the_campaign_funnel_from_dial_entries(dataset):
     assert row.name == "Spring renewals"
     # Four contacts, three called, two whose latest call connected, one completed.
     assert (row.contacts, row.dialled, row.connected, row.completed) == (4, 3, 2, 1)
-    assert row.followups is None  # not available yet
+    assert row.followups == 0
 
 
 def test_it_shows_native_campaigns_with_the_platforms_counts(dataset):
@@ -282,17 +284,27 @@ def test_it_shows_native_campaigns_with_the_platforms_counts(dataset):
     assert (rows["Native push"].connected, rows["Native push"].completed) == (2, 1)
 
 
-def test_it_says_follow_ups_are_not_available_yet_in_one_place(client_as, dataset, monkeypatch):
-    page = client_as("manager").get(reverse("analytics"), RANGE).content.decode()
-    assert "Follow-up sent (not available yet)" in page
-    assert "dial entries are not" not in page
-    # Once follow-ups exist, followups_sent() is the one place that counts them.
-    campaign_id = dataset["c1"].campaign_id
-    monkeypatch.setattr(analytics, "followups_sent", lambda ids: {campaign_id: 1})
+def test_it_counts_contacts_a_follow_up_reached_in_the_funnel(client_as, dataset):
+    call = dataset["c1"]
+    for status in (StepStatus.DONE, StepStatus.FAILED):
+        PostCallStepFactory(
+            call=call,
+            rule=PostCallRuleFactory(vendor_account=call.vendor_account),
+            action=PostCallAction.FOLLOW_UP,
+            status=status,
+        )
+    # A second follow-up that reached the same number counts the contact once.
+    PostCallStepFactory(
+        call=call,
+        rule=PostCallRuleFactory(vendor_account=call.vendor_account),
+        action=PostCallAction.FOLLOW_UP,
+        status=StepStatus.DONE,
+    )
     (row,) = analytics.funnel_rows(params("day"), sources_of(params("day")))
     assert row.followups == 1
     page = client_as("manager").get(reverse("analytics"), RANGE).content.decode()
-    assert "Follow-up sent (not available yet)" not in page
+    assert "not available yet" not in page
+    assert "dial entries are not" not in page
 
 
 def test_it_estimates_cost_per_group_from_each_accounts_price(dataset):
