@@ -15,7 +15,7 @@ from django.db import close_old_connections
 from django.db.models import Count
 from django.utils import timezone
 
-from calls.models import LIVE_STATES, Agent, Call
+from calls.models import LIVE_STATES, Agent, Call, CallState
 from calls.services import agents_sync, call_sync
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
 from campaigns.selectors import preview_groups
@@ -31,6 +31,8 @@ from contacts.models import Contact, DoNotCallEntry
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WINDOW_START, WINDOW_END = 0, 12
+# What calls.services.call_dispatch writes on a call of a campaign stopped before it was dialled.
+STOP_REFUSAL = "The campaign was stopped before this call was dialled."
 
 
 def zone_at_local_hour(hour: int, now: datetime) -> str:
@@ -257,8 +259,11 @@ def test_stop_is_honoured_at_once_even_with_a_dispatcher_running(revrag, sandbox
     assert 3 <= calls.count() < 20
     assert not calls.filter(created_at__gt=stopped_at).exists()
     # The calls app asks the vendor right after the claim commits; nothing reaches it after.
+    # A call written just before the stop may be dispatched after it (eager Celery on SQLite
+    # runs the dispatch late): call_dispatch then refuses it, and it never reaches the vendor.
+    refused = calls.filter(state=CallState.FAILED, error_message=STOP_REFUSAL)
     posts = [e for e in sandbox.log("revrag", method="POST") if "call" in e["path"]]
-    assert len(sandbox.state("revrag")["calls"]) == calls.count()
+    assert len(sandbox.state("revrag")["calls"]) == calls.count() - refused.count()
     assert all(entry["t"] <= sandbox_stop for entry in posts)
     # And later beats start nothing.
     for _ in range(3):
