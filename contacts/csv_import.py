@@ -225,9 +225,17 @@ def preview(data: bytes, delimiter: str, limit: int = PREVIEW_ROWS) -> list[list
     return rows
 
 
-def iter_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the row starts, cells) for every non-blank row after the header."""
-    reader = _reader(text, delimiter)
+def iter_rows(text: str | bytes, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the row starts, cells) for every non-blank row after the header.
+
+    Bytes (an upload that passed read_file) are decoded as they are read, so a large file is
+    never held a second time as one decoded string.
+    """
+    if isinstance(text, bytes | bytearray | memoryview):
+        stream = io.TextIOWrapper(io.BytesIO(text), encoding="utf-8-sig", newline="")
+        reader = csv.reader(stream, delimiter=delimiter, strict=False)
+    else:
+        reader = _reader(text, delimiter)
     seen_header = False
     last_line = 0
     for row in reader:
@@ -311,3 +319,48 @@ class RowChecker:
             values={k: v for k, v in values.items() if v},
             metadata=metadata,
         )
+
+
+# --- Checking rows in other processes -------------------------------------------------------------
+# A checked row as it travels between processes and into the staging table: small and picklable.
+# (phone_e164, name, email, linkedin_url, time_zone given, time zone derived from the number,
+#  metadata or None)
+CheckedRow = tuple[str, str, str, str, str, str, dict[str, str] | None]
+# A rejected row: (line number, raw cells, reason).
+RejectedRow = tuple[int, list[str], str]
+
+_worker_checker: RowChecker | None = None
+
+
+def init_worker(mapping: Sequence[str], headers: Sequence[str], default_region: str) -> None:
+    """Runs once in each worker process: one checker, so its phone cache lasts the whole run."""
+    global _worker_checker  # noqa: PLW0603 - one checker per worker process, by design
+    _worker_checker = RowChecker(mapping=mapping, headers=headers, default_region=default_region)
+
+
+def check_chunk(
+    chunk: Sequence[tuple[int, list[str]]], checker: RowChecker | None = None
+) -> tuple[list[CheckedRow], list[RejectedRow]]:
+    """Checks (line, cells) rows: the accepted ones in file order and the rejected ones."""
+    check = (checker or _worker_checker).check  # type: ignore[union-attr]
+    accepted: list[CheckedRow] = []
+    rejected: list[RejectedRow] = []
+    for line, cells in chunk:
+        try:
+            row = check(cells)
+        except ValueError as exc:
+            rejected.append((line, cells, str(exc)))
+            continue
+        values = row.values
+        accepted.append(
+            (
+                row.phone_e164,
+                values.get("name", ""),
+                values.get("email", ""),
+                values.get("linkedin_url", ""),
+                values.get("time_zone", ""),
+                row.derived_time_zone,
+                row.metadata or None,
+            )
+        )
+    return accepted, rejected

@@ -314,11 +314,14 @@ CALLOPS_CURRENCY = env_str("CALLOPS_CURRENCY", "USD")
 # How long a worker owns a call it is dispatching; after that the sweeper may dispatch it again
 # (with the same idempotency key, so the vendor still places it once).
 CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
-# The largest contact CSV accepted. The import holds the file and its rows in a worker's memory
-# (about 10x the file size), so the default stays modest.
+# The largest contact CSV accepted. The file is stored in the database and read back as a
+# stream; on PostgreSQL checked rows go to a staging table as they come, so a worker holds the
+# file once plus a set of its numbers (SQLite keeps the rows in memory, several times the file).
 CALLOPS_CONTACT_IMPORT_MAX_BYTES = env_int(
     "CALLOPS_CONTACT_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1
 )
+# Processes that check the rows of a large import (0: one per core).
+CALLOPS_CONTACT_IMPORT_WORKERS = env_int("CALLOPS_CONTACT_IMPORT_WORKERS", 0, minimum=0)
 
 LOGGING = {
     "version": 1,
