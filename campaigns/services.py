@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -258,6 +259,8 @@ class DispatchResult:
     skipped_dnc: int = 0
     skipped_invalid: int = 0
     reason: str = ""
+    # The next pace slot when the campaign is only waiting for it: the moment to run again.
+    next_slot_at: datetime | None = None
 
 
 def _open_time_zones(campaign: Campaign, due: QuerySet[DialEntry], now: datetime) -> list[str]:
@@ -306,6 +309,8 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             slot += interval
         if not slots:
             result.reason = "pace" if budget > 0 else "rate or concurrency cap"
+            if budget > 0:
+                result.next_slot_at = slot
             return result
 
         due = entries.filter(
@@ -361,7 +366,9 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
                 break
             entry.state = DialState.DIALLING
             entry.attempts += 1
-            entry.last_attempt_at = now
+            # The slot, not the clock: the pace window above counts slots, so a call started a
+            # little late does not take the place of the one a minute later.
+            entry.last_attempt_at = slots[len(result.started)]
             entry.next_attempt_at = None
             entry.last_call = call
             entry.last_outcome = ""
@@ -381,7 +388,28 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
         if result.started:
             campaign.next_slot_at = result.slots[-1] + interval
             campaign.save(update_fields=["next_slot_at", "updated_at"])
+            result.next_slot_at = campaign.next_slot_at
     return result
+
+
+# How far ahead a campaign's next run is booked (an ETA task); beyond it the beat takes over.
+WAKE_HORIZON = timedelta(minutes=5)
+
+
+def book_next_run(campaign_id: int, result: DispatchResult) -> datetime | None:
+    """The time the campaign's dispatcher should run next (its next pace slot), or None.
+
+    Booked once per slot across workers (an atomic cache add), so the beat and the run at the
+    previous slot do not both queue it. The beat every 2 s still starts campaigns and restarts
+    the chain if a worker lost it; the booked runs are what start calls on time.
+    """
+    wake = result.next_slot_at
+    if wake is None or wake - timezone.now() > WAKE_HORIZON:
+        return None
+    key = f"campaign-run:{campaign_id}:{wake.timestamp():.3f}"
+    if not cache.add(key, 1, timeout=int(WAKE_HORIZON.total_seconds()) + 60):
+        return None
+    return wake
 
 
 def _skip(entry: DialEntry, state: str, note: str) -> None:

@@ -16,8 +16,23 @@ def dispatch_paced_campaigns() -> int:
     services.record_outcomes()
     started = 0
     for campaign_id in services.running_paced_campaign_ids():
-        started += len(services.dispatch_due(campaign_id).started)
+        started += _dispatch(campaign_id)
     return started
+
+
+@shared_task(ignore_result=True)
+def dispatch_campaign_at_slot(campaign_id: int) -> int:
+    """Queued for the campaign's next pace slot (ETA): calls start on their absolute schedule,
+    not at the beat's 2-second ticks."""
+    return _dispatch(campaign_id)
+
+
+def _dispatch(campaign_id: int) -> int:
+    result = services.dispatch_due(campaign_id)
+    wake = services.book_next_run(campaign_id, result)
+    if wake is not None:
+        dispatch_campaign_at_slot.apply_async((campaign_id,), eta=wake)
+    return len(result.started)
 
 
 @shared_task

@@ -17,11 +17,13 @@ from django.utils import timezone
 
 from calls.models import LIVE_STATES, Agent, Call, CallState
 from calls.services import agents_sync, call_sync
+from campaigns import tasks
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
 from campaigns.selectors import preview_groups
 from campaigns.services import (
     InvalidTransition,
     audience_set,
+    book_next_run,
     campaign_transition,
     dispatch_due,
     record_outcomes,
@@ -337,3 +339,44 @@ def test_transitions_refuse_what_the_status_forbids(revrag):
     with pytest.raises(InvalidTransition, match="stopped campaign cannot be launched"):
         campaign_transition(campaign_id=campaign.pk, action="launch")
     assert Campaign.objects.get(pk=campaign.pk).stopped_at is not None
+
+
+def test_it_books_the_next_run_at_the_next_slot_once(revrag, sandbox):
+    contacts = audience(timezone.now())["dial"][:3]
+    campaign = make_campaign(revrag, contacts, calls_per_minute=60)
+    fast_outcomes(sandbox)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    first = dispatch_due(campaign.pk)
+    assert len(first.started) == 1
+    assert first.next_slot_at == first.slots[0] + timedelta(seconds=1)
+    # The attempt is recorded at its slot, what the pace window counts.
+    entry = DialEntry.objects.get(last_call_id=first.started[0])
+    assert entry.last_attempt_at == first.slots[0]
+    assert book_next_run(campaign.pk, first) == first.next_slot_at
+    # The beat a moment later finds the same next slot: already booked, not queued twice.
+    waiting = dispatch_due(campaign.pk)
+    assert (waiting.started, waiting.reason) == ([], "pace")
+    assert waiting.next_slot_at == first.next_slot_at
+    assert book_next_run(campaign.pk, waiting) is None
+    campaign_transition(campaign_id=campaign.pk, action="stop")
+    assert dispatch_due(campaign.pk).next_slot_at is None
+
+
+def test_the_run_at_a_slot_starts_its_call_and_books_the_next(revrag, sandbox, monkeypatch):
+    contacts = audience(timezone.now())["dial"][:3]
+    campaign = make_campaign(revrag, contacts, calls_per_minute=60)
+    fast_outcomes(sandbox)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    booked: list[tuple] = []
+    monkeypatch.setattr(
+        tasks.dispatch_campaign_at_slot,
+        "apply_async",
+        lambda args, eta: booked.append((args, eta)),
+    )
+    assert tasks.dispatch_paced_campaigns() == 1
+    assert [args for args, _eta in booked] == [(campaign.pk,)]
+    eta = booked[0][1]
+    assert eta == Campaign.objects.get(pk=campaign.pk).next_slot_at
+    time.sleep(max(0.0, (eta - timezone.now()).total_seconds()) + 0.02)
+    assert tasks.dispatch_campaign_at_slot(campaign.pk) == 1
+    assert len(booked) == 2 and booked[1][1] == eta + timedelta(seconds=1)
