@@ -113,7 +113,7 @@ def start_worker(env: dict[str, str], folder: str) -> subprocess.Popen:
     return subprocess.Popen(
         [
             sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-B",
-            "--concurrency", "2", "--loglevel", "WARNING",
+            "--concurrency", "2", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
             "--schedule", str(Path(folder) / "celerybeat-schedule"),
             "--hostname", f"bench-dispatcher-{os.getpid()}@%h",
         ],
@@ -151,6 +151,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
     parser.add_argument("--contacts", type=int, default=100, help="2000 for issue 5's size")
     parser.add_argument("--rate", type=int, default=120, help="calls a minute")
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument("--dump", help="write every call's slot and arrival to this JSON file")
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -310,6 +311,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
         if not arrivals:
             raise SystemExit(f"no call reached the sandbox; see {folder}/worker.log")
 
+        if args.dump:
+            Path(args.dump).write_text(json.dumps(sorted(arrivals, key=lambda a: a[1])))
         lateness = [(t - slot) * 1000 for t, slot, _phone in arrivals]
         first_slot = min(slot for _t, slot, _phone in arrivals)
         # Cumulative error: calls at the vendor by each moment vs the absolute schedule.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zoneinfo
 from collections.abc import Iterator, Sequence
@@ -364,3 +365,49 @@ def check_chunk(
             )
         )
     return accepted, rejected
+
+
+# COPY's text format: a tab between columns, \N for NULL, and these characters escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+_COPY_ESCAPED = re.compile(r"\\[\\tnr]")
+
+
+def copy_line(row: CheckedRow) -> str:
+    """The row as one line of PostgreSQL COPY text (the staging table's columns, in order)."""
+    *texts, metadata = row
+    cells = [text.translate(_COPY_ESCAPES) for text in texts]
+    cells.append(
+        json.dumps(metadata, ensure_ascii=False).translate(_COPY_ESCAPES) if metadata else "\\N"
+    )
+    return "\t".join(cells) + "\n"
+
+
+def parse_copy_line(line: str) -> CheckedRow:
+    """copy_line's row back (for the few rows of a number seen before)."""
+    *texts, metadata = (
+        _COPY_ESCAPED.sub(lambda m: _COPY_UNESCAPES[m.group(0)], cell)
+        for cell in line[:-1].split("\t")
+    )
+    phone, name, email, linkedin_url, time_zone, derived = texts
+    return (
+        phone,
+        name,
+        email,
+        linkedin_url,
+        time_zone,
+        derived,
+        json.loads(metadata) if metadata != "\\N" else None,
+    )
+
+
+def check_chunk_for_copy(
+    chunk: Sequence[tuple[int, list[str]]],
+) -> tuple[list[str], list[str], list[RejectedRow]]:
+    """check_chunk with the accepted rows ready for COPY: (numbers, COPY lines, rejected).
+
+    Formatting the lines here, in the worker processes, leaves the importing process little
+    more than reading the file and writing what comes back.
+    """
+    accepted, rejected = check_chunk(chunk)
+    return [row[0] for row in accepted], [copy_line(row) for row in accepted], rejected

@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import IO, Any
 
@@ -24,10 +24,12 @@ from contacts.csv_import import (
     CsvFileError,
     RejectedRow,
     check_chunk,
+    check_chunk_for_copy,
     check_mapping,
     guess_mapping,
     init_worker,
     iter_rows,
+    parse_copy_line,
     read_file,
 )
 from contacts.models import (
@@ -278,9 +280,9 @@ def _start_pool(workers: int, initargs: tuple[Any, ...]) -> ProcessPoolExecutor 
 
 
 def _checked_chunks(
-    contact_import: ContactImport, mapping: list[str]
-) -> Iterator[tuple[list[CheckedRow], list[RejectedRow], int]]:
-    """(accepted rows, rejected rows, rows read) chunk after chunk, in file order."""
+    contact_import: ContactImport, mapping: list[str], check: Callable[..., Any]
+) -> Iterator[tuple[Any, int]]:
+    """(what `check` made of a chunk of rows, rows read), chunk after chunk, in file order."""
     # The file passed read_file() at upload; it is decoded again as it is read.
     chunks = _chunks(iter_rows(bytes(contact_import.data), contact_import.delimiter), CHUNK_ROWS)
     initargs = (mapping, contact_import.headers, settings_region())
@@ -291,20 +293,20 @@ def _checked_chunks(
     if pool is None:
         init_worker(*initargs)
         for chunk in chunks:
-            yield (*check_chunk(chunk), len(chunk))
+            yield check(chunk), len(chunk)
         return
     with pool:
         # A few chunks in flight per worker keep every core busy while this process reads the
         # file and writes what came back; results are taken in file order.
         in_flight: deque[tuple[Future, int]] = deque()
         for chunk in chunks:
-            in_flight.append((pool.submit(check_chunk, chunk), len(chunk)))
+            in_flight.append((pool.submit(check, chunk), len(chunk)))
             if len(in_flight) >= 2 * workers:
                 future, size = in_flight.popleft()
-                yield (*future.result(), size)
+                yield future.result(), size
         while in_flight:
             future, size = in_flight.popleft()
-            yield (*future.result(), size)
+            yield future.result(), size
 
 
 def _check_rows(
@@ -314,9 +316,8 @@ def _check_rows(
     rejections: list[RejectedRow] = []
     processed = 0
     next_report = time.monotonic() + PROGRESS_EVERY
-    for accepted, rejected, size in _checked_chunks(contact_import, mapping):
-        rows.add(accepted)
-        rejections.extend(rejected)
+    for checked, size in _checked_chunks(contact_import, mapping, rows.check):
+        rejections.extend(rows.add(checked))
         processed += size
         if time.monotonic() >= next_report:
             ContactImport.objects.filter(pk=contact_import.pk).update(processed_rows=processed)
@@ -334,30 +335,27 @@ class _StagedRows:
         self.merge = merge
         self.seen: set[str] = set()
         # Later rows of a number, merged: phone -> [name, email, linkedin_url, time_zone, meta].
-        self.later: dict[str, list[Any]] = {}
+        self.later_rows: dict[str, list[Any]] = {}
         self.in_file_merged = 0
         self.in_file_skipped = 0
 
-    def add(self, rows: list[CheckedRow]) -> None:
-        firsts: list[CheckedRow] = []
-        seen = self.seen
-        for row in rows:
-            phone = row[0]
-            if phone not in seen:
-                seen.add(phone)
-                firsts.append(row)
-            elif self.merge:
-                self.in_file_merged += 1
-                later = self.later.setdefault(phone, ["", "", "", "", {}])
-                for index in range(4):
-                    later[index] = row[index + 1] or later[index]
-                later[4].update(row[6] or {})
-            else:
-                self.in_file_skipped += 1
-        self.add_firsts(firsts)
+    # The function that checks a chunk of rows (run in the worker processes) and add(), which
+    # takes what it returns and gives back the rejected rows.
+    check: Callable[..., Any] = staticmethod(check_chunk)
 
-    def add_firsts(self, rows: list[CheckedRow]) -> None:
+    def add(self, checked: Any) -> list[RejectedRow]:
         raise NotImplementedError
+
+    def later(self, row: CheckedRow) -> None:
+        """Another row of a number seen before."""
+        if not self.merge:
+            self.in_file_skipped += 1
+            return
+        self.in_file_merged += 1
+        later = self.later_rows.setdefault(row[0], ["", "", "", "", {}])
+        for index in range(4):
+            later[index] = row[index + 1] or later[index]
+        later[4].update(row[6] or {})
 
     def write(self) -> tuple[int, int, int]:
         """Writes the contacts (in the caller's transaction): (created, stored contacts
@@ -375,15 +373,23 @@ class _MemoryRows(_StagedRows):
         super().__init__(merge=merge)
         self.firsts: list[CheckedRow] = []
 
-    def add_firsts(self, rows: list[CheckedRow]) -> None:
-        self.firsts.extend(rows)
+    def add(self, checked: tuple[list[CheckedRow], list[RejectedRow]]) -> list[RejectedRow]:
+        accepted, rejected = checked
+        seen = self.seen
+        for row in accepted:
+            if row[0] in seen:
+                self.later(row)
+            else:
+                seen.add(row[0])
+                self.firsts.append(row)
+        return rejected
 
     def write(self) -> tuple[int, int, int]:
         return _write_from_memory(self)
 
     def merged(self) -> Iterator[CheckedRow]:
         for row in self.firsts:
-            later = self.later.get(row[0])
+            later = self.later_rows.get(row[0])
             if later is None:
                 yield row
                 continue
@@ -428,9 +434,25 @@ class _PostgresRows(_StagedRows):
                     "linkedin_url text, time_zone text, derived_time_zone text, metadata jsonb)"
                 )
 
-    def add_firsts(self, rows: list[CheckedRow]) -> None:
-        self._copy(_STAGING, rows)
-        self.staged += len(rows)
+    check = staticmethod(check_chunk_for_copy)
+
+    def add(self, checked: tuple[list[str], list[str], list[RejectedRow]]) -> list[RejectedRow]:
+        phones, lines, rejected = checked
+        seen = self.seen
+        firsts: list[str] = []
+        for phone, line in zip(phones, lines, strict=True):
+            if phone in seen:
+                self.later(parse_copy_line(line))
+            else:
+                seen.add(phone)
+                firsts.append(line)
+        with (
+            _bulk_cursor() as cursor,
+            cursor.copy(f"COPY {_STAGING} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            copy.write("".join(firsts))
+        self.staged += len(firsts)
+        return rejected
 
     def write(self) -> tuple[int, int, int]:
         return _write_from_staging(self)
@@ -447,13 +469,16 @@ class _PostgresRows(_StagedRows):
 
     def apply_later_rows(self) -> None:
         """Folds the later rows of repeated numbers into their first row (merge only)."""
-        if not self.later:
+        if not self.later_rows:
             return
         self._copy(
             _STAGING_LATER,
-            ((phone, *later[:4], "", later[4] or None) for phone, later in self.later.items()),
+            ((phone, *later[:4], "", later[4] or None) for phone, later in self.later_rows.items()),
         )
         with _bulk_cursor() as cursor:
+            # Temporary tables get no statistics unless asked: without them the planner takes
+            # the staging table for a small one and picks a nested loop.
+            cursor.execute(f"ANALYZE {_STAGING}, {_STAGING_LATER}")
             cursor.execute(
                 f"UPDATE {_STAGING} AS s SET "  # noqa: S608 - constant identifiers only
                 "name = COALESCE(NULLIF(l.name, ''), s.name), "
@@ -531,6 +556,8 @@ def _write_from_staging(rows: _PostgresRows) -> tuple[int, int, int]:
     statements, so a number is either stored before them (merged into or skipped) or new.
     """
     rows.apply_later_rows()
+    with _bulk_cursor() as cursor:
+        cursor.execute(f"ANALYZE {_STAGING}")
     table = connection.ops.quote_name(Contact._meta.db_table)
     now = timezone.now()
     updated = 0

@@ -374,9 +374,28 @@ def test_the_run_at_a_slot_starts_its_call_and_books_the_next(revrag, sandbox, m
         lambda args, eta: booked.append((args, eta)),
     )
     assert tasks.dispatch_paced_campaigns() == 1
-    assert [args for args, _eta in booked] == [(campaign.pk,)]
     eta = booked[0][1]
+    assert booked == [((campaign.pk, eta.isoformat()), eta)]
     assert eta == Campaign.objects.get(pk=campaign.pk).next_slot_at
+    # A timer that fires early: the run owns its slot and books it again.
+    assert tasks.dispatch_campaign_at_slot(campaign.pk, eta.isoformat()) == 0
+    assert booked[1] == ((campaign.pk, eta.isoformat()), eta)
     time.sleep(max(0.0, (eta - timezone.now()).total_seconds()) + 0.02)
-    assert tasks.dispatch_campaign_at_slot(campaign.pk) == 1
-    assert len(booked) == 2 and booked[1][1] == eta + timedelta(seconds=1)
+    assert tasks.dispatch_campaign_at_slot(campaign.pk, eta.isoformat()) == 1
+    later = eta + timedelta(seconds=1)
+    assert booked[2] == ((campaign.pk, later.isoformat()), later)
+    # Each call reached the vendor once, though both this run and its dispatch task asked.
+    assert len(sandbox.state("revrag")["calls"]) == 2
+
+
+def test_an_entry_skipped_at_dialling_time_gives_its_slot_to_the_next(revrag, sandbox):
+    campaign = make_campaign(revrag, audience(timezone.now())["dial"][:3], calls_per_minute=60)
+    fast_outcomes(sandbox)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    # The first two in dialling order go on the list after the launch.
+    first_two = DialEntry.objects.filter(campaign=campaign).order_by("id")[:2]
+    for entry in first_two:
+        DoNotCallEntry.objects.create(phone_e164=entry.phone_e164, reason="asked")
+    result = dispatch_due(campaign.pk)
+    assert (len(result.started), result.skipped_dnc) == (1, 2)
+    assert result.next_slot_at == result.slots[0] + timedelta(seconds=1)

@@ -6,7 +6,13 @@ import time
 import pytest
 
 from contacts import services
-from contacts.csv_import import CsvFileError, guess_mapping, iter_rows
+from contacts.csv_import import (
+    CsvFileError,
+    copy_line,
+    guess_mapping,
+    iter_rows,
+    parse_copy_line,
+)
 from contacts.models import Contact, ContactImport, ImportStatus
 from tests.factories import ContactFactory
 
@@ -341,3 +347,21 @@ def test_it_reads_the_upload_as_a_stream_with_the_same_rows_and_lines():
     data = b"\xef\xbb\xbf" + data
     assert list(iter_rows(data, ",")) == list(iter_rows(data.decode("utf-8-sig"), ","))
     assert [line for line, _cells in iter_rows(data, ",")] == [2, 5, 6]
+
+
+def test_it_keeps_tabs_backslashes_and_line_breaks_in_cells_as_they_are():
+    name = 'Tab\there \\N back\\slash "quoted"\nsecond line'
+    data = csv_bytes("name,phone,note", f'"{name.replace(chr(34), chr(34) * 2)}",415 555 2671,\\N')
+    done = run_import(data, mapping=["name", "phone", "metadata"])
+    assert done.created_count == 1
+    contact = Contact.objects.get()
+    assert contact.name == name
+    assert contact.metadata == {"note": "\\N"}
+
+
+def test_it_turns_a_row_into_a_copy_line_and_back():
+    row = ("+14155552671", "a\tb\\c\nd\re", "", "x@example.com", "", "Etc/GMT", {"k": "v\t\\ é"})
+    line = copy_line(row)
+    assert line.count("\t") == 6 and line.endswith("\n") and "\n" not in line[:-1]
+    assert parse_copy_line(line) == row
+    assert parse_copy_line(copy_line((*row[:6], None))) == (*row[:6], None)
