@@ -255,7 +255,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
         late_dnc = callable_contacts[int(args.contacts * 0.6) :][: max(1, args.contacts // 50)]
 
         worker = start_worker(env, folder)
-        time.sleep(3)  # the worker and its beat connect
+        time.sleep(10)  # the worker connects and its beat's first round of every job is over
         interval = 60 / args.rate
         planned = args.contacts - len(late_dnc)
         stop_after = int(planned * STOP_AT_SHARE)
