@@ -7,8 +7,8 @@ Full size (issue 5), about 17 minutes of wall time:
     python bench/bench_dispatcher.py --contacts 2000 --rate 120
 
 Runs everything as production does, each a real process: the vendor sandbox
-(`python -m simulators`), a Celery worker with its embedded beat (`celery -A dashboard worker
--B --concurrency 2`, as `make run` sizes it) and PostgreSQL (database `bench_dispatch` on
+(`python -m simulators`), a Celery worker (`--concurrency 2`, as `make run` sizes it) and
+Celery beat, each its own process as in production, and PostgreSQL (database `bench_dispatch` on
 127.0.0.1, dropped first; override with BENCH_DATABASE_URL). The broker and cache are Redis:
 CELERY_BROKER_URL / REDIS_URL when set, else databases 6 and 7 of 127.0.0.1:6379, emptied
 first, so use numbers nobody else is using.
@@ -109,20 +109,33 @@ def start_sandbox() -> tuple[subprocess.Popen, dict, str]:
     return process, vendors, admin_url
 
 
-def start_worker(env: dict[str, str], folder: str) -> subprocess.Popen:
-    return subprocess.Popen(
+def start_worker(env: dict[str, str], folder: str) -> list[subprocess.Popen]:
+    """A worker and beat as separate processes, as `make run` and production run them."""
+    common = {
+        "cwd": REPO_ROOT,
+        "env": env,
+        "stdout": subprocess.DEVNULL,
+        "start_new_session": True,
+    }
+    loglevel = os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")
+    worker = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "dashboard", "worker", "-B",
-            "--concurrency", "2", "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
-            "--schedule", str(Path(folder) / "celerybeat-schedule"),
+            sys.executable, "-m", "celery", "-A", "dashboard", "worker",
+            "--concurrency", "2", "--loglevel", loglevel,
             "--hostname", f"bench-dispatcher-{os.getpid()}@%h",
         ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
         stderr=open(Path(folder) / "worker.log", "w"),  # noqa: SIM115 - closed with the process
-        start_new_session=True,
+        **common,
     )  # fmt: skip
+    beat = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "dashboard", "beat", "--loglevel", loglevel,
+            "--schedule", str(Path(folder) / "celerybeat-schedule"),
+        ],
+        stderr=open(Path(folder) / "beat.log", "w"),  # noqa: SIM115 - closed with the process
+        **common,
+    )  # fmt: skip
+    return [worker, beat]
 
 
 def stop_process(process: subprocess.Popen, *, group: bool = False) -> None:
@@ -192,7 +205,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
     call_command("migrate", verbosity=0)
     sandbox, vendors, admin_url = start_sandbox()
     folder = tempfile.mkdtemp(prefix="callops-bench-dispatcher-")
-    worker = None
+    workers: list[subprocess.Popen] = []
     try:
         requests.post(
             f"{admin_url}/rate_limits",
@@ -254,7 +267,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
         # Put on the list while running: callable contacts well into the second half.
         late_dnc = callable_contacts[int(args.contacts * 0.6) :][: max(1, args.contacts // 50)]
 
-        worker = start_worker(env, folder)
+        workers = start_worker(env, folder)
         time.sleep(10)  # the worker connects and its beat's first round of every job is over
         interval = 60 / args.rate
         planned = args.contacts - len(late_dnc)
@@ -358,8 +371,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
             print(f"  {label:36s} {figure:38s} target {target:14s} {'OK' if ok else 'MISSED'}")
         print(f"all dispatcher targets: {'met' if all(c[3] for c in checks) else 'NOT met'}")
     finally:
-        if worker is not None:
-            stop_process(worker, group=True)
+        for process in workers:
+            stop_process(process, group=True)
         stop_process(sandbox)
         from django.db import connection
 
