@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -206,6 +207,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
     sandbox, vendors, admin_url = start_sandbox()
     folder = tempfile.mkdtemp(prefix="callops-bench-dispatcher-")
     workers: list[subprocess.Popen] = []
+    finished = False
     try:
         requests.post(
             f"{admin_url}/rate_limits",
@@ -370,10 +372,13 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
         for label, figure, target, ok in checks:
             print(f"  {label:36s} {figure:38s} target {target:14s} {'OK' if ok else 'MISSED'}")
         print(f"all dispatcher targets: {'met' if all(c[3] for c in checks) else 'NOT met'}")
+        finished = True
     finally:
         for process in workers:
             stop_process(process, group=True)
         stop_process(sandbox)
+        if finished and not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)  # the worker's logs, kept after a failure
         from django.db import connection
 
         connection.close()
