@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call, CallOutcome, CallState, EventSource
-from calls.services import CallRejected, call_create
+from calls.services import CallRejected, RetryLater, call_create, call_dispatch
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -258,6 +259,8 @@ class DispatchResult:
     skipped_dnc: int = 0
     skipped_invalid: int = 0
     reason: str = ""
+    # The next pace slot when the campaign is only waiting for it: the moment to run again.
+    next_slot_at: datetime | None = None
 
 
 def _open_time_zones(campaign: Campaign, due: QuerySet[DialEntry], now: datetime) -> list[str]:
@@ -306,6 +309,8 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             slot += interval
         if not slots:
             result.reason = "pace" if budget > 0 else "rate or concurrency cap"
+            if budget > 0:
+                result.next_slot_at = slot
             return result
 
         due = entries.filter(
@@ -313,75 +318,146 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             state__in=DUE_DIAL_STATES,
         )
         open_zones = _open_time_zones(campaign, due, now)
-        claimed = list(
+        claimable = (
             due.filter(time_zone__in=open_zones)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("contact")
-            .order_by("attempts", "next_attempt_at", "id")[: len(slots)]
+            .order_by("attempts", "next_attempt_at", "id")
         )
-        if not claimed:
+        claimed_any = False
+        # An entry skipped at dialling time (do-not-call, deleted contact, bad number) gives its
+        # slot to the next one: entries are claimed again until the slots are used. (Skipped and
+        # dialled entries left the due states in this transaction, so they are not claimed twice.)
+        for _round in range(CLAIM_ROUNDS):
+            wanted = len(slots) - len(result.started)
+            claimed = list(claimable[:wanted]) if wanted > 0 else []
+            if not claimed:
+                break
+            claimed_any = True
+            if not _dial_entries(campaign, claimed, slots, result):
+                break  # paused
+        if not claimed_any:
             if not entries.filter(state__in=(*DUE_DIAL_STATES, DialState.DIALLING)).exists():
                 _finish(campaign, entries, now, ended=False)
                 result.reason = "done"
             else:
                 result.reason = "nothing due in a calling window"
             return result
-
-        # The do-not-call list may have changed since launch: decided from its raw entries.
-        blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
-        for entry in claimed:
-            if entry.phone_e164 in blocked:
-                _skip(entry, DialState.SKIPPED_DNC, "On the do-not-call list at dialling time.")
-                result.skipped_dnc += 1
-                continue
-            if entry.contact is None:
-                _skip(entry, DialState.SKIPPED_INVALID, "The contact was deleted.")
-                result.skipped_invalid += 1
-                continue
-            try:
-                call, _created = call_create(
-                    vendor_account=campaign.vendor_account,
-                    agent=campaign.agent,
-                    contact=entry.contact,
-                    variables=render_variables(campaign.variables_template, entry.contact),
-                    metadata={"campaign_id": campaign.pk, "dial_entry_id": entry.pk},
-                    campaign_id=campaign.pk,
-                    source=EventSource.SYSTEM,
-                )
-            except CallRejected as exc:
-                if exc.field == "to_number":
-                    _skip(entry, DialState.SKIPPED_INVALID, exc.message)
-                    result.skipped_invalid += 1
-                    continue
-                # The account or agent cannot call any more: nobody of this campaign can be dialled.
-                campaign.status = CampaignStatus.PAUSED
-                campaign.last_error = f"Paused: {exc.message}"[:500]
-                campaign.save(update_fields=["status", "last_error", "updated_at"])
-                result.reason = campaign.last_error
-                break
-            entry.state = DialState.DIALLING
-            entry.attempts += 1
-            entry.last_attempt_at = now
-            entry.next_attempt_at = None
-            entry.last_call = call
-            entry.last_outcome = ""
-            entry.save(
-                update_fields=[
-                    "state",
-                    "attempts",
-                    "last_attempt_at",
-                    "next_attempt_at",
-                    "last_call",
-                    "last_outcome",
-                    "updated_at",
-                ]
-            )
-            result.slots.append(slots[len(result.started)])
-            result.started.append(call.pk)
         if result.started:
             campaign.next_slot_at = result.slots[-1] + interval
             campaign.save(update_fields=["next_slot_at", "updated_at"])
+            result.next_slot_at = campaign.next_slot_at
+        elif campaign.status == CampaignStatus.RUNNING:
+            # Every claimed entry was skipped: the slot is still free, run again at once.
+            result.next_slot_at = slots[0]
     return result
+
+
+# Claim rounds a dispatcher run makes when entries it claimed had to be skipped.
+CLAIM_ROUNDS = 5
+
+
+def _dial_entries(
+    campaign: Campaign, claimed: list[DialEntry], slots: list[datetime], result: DispatchResult
+) -> bool:
+    """Writes the calls of the claimed entries on the next free slots; False if the campaign
+    had to be paused (its account or agent cannot call any more)."""
+    # The do-not-call list may have changed since launch: decided from its raw entries.
+    blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
+    for entry in claimed:
+        if entry.phone_e164 in blocked:
+            _skip(entry, DialState.SKIPPED_DNC, "On the do-not-call list at dialling time.")
+            result.skipped_dnc += 1
+            continue
+        if entry.contact is None:
+            _skip(entry, DialState.SKIPPED_INVALID, "The contact was deleted.")
+            result.skipped_invalid += 1
+            continue
+        try:
+            call, _created = call_create(
+                vendor_account=campaign.vendor_account,
+                agent=campaign.agent,
+                contact=entry.contact,
+                variables=render_variables(campaign.variables_template, entry.contact),
+                metadata={"campaign_id": campaign.pk, "dial_entry_id": entry.pk},
+                campaign_id=campaign.pk,
+                source=EventSource.SYSTEM,
+            )
+        except CallRejected as exc:
+            if exc.field == "to_number":
+                _skip(entry, DialState.SKIPPED_INVALID, exc.message)
+                result.skipped_invalid += 1
+                continue
+            # The account or agent cannot call any more: nobody of this campaign can be dialled.
+            campaign.status = CampaignStatus.PAUSED
+            campaign.last_error = f"Paused: {exc.message}"[:500]
+            campaign.save(update_fields=["status", "last_error", "updated_at"])
+            result.reason = campaign.last_error
+            return False
+        slot = slots[len(result.started)]
+        entry.state = DialState.DIALLING
+        entry.attempts += 1
+        # The slot, not the clock: the pace window counts slots, so a call started a little
+        # late does not take the place of the one a minute later.
+        entry.last_attempt_at = slot
+        entry.next_attempt_at = None
+        entry.last_call = call
+        entry.last_outcome = ""
+        entry.save(
+            update_fields=[
+                "state",
+                "attempts",
+                "last_attempt_at",
+                "next_attempt_at",
+                "last_call",
+                "last_outcome",
+                "updated_at",
+            ]
+        )
+        result.slots.append(slot)
+        result.started.append(call.pk)
+    return True
+
+
+def start_calls_now(result: DispatchResult) -> None:
+    """Asks the vendor for the calls a dispatcher run just wrote, here and at once.
+
+    Each call's own dispatch task was queued when it was written, but behind whatever else the
+    workers have queued (a round of syncs can hold it for seconds): starting it here keeps the
+    call on its slot. Whichever comes second finds the call claimed and does nothing; a call the
+    vendor cannot take now is left to its queued task, which retries it.
+    """
+    for call_id in result.started:
+        try:
+            call_dispatch(call_id=call_id)
+        except RetryLater:
+            continue
+        except Exception:
+            logger.exception("starting call %s of a campaign at its slot failed", call_id)
+
+
+# How far ahead a campaign's next run is booked (an ETA task); beyond it the beat takes over.
+WAKE_HORIZON = timedelta(minutes=5)
+
+
+def book_next_run(campaign_id: int, result: DispatchResult, *, owned: str = "") -> datetime | None:
+    """The time the campaign's dispatcher should run next (its next pace slot), or None.
+
+    Booked once per slot across workers (an atomic cache add), so the beat and the run at the
+    previous slot do not both queue it. The run booked for a slot (`owned`, its isoformat)
+    that finds that slot still ahead (a timer fired a few milliseconds early) books it again.
+    The beat every 2 s still starts campaigns and restarts the chain if a worker lost it; the
+    booked runs are what start calls on time.
+    """
+    wake = result.next_slot_at
+    if wake is None or wake - timezone.now() > WAKE_HORIZON:
+        return None
+    if owned and wake.isoformat() == owned:
+        return wake
+    key = f"campaign-run:{campaign_id}:{wake.timestamp():.3f}"
+    if not cache.add(key, 1, timeout=int(WAKE_HORIZON.total_seconds()) + 60):
+        return None
+    return wake
 
 
 def _skip(entry: DialEntry, state: str, note: str) -> None:

@@ -16,8 +16,24 @@ def dispatch_paced_campaigns() -> int:
     services.record_outcomes()
     started = 0
     for campaign_id in services.running_paced_campaign_ids():
-        started += len(services.dispatch_due(campaign_id).started)
+        started += _dispatch(campaign_id)
     return started
+
+
+@shared_task(ignore_result=True)
+def dispatch_campaign_at_slot(campaign_id: int, slot: str = "") -> int:
+    """Queued for the campaign's next pace slot (ETA): calls start on their absolute schedule,
+    not at the beat's 2-second ticks. `slot` is the booked slot, which this run owns."""
+    return _dispatch(campaign_id, booked=slot)
+
+
+def _dispatch(campaign_id: int, *, booked: str = "") -> int:
+    result = services.dispatch_due(campaign_id)
+    wake = services.book_next_run(campaign_id, result, owned=booked)
+    if wake is not None:
+        dispatch_campaign_at_slot.apply_async((campaign_id, wake.isoformat()), eta=wake)
+    services.start_calls_now(result)
+    return len(result.started)
 
 
 @shared_task

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zoneinfo
 from collections.abc import Iterator, Sequence
@@ -225,9 +226,17 @@ def preview(data: bytes, delimiter: str, limit: int = PREVIEW_ROWS) -> list[list
     return rows
 
 
-def iter_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the row starts, cells) for every non-blank row after the header."""
-    reader = _reader(text, delimiter)
+def iter_rows(text: str | bytes, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the row starts, cells) for every non-blank row after the header.
+
+    Bytes (an upload that passed read_file) are decoded as they are read, so a large file is
+    never held a second time as one decoded string.
+    """
+    if isinstance(text, bytes | bytearray | memoryview):
+        stream = io.TextIOWrapper(io.BytesIO(text), encoding="utf-8-sig", newline="")
+        reader = csv.reader(stream, delimiter=delimiter, strict=False)
+    else:
+        reader = _reader(text, delimiter)
     seen_header = False
     last_line = 0
     for row in reader:
@@ -311,3 +320,99 @@ class RowChecker:
             values={k: v for k, v in values.items() if v},
             metadata=metadata,
         )
+
+
+# --- Checking rows in other processes -------------------------------------------------------------
+# A checked row as it travels between processes and into the staging table: small and picklable.
+# (phone_e164, name, email, linkedin_url, time_zone given, time zone derived from the number,
+#  metadata or None)
+CheckedRow = tuple[str, str, str, str, str, str, dict[str, str] | None]
+# A rejected row: (line number, raw cells, reason).
+RejectedRow = tuple[int, list[str], str]
+
+_worker_checker: RowChecker | None = None
+
+
+def init_worker(mapping: Sequence[str], headers: Sequence[str], default_region: str) -> None:
+    """Runs once in each worker process: one checker, so its phone cache lasts the whole run."""
+    global _worker_checker  # noqa: PLW0603 - one checker per worker process, by design
+    _worker_checker = RowChecker(mapping=mapping, headers=headers, default_region=default_region)
+
+
+def check_chunk(
+    chunk: Sequence[tuple[int, list[str]]], checker: RowChecker | None = None
+) -> tuple[list[CheckedRow], list[RejectedRow]]:
+    """Checks (line, cells) rows: the accepted ones in file order and the rejected ones."""
+    check = (checker or _worker_checker).check  # type: ignore[union-attr]
+    accepted: list[CheckedRow] = []
+    rejected: list[RejectedRow] = []
+    for line, cells in chunk:
+        try:
+            row = check(cells)
+        except ValueError as exc:
+            rejected.append((line, cells, str(exc)))
+            continue
+        values = row.values
+        accepted.append(
+            (
+                row.phone_e164,
+                values.get("name", ""),
+                values.get("email", ""),
+                values.get("linkedin_url", ""),
+                values.get("time_zone", ""),
+                row.derived_time_zone,
+                row.metadata or None,
+            )
+        )
+    return accepted, rejected
+
+
+# COPY's text format: a tab between columns, \N for NULL, and these characters escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_UNESCAPES = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+_COPY_ESCAPED = re.compile(r"\\[\\tnr]")
+
+
+def _copy_text(text: str) -> str:
+    # Most cells hold none of these: four scans in C are far cheaper than a translate().
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+def copy_line(row: CheckedRow) -> str:
+    """The row as one line of PostgreSQL COPY text (the staging table's columns, in order)."""
+    *texts, metadata = row
+    cells = [_copy_text(text) for text in texts]
+    cells.append(_copy_text(json.dumps(metadata, ensure_ascii=False)) if metadata else "\\N")
+    return "\t".join(cells) + "\n"
+
+
+def parse_copy_line(line: str) -> CheckedRow:
+    """copy_line's row back (for the few rows of a number seen before)."""
+    *texts, metadata = (
+        _COPY_ESCAPED.sub(lambda m: _COPY_UNESCAPES[m.group(0)], cell)
+        for cell in line[:-1].split("\t")
+    )
+    phone, name, email, linkedin_url, time_zone, derived = texts
+    return (
+        phone,
+        name,
+        email,
+        linkedin_url,
+        time_zone,
+        derived,
+        json.loads(metadata) if metadata != "\\N" else None,
+    )
+
+
+def check_chunk_for_copy(
+    chunk: Sequence[tuple[int, list[str]]],
+) -> tuple[list[str], list[str], list[RejectedRow]]:
+    """check_chunk with the accepted rows ready for COPY: (numbers, COPY lines, rejected).
+
+    Formatting the lines here, in the worker processes, leaves the importing process little
+    more than reading the file and writing what comes back.
+    """
+    accepted, rejected = check_chunk(chunk)
+    return [row[0] for row in accepted], [copy_line(row) for row in accepted], rejected

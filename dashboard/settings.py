@@ -322,11 +322,14 @@ CALLOPS_POST_CALL_FIRST_POLL_SECONDS = env_int(
 # How long a worker owns a customer push it is sending (vendors' customer import); after that
 # the sweeper resumes it from the first batch not recorded (same idempotency keys).
 CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS = env_int("CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS", 300, minimum=1)
-# The largest contact CSV accepted. The import holds the file and its rows in a worker's memory
-# (about 10x the file size), so the default stays modest.
+# The largest contact CSV accepted. The file is stored in the database and read back as a
+# stream; on PostgreSQL checked rows go to a staging table as they come, so a worker holds the
+# file once plus a set of its numbers (SQLite keeps the rows in memory, several times the file).
 CALLOPS_CONTACT_IMPORT_MAX_BYTES = env_int(
     "CALLOPS_CONTACT_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1
 )
+# Processes that check the rows of a large import (0: one per core).
+CALLOPS_CONTACT_IMPORT_WORKERS = env_int("CALLOPS_CONTACT_IMPORT_WORKERS", 0, minimum=0)
 
 LOGGING = {
     "version": 1,

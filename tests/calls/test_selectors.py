@@ -6,18 +6,28 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calls.models import Call, CallOutcome, CallState
 from calls.selectors import (
     BadCursor,
     CallFilters,
+    call_filter_options,
     call_list,
     call_page,
     call_transcript,
     decode_cursor,
 )
-from tests.factories import CallFactory, CampaignFactory, ContactFactory
+from campaigns.models import Campaign
+from contacts.models import Contact
+from tests.factories import (
+    AgentFactory,
+    CallFactory,
+    CampaignFactory,
+    ContactFactory,
+    VendorAccountFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +165,41 @@ def test_it_uses_the_search_index_on_postgresql():
         cursor.execute("SET LOCAL enable_indexscan = off")
     plan = call_list(filters=CallFilters(search="callback")).explain()
     assert "call_search_idx" in plan
+
+
+def test_it_offers_the_filter_choices_sorted_in_one_query(django_assert_num_queries):
+    zed = VendorAccountFactory(kind="revrag", name="Zed")
+    alpha = VendorAccountFactory(kind="revrag", name="Alpha")
+    VendorAccountFactory(kind="revont", name="Records only")  # not a calling vendor
+    bob, ann = AgentFactory(vendor_account=zed, name="Bob"), AgentFactory(name="Ann")
+    older, newer = CampaignFactory(name="Older"), CampaignFactory(name="Newer")
+    Campaign.objects.filter(pk=older.pk).update(created_at=timezone.now() - timedelta(days=1))
+    with django_assert_num_queries(1):
+        options = call_filter_options()
+    accounts = [item["name"] for item in options["accounts"]]
+    assert accounts[:1] == ["Alpha"] and accounts[-1] == "Zed"
+    assert "Records only" not in accounts and alpha.pk in [a["pk"] for a in options["accounts"]]
+    assert [a["pk"] for a in options["agents"] if a["pk"] in (ann.pk, bob.pk)] == [ann.pk, bob.pk]
+    assert [c["name"] for c in options["campaigns"]][:2] == ["Newer", "Older"]
+    assert newer.pk == options["campaigns"][0]["pk"]
+
+
+def test_it_reads_only_what_the_log_shows_and_starts_a_later_page_with_a_range():
+    calls = [CallFactory(transcript=[{"speaker": "agent", "text": "long"}]) for _ in range(3)]
+    page = call_page(size=1)
+    with CaptureQueriesContext(connection) as captured:
+        rest = call_page(after=page.next_cursor, size=5)
+    assert [c.pk for c in page.calls + rest.calls] == [c.pk for c in reversed(calls)]
+    assert {"transcript", "last_payload", "summary"} <= page.calls[0].get_deferred_fields()
+    # A bound the log index can seek to, not only an OR that makes the database walk to it.
+    (sql,) = [q["sql"] for q in captured.captured_queries]
+    assert '"calls_call"."created_at" <=' in sql
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm is PostgreSQL's")
+def test_it_finds_contacts_by_part_of_their_name_through_the_trigram_index():
+    ContactFactory(name="Maria Garcia")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = Contact.objects.filter(name__icontains="garc").explain()
+    assert "contact_name_trgm_idx" in plan

@@ -7,6 +7,7 @@ import hmac
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -22,6 +23,7 @@ from calls.models import (
 )
 from calls.webhooks import webhook_process
 from tests.factories import CallFactory, VendorAccountFactory
+from vendors import webhooks as vendor_webhooks
 
 SECRET = "whsec-revrag-test"
 
@@ -93,9 +95,14 @@ def test_it_stores_verifies_and_applies_a_signed_delivery(client, account):
     "tamper",
     ["unsigned", "wrong secret", "one byte changed", "301 s old", "301 s ahead"],
 )
-def test_it_rejects_deliveries_that_do_not_verify_and_stores_nothing(client, account, tamper):
+def test_it_rejects_deliveries_that_do_not_verify_and_stores_nothing(
+    client, account, tamper, monkeypatch
+):
     body = revrag_body("vc-1")
     now = int(time.time())
+    # The verifier reads the clock when the request arrives; frozen at the signing second, so
+    # "301 s" is exactly 301 s however long the request takes (1 s of slowness made it 300).
+    monkeypatch.setattr(vendor_webhooks, "time", SimpleNamespace(time=lambda: float(now)))
     headers = {
         "unsigned": {"Content-Type": "application/json", "X-Webhook-ID": "e"},
         "wrong secret": signed_headers(body, event_id="e", secret="other"),
@@ -106,6 +113,17 @@ def test_it_rejects_deliveries_that_do_not_verify_and_stores_nothing(client, acc
     sent = body.replace(b"demo", b"demO") if tamper == "one byte changed" else body
     assert post(client, account, sent, headers).status_code == 401
     assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("offset", [-300, 300])
+def test_it_accepts_a_delivery_signed_at_the_edge_of_the_window(
+    client, account, offset, monkeypatch
+):
+    body = revrag_body("vc-edge")
+    now = int(time.time())
+    monkeypatch.setattr(vendor_webhooks, "time", SimpleNamespace(time=lambda: float(now)))
+    headers = signed_headers(body, event_id=f"edge{offset}", at=now + offset)
+    assert post(client, account, body, headers).status_code == 200
 
 
 def test_it_accepts_any_of_two_signatures_when_one_is_valid(client, account):

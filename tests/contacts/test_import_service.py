@@ -6,7 +6,13 @@ import time
 import pytest
 
 from contacts import services
-from contacts.csv_import import CsvFileError, guess_mapping
+from contacts.csv_import import (
+    CsvFileError,
+    copy_line,
+    guess_mapping,
+    iter_rows,
+    parse_copy_line,
+)
 from contacts.models import Contact, ContactImport, ImportStatus
 from tests.factories import ContactFactory
 
@@ -265,3 +271,97 @@ def test_it_enqueues_the_import_on_commit_only(django_capture_on_commit_callback
         services.contact_import_start(
             contact_import=created, mapping=["name", "phone"], duplicates="merge"
         )
+
+
+def import_result(done: ContactImport) -> tuple:
+    return (
+        done.status,
+        done.created_count,
+        done.updated_count,
+        done.skipped_count,
+        done.rejected_count,
+        list(done.rejections.values_list("line_number", "raw", "reason")),
+        [row[:5] for row in snapshot()],
+    )
+
+
+@pytest.mark.parametrize("duplicates", ["merge", "skip"])
+def test_it_checks_a_large_file_in_worker_processes_with_the_same_result(
+    duplicates, monkeypatch, settings
+):
+    lines = []
+    for i in range(400):
+        phone = f"415 555 {1000 + i % 300}" if i % 50 else "12"  # repeats, and a bad row
+        lines.append(f"Person {i},{phone},{'' if i % 3 else f'p{i}@example.com'},team {i % 7}")
+    data = csv_bytes("name,phone,email,team", *lines)
+    mapping = ["name", "phone", "email", "metadata"]
+    ContactFactory(phone_e164="+14155551005", name="Stored", metadata={"source": "crm"})
+    fields = ("name", "email", "linkedin_url", "time_zone", "metadata")
+    stored = Contact.objects.values(*fields).get()
+
+    settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
+    alone = import_result(run_import(data, duplicates=duplicates, mapping=mapping))
+    # The same starting point for the second run.
+    Contact.objects.exclude(phone_e164="+14155551005").delete()
+    Contact.objects.update(**stored)
+
+    pools = []
+    real_start_pool = services._start_pool
+
+    def start_pool(*args, **kwargs):
+        pools.append(real_start_pool(*args, **kwargs))
+        return pools[-1]
+
+    settings.CALLOPS_CONTACT_IMPORT_WORKERS = 2
+    monkeypatch.setattr(services, "PARALLEL_MIN_ROWS", 100)
+    monkeypatch.setattr(services, "CHUNK_ROWS", 37)
+    monkeypatch.setattr(services, "_start_pool", start_pool)
+    in_workers = import_result(run_import(data, duplicates=duplicates, mapping=mapping))
+    assert pools and pools[0] is not None  # the workers did the checking
+    assert in_workers == alone
+    assert alone[0] == ImportStatus.DONE and alone[4] == 8
+
+
+def test_it_combines_the_extra_data_of_a_repeated_number():
+    ContactFactory(phone_e164="+14155552671", name="Ada", metadata={"source": "crm", "tier": "1"})
+    done = run_import(
+        csv_bytes(
+            "name,phone,tier,team",
+            "Ada L,415 555 2671,2,",
+            ",415 555 2671,,blue",
+            "Bob,415 555 2672,,red",
+            "Bobby,415 555 2672,3,",
+        ),
+        mapping=["name", "phone", "metadata", "metadata"],
+    )
+    assert (done.created_count, done.updated_count) == (1, 3)
+    ada = Contact.objects.get(phone_e164="+14155552671")
+    assert ada.name == "Ada L"
+    assert ada.metadata == {"source": "crm", "tier": "2", "team": "blue"}
+    bob = Contact.objects.get(phone_e164="+14155552672")
+    assert (bob.name, bob.metadata) == ("Bobby", {"team": "red", "tier": "3"})
+
+
+def test_it_reads_the_upload_as_a_stream_with_the_same_rows_and_lines():
+    data = csv_bytes("name,phone", '"Two\nlines",123', "", "Ok,415 555 2671", "Émile,1")
+    data = b"\xef\xbb\xbf" + data
+    assert list(iter_rows(data, ",")) == list(iter_rows(data.decode("utf-8-sig"), ","))
+    assert [line for line, _cells in iter_rows(data, ",")] == [2, 5, 6]
+
+
+def test_it_keeps_tabs_backslashes_and_line_breaks_in_cells_as_they_are():
+    name = 'Tab\there \\N back\\slash "quoted"\nsecond line'
+    data = csv_bytes("name,phone,note", f'"{name.replace(chr(34), chr(34) * 2)}",415 555 2671,\\N')
+    done = run_import(data, mapping=["name", "phone", "metadata"])
+    assert done.created_count == 1
+    contact = Contact.objects.get()
+    assert contact.name == name
+    assert contact.metadata == {"note": "\\N"}
+
+
+def test_it_turns_a_row_into_a_copy_line_and_back():
+    row = ("+14155552671", "a\tb\\c\nd\re", "", "x@example.com", "", "Etc/GMT", {"k": "v\t\\ é"})
+    line = copy_line(row)
+    assert line.count("\t") == 6 and line.endswith("\n") and "\n" not in line[:-1]
+    assert parse_copy_line(line) == row
+    assert parse_copy_line(copy_line((*row[:6], None))) == (*row[:6], None)

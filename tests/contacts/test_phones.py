@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from phonenumbers import timezone as phone_timezone
 
-from contacts.phones import PhoneError, PhoneNormalizer, PhoneResult, normalize_phone
+from contacts.phones import (
+    PhoneError,
+    PhoneNormalizer,
+    PhoneResult,
+    normalize_phone,
+    time_zones_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,3 +73,36 @@ def test_it_parses_a_repeated_number_once(monkeypatch):
         with pytest.raises(PhoneError, match="too short"):
             normalizer("123")
     assert calls == ["(415) 555-2671", "123"]
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(
+    region=st.sampled_from(["US", "CA", "GB", "FR", "IN", "AU", "DE", "BR", "JP", "IM", "001"]),
+    digits=st.text(alphabet="0123456789", min_size=3, max_size=15),
+    plus=st.booleans(),
+)
+def test_it_decides_validity_and_time_zone_as_phonenumbers_does(region, digits, plus):
+    """normalize_phone computes a number's type once for both answers: they must be the ones
+    phonenumbers.is_valid_number and time_zones_for_number give."""
+    try:
+        number = phonenumbers.parse(("+" if plus else "") + digits, region)
+    except phonenumbers.NumberParseException:
+        return
+    number_type = phonenumbers.number_type(number)
+    valid = number_type != phonenumbers.PhoneNumberType.UNKNOWN
+    assert valid == phonenumbers.is_valid_number(number)
+    if valid:
+        expected = tuple(phone_timezone.time_zones_for_number(number))
+        assert time_zones_of(number, number_type) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["+1 800 555 1212", "+44 7400 123456", "+800 1234 5678", "+61 2 9374 4000", "+91 98"]
+)
+def test_it_gives_the_library_s_zones_for_numbers_of_every_kind(raw):
+    number = phonenumbers.parse(raw, "US")
+    number_type = phonenumbers.number_type(number)
+    if number_type != phonenumbers.PhoneNumberType.UNKNOWN:
+        assert time_zones_of(number, number_type) == tuple(
+            phone_timezone.time_zones_for_number(number)
+        )
