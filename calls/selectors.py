@@ -581,10 +581,11 @@ def readable_result(value: Any, label: str = "", depth: int = 0) -> ResultNode:
             depth > 0 and all(not isinstance(item, dict | list) for item in value.values())
         ):
             return ResultNode(label, "value", text=_inline(value) if depth < 3 else str(value))
-        children = tuple(
-            readable_result(item, _label(key), depth + 1) for key, item in value.items()
-        )
-        return ResultNode(label, "group", children=children)
+        children = [readable_result(item, _label(key), depth + 1) for key, item in value.items()]
+        # Plain values (a summary) read first, then the groups; otherwise the vendor's order
+        # (which PostgreSQL's jsonb does not keep anyway).
+        children.sort(key=lambda node: node.kind == "group")
+        return ResultNode(label, "group", children=tuple(children))
     if isinstance(value, list):
         items = tuple(_inline(item) if isinstance(item, dict) else _scalar(item) for item in value)
         return ResultNode(label, "list", items=items)
