@@ -32,7 +32,7 @@ from campaigns.models import (
 )
 from campaigns.schedule import in_window, render_variables, retry_rule
 from contacts.models import Contact
-from contacts.selectors import do_not_call_numbers
+from contacts.selectors import do_not_call_numbers, do_not_call_phones
 from vendors.errors import VendorError
 from vendors.models import VendorKind
 from vendors.services import vendor_client_for
@@ -325,6 +325,7 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             .order_by("attempts", "next_attempt_at", "id")
         )
         claimed_any = False
+        swept = False
         # An entry skipped at dialling time (do-not-call, deleted contact, bad number) gives its
         # slot to the next one: entries are claimed again until the slots are used. (Skipped and
         # dialled entries left the due states in this transaction, so they are not claimed twice.)
@@ -334,8 +335,15 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             if not claimed:
                 break
             claimed_any = True
+            skipped_before = result.skipped_dnc
             if not _dial_entries(campaign, claimed, slots, result):
                 break  # paused
+            if result.skipped_dnc > skipped_before and not swept:
+                # Numbers put on the list since launch often come as a batch (an opt-out
+                # export): skip every due one now in one statement rather than one per
+                # claim round, which would leave the slot empty for several runs.
+                result.skipped_dnc += _skip_due_on_do_not_call(due)
+                swept = True
         if not claimed_any:
             if not entries.filter(state__in=(*DUE_DIAL_STATES, DialState.DIALLING)).exists():
                 _finish(campaign, entries, now, ended=False)
@@ -366,7 +374,7 @@ def _dial_entries(
     blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
     for entry in claimed:
         if entry.phone_e164 in blocked:
-            _skip(entry, DialState.SKIPPED_DNC, "On the do-not-call list at dialling time.")
+            _skip(entry, DialState.SKIPPED_DNC, DNC_AT_DIALLING_NOTE)
             result.skipped_dnc += 1
             continue
         if entry.contact is None:
@@ -458,6 +466,19 @@ def book_next_run(campaign_id: int, result: DispatchResult, *, owned: str = "") 
     if not cache.add(key, 1, timeout=int(WAKE_HORIZON.total_seconds()) + 60):
         return None
     return wake
+
+
+DNC_AT_DIALLING_NOTE = "On the do-not-call list at dialling time."
+
+
+def _skip_due_on_do_not_call(due: QuerySet[DialEntry]) -> int:
+    """Marks every due entry whose number is on the do-not-call list as skipped; how many."""
+    return due.filter(phone_e164__in=do_not_call_phones()).update(
+        state=DialState.SKIPPED_DNC,
+        note=DNC_AT_DIALLING_NOTE,
+        next_attempt_at=None,
+        updated_at=timezone.now(),  # what auto_now would write; update() skips it
+    )
 
 
 def _skip(entry: DialEntry, state: str, note: str) -> None:

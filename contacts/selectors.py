@@ -81,6 +81,11 @@ def do_not_call_numbers(phones: Iterable[str]) -> set[str]:
     return found
 
 
+def do_not_call_phones() -> QuerySet[DoNotCallEntry]:
+    """Every number on the do-not-call list, as a subquery for `phone_e164__in`."""
+    return DoNotCallEntry.objects.values("phone_e164")
+
+
 def do_not_call_entry(phone_e164: str) -> DoNotCallEntry | None:
     return DoNotCallEntry.objects.filter(phone_e164=phone_e164).select_related("added_by").first()
 

@@ -399,3 +399,26 @@ def test_an_entry_skipped_at_dialling_time_gives_its_slot_to_the_next(revrag, sa
     result = dispatch_due(campaign.pk)
     assert (len(result.started), result.skipped_dnc) == (1, 2)
     assert result.next_slot_at == result.slots[0] + timedelta(seconds=1)
+
+
+def test_it_skips_a_run_of_numbers_put_on_the_list_since_launch_in_one_dispatch(revrag, sandbox):
+    contacts = audience(timezone.now())["dial"][:12]
+    campaign = make_campaign(revrag, contacts, calls_per_minute=60)
+    fast_outcomes(sandbox)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    # An opt-out batch: ten numbers in a row, more than a run's claim rounds would skip.
+    entries = DialEntry.objects.filter(campaign=campaign).order_by("id")
+    opted_out = [entry.phone_e164 for entry in entries[:10]]
+    for phone in opted_out:
+        DoNotCallEntry.objects.create(phone_e164=phone, reason="opt-out export")
+
+    result = dispatch_due(campaign.pk)
+
+    assert (len(result.started), result.skipped_dnc) == (1, 10)
+    skipped = entries.filter(state=DialState.SKIPPED_DNC)
+    assert sorted(skipped.values_list("phone_e164", flat=True)) == sorted(opted_out)
+    assert set(skipped.values_list("note", flat=True)) == {
+        "On the do-not-call list at dialling time."
+    }
+    dialled = Call.objects.get(campaign=campaign)
+    assert dialled.to_number not in opted_out
