@@ -219,9 +219,10 @@ class VendorHttp:
         started = self.clock()
 
         for attempt in range(1, self.retry.max_attempts + 1):
+            boundary = None
             if self.budget is not None:
                 remaining_wait = max(0.0, self.retry.max_wait - (self.clock() - started))
-                self.budget.acquire(group, max_wait=remaining_wait)
+                boundary = self.budget.acquire(group, max_wait=remaining_wait)
             try:
                 raw = self.session.request(
                     method,
@@ -234,7 +235,7 @@ class VendorHttp:
                 )
             except requests.RequestException as exc:
                 if self.budget is not None:
-                    self.budget.observe(group, None, {})
+                    self.budget.observe(group, None, {}, boundary=boundary)
                 error = self._transport_error(exc, method, path)
                 logger.warning("%s %s %s attempt %d: %s", self.vendor, method, path, attempt, error)
                 if not (may_retry and not error.permanent) or attempt == self.retry.max_attempts:
@@ -249,7 +250,7 @@ class VendorHttp:
                 request_id=raw.headers.get("X-Request-Id", ""),
             )
             if self.budget is not None:
-                self.budget.observe(group, response.status, response.headers)
+                self.budget.observe(group, response.status, response.headers, boundary=boundary)
             logger.info(
                 "%s %s %s -> %d (attempt %d)", self.vendor, method, path, response.status, attempt
             )

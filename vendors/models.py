@@ -176,6 +176,10 @@ class RateBudget(models.Model):
     )
     window_ends_at = models.FloatField(default=0.0)
     used = models.PositiveIntegerField(default=0)
+    # Requests sent so close to a window boundary that the vendor may count them on either
+    # side of it: they are counted in both windows (`used` plus one of these).
+    used_next = models.PositiveIntegerField(default=0)
+    used_previous = models.PositiveIntegerField(default=0)
     # What the vendor's headers said, when they say less than the configured limit.
     vendor_limit = models.PositiveIntegerField(null=True, blank=True)
     vendor_window_seconds = models.FloatField(null=True, blank=True)

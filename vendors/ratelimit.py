@@ -8,8 +8,9 @@ headers, and a 429 pauses the whole key until the vendor's time.
 
 Windows line up with the vendor's: the first request of a group is a lone probe whose answer
 (X-RateLimit-Reset) says when the vendor's window ends; later windows end where the vendor's
-do. Requests are only sent from `guard_seconds` after a window starts to `guard_seconds` before
-it ends, so network latency and clock skew cannot move one into a window we did not count it in.
+do. A request sent within `guard_seconds` of a boundary may land on either side of it (network
+latency, clock skew), so it is counted in both windows and sent only when both have room: the
+budget never waits at a boundary unless one of the two windows is full.
 """
 
 from __future__ import annotations
@@ -209,17 +210,19 @@ class AccountRateBudget:
 
     # ---------------------------------------------------------------- taking
 
-    def acquire(self, group: str, *, max_wait: float) -> None:
+    def acquire(self, group: str, *, max_wait: float) -> float | None:
         """Take one request from the endpoint group's budget, waiting up to `max_wait` seconds.
 
+        Returns the window boundary (unix seconds) the request was counted on both sides of, or
+        None; pass it to `observe` with the answer so the side it did not land on gets it back.
         Raises VendorRateLimited (with `retry_at`) when the budget frees up only later.
         """
         group = self.group_for(group)
         deadline = self.clock() + max_wait
         while True:
-            wait = self._take_or_wait(group)
+            wait, boundary = self._take_or_wait(group)
             if wait <= 0:
-                return
+                return boundary
             now = self.clock()
             if now + wait > deadline:
                 raise VendorRateLimited(
@@ -229,52 +232,106 @@ class AccountRateBudget:
                 )
             self.sleep(wait)
 
-    def _take_or_wait(self, group: str) -> float:
-        """Take one request now (returns 0) or return how many seconds to wait first."""
+    def _take_or_wait(self, group: str) -> tuple[float, float | None]:
+        """Take one request now (0 and the boundary it straddles, if any) or say how many
+        seconds to wait first."""
         row_id = self._row_id(group)
         configured = self.limits[group]
         with transaction.atomic():
             now = self.clock()
             paused = self._key_paused_until()
             if paused is not None and paused > now:
-                return paused - now
+                return paused - now, None
             budget = RateBudget.objects.select_for_update().get(pk=row_id)
             limit = self._effective(budget, configured)
 
             if budget.window_source == RateWindowSource.UNKNOWN:
                 if budget.probe_until > now:
-                    return min(budget.probe_until - now, self.PROBE_POLL_SECONDS)
+                    return min(budget.probe_until - now, self.PROBE_POLL_SECONDS), None
                 budget.probe_until = now + self.PROBE_TIMEOUT_SECONDS
                 budget.window_ends_at = now + limit.window_seconds
                 budget.used = 1
                 budget.save(update_fields=["probe_until", "window_ends_at", "used"])
-                return 0.0
+                return 0.0, None
 
             if now >= budget.window_ends_at:
                 self._start_window(budget, limit, now)
-            guard = self.guard_seconds if budget.window_source == RateWindowSource.VENDOR else 0.0
+            if budget.used >= limit.usable:
+                return budget.window_ends_at + self._guard(budget) - now, None
+            # Near a boundary of the vendor's window, latency and clock skew may put the request
+            # on either side of it: it is sent only if both windows have room, and counts in both.
+            guard = self._guard(budget)
             starts_at = budget.window_ends_at - limit.window_seconds
+            boundary = None
             if now < starts_at + guard:
-                return starts_at + guard - now
-            if budget.used >= limit.usable or now > budget.window_ends_at - guard:
-                return budget.window_ends_at + guard - now
+                if budget.used_previous >= limit.usable:
+                    return starts_at + guard - now, None
+                budget.used_previous += 1
+                boundary = starts_at
+            elif now > budget.window_ends_at - guard:
+                if budget.used_next >= limit.usable:
+                    return budget.window_ends_at + guard - now, None
+                budget.used_next += 1
+                boundary = budget.window_ends_at
             budget.used += 1
-            budget.save(update_fields=["window_ends_at", "used"])
-            return 0.0
+            budget.save(update_fields=["window_ends_at", "used", "used_next", "used_previous"])
+            return 0.0, boundary
+
+    def _guard(self, budget: RateBudget) -> float:
+        # Only windows the vendor told us about have boundaries worth guarding.
+        return self.guard_seconds if budget.window_source == RateWindowSource.VENDOR else 0.0
 
     def _start_window(self, budget: RateBudget, limit: RateLimit, now: float) -> None:
         if budget.window_source == RateWindowSource.VENDOR:
             # The vendor's windows follow each other: the next one ends a whole window later.
             elapsed_windows = math.floor((now - budget.window_ends_at) / limit.window_seconds) + 1
             budget.window_ends_at += elapsed_windows * limit.window_seconds
+            self._shift_counts(budget, elapsed_windows)
         else:
             budget.window_ends_at = now + limit.window_seconds
-        budget.used = 0
+            budget.used = budget.used_next = budget.used_previous = 0
+
+    def _release_other_side(
+        self, budget: RateBudget, limit: RateLimit, boundary: float, landed_window_end: float
+    ) -> None:
+        """A request counted on both sides of `boundary` landed in the window that ends at
+        `landed_window_end`: the window on the other side gets its unit back."""
+        tolerance = self.SAME_WINDOW_TOLERANCE_SECONDS
+        if abs(landed_window_end - boundary) < tolerance:
+            other_end = boundary + limit.window_seconds
+        elif abs(landed_window_end - boundary - limit.window_seconds) < tolerance:
+            other_end = boundary
+        else:
+            return
+        offset = round((other_end - budget.window_ends_at) / limit.window_seconds)
+        field = {-1: "used_previous", 0: "used", 1: "used_next"}.get(offset)
+        if (
+            field is not None
+            and abs(other_end - budget.window_ends_at - offset * limit.window_seconds) < tolerance
+        ):
+            setattr(budget, field, max(0, getattr(budget, field) - 1))
+
+    @staticmethod
+    def _shift_counts(budget: RateBudget, windows: int) -> None:
+        """Moves the counts `windows` windows on: what was next is now current, and so on."""
+        counts = [budget.used_previous, budget.used, budget.used_next, 0, 0]
+        shifted = counts[windows : windows + 3] if windows < 3 else [0, 0, 0]
+        budget.used_previous, budget.used, budget.used_next = shifted
 
     # ---------------------------------------------------------------- correcting
 
-    def observe(self, group: str, status: int | None, headers: Mapping[str, str]) -> None:
-        """Correct the budget from one answer (`status` None: no answer came at all)."""
+    def observe(
+        self,
+        group: str,
+        status: int | None,
+        headers: Mapping[str, str],
+        *,
+        boundary: float | None = None,
+    ) -> None:
+        """Correct the budget from one answer (`status` None: no answer came at all).
+
+        `boundary` is what `acquire` returned for the request this answers.
+        """
         group = self.group_for(group)
         row_id = self._row_id(group)
         configured = self.limits[group]
@@ -294,7 +351,28 @@ class AccountRateBudget:
                 else None
             )
 
-            if said.reset_at is not None and said.reset_at > now:
+            if (
+                boundary is not None
+                and said.reset_at is not None
+                and budget.window_source == RateWindowSource.VENDOR
+            ):
+                self._release_other_side(budget, limit, boundary, said.reset_at)
+            ahead = (
+                round((said.reset_at - budget.window_ends_at) / limit.window_seconds)
+                if said.reset_at is not None and budget.window_source == RateWindowSource.VENDOR
+                else 0
+            )
+            starts_at = budget.window_ends_at - limit.window_seconds
+            if ahead < 0 and now < starts_at + self.guard_seconds:
+                # A late answer about the window we just left: it says nothing about this one.
+                # (Later in a window it would mean our windows are off: then it realigns them.)
+                pass
+            elif said.reset_at is not None and said.reset_at > now:
+                if ahead >= 1:
+                    # An answer about a later window (a request sent just before a boundary):
+                    # move on to it, keeping what was already counted in it.
+                    self._shift_counts(budget, ahead)
+                    budget.window_ends_at += ahead * limit.window_seconds
                 # The vendor's current window ends at reset_at: ours ends there too.
                 same_window = (
                     budget.window_source == RateWindowSource.VENDOR
@@ -303,6 +381,9 @@ class AccountRateBudget:
                 )
                 budget.window_source = RateWindowSource.VENDOR
                 budget.window_ends_at = said.reset_at
+                if not same_window:
+                    # Our window was not the vendor's: what we counted near its ends is moot.
+                    budget.used_next = budget.used_previous = 0
                 if vendor_used is not None:
                     budget.used = max(budget.used, vendor_used) if same_window else vendor_used
             elif budget.window_source != RateWindowSource.VENDOR and said.says_anything:

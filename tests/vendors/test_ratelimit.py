@@ -73,6 +73,98 @@ def test_it_aligns_on_the_vendors_reset_and_waits_for_the_next_window(budget, fa
     assert row.used == 1
 
 
+def align_on_vendor_window(budget, fake_time, *, ends_in: float, remaining: int = 9) -> float:
+    """The probe and its answer: the vendor's window ends `ends_in` seconds from now."""
+    budget.acquire("default", max_wait=0)
+    reset = fake_time.now + ends_in
+    budget.observe(
+        "default",
+        200,
+        {
+            "X-RateLimit-Limit": "10",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset),
+        },
+    )
+    return reset
+
+
+def test_it_sends_at_a_window_boundary_and_counts_the_request_in_both_windows(budget, fake_time):
+    reset = align_on_vendor_window(budget, fake_time, ends_in=20)
+    fake_time.now = reset - 0.1  # inside the guard before the boundary
+
+    budget.acquire("default", max_wait=0)
+
+    row = RateBudget.objects.get()
+    assert fake_time.slept == []
+    assert (row.used, row.used_next) == (2, 1)
+    # Past the boundary: the first request is carried into the new window; the second one,
+    # still near the boundary, counts in both.
+    fake_time.now = reset + 0.1
+    budget.acquire("default", max_wait=0)
+    row.refresh_from_db()
+    assert (row.used_previous, row.used, row.used_next) == (3, 2, 0)
+    assert row.window_ends_at == pytest.approx(reset + 60)
+
+
+def test_it_waits_at_a_boundary_only_while_the_window_on_the_other_side_is_full(budget, fake_time):
+    reset = align_on_vendor_window(budget, fake_time, ends_in=20)
+    for _ in range(8):  # the vendor's window is full (9 of 10 usable)
+        budget.acquire("default", max_wait=0)
+    fake_time.now = reset + 0.1  # the new window, but the request might still land in the old one
+
+    budget.acquire("default", max_wait=1)
+
+    assert fake_time.slept == [pytest.approx(budget.guard_seconds - 0.1)]
+    row = RateBudget.objects.get()
+    assert (row.used_previous, row.used, row.used_next) == (9, 1, 0)
+
+
+def test_it_keeps_what_it_counted_in_the_next_window_when_an_answer_comes_from_it(
+    budget, fake_time
+):
+    reset = align_on_vendor_window(budget, fake_time, ends_in=20)
+    fake_time.now = reset - 0.1
+    budget.acquire("default", max_wait=0)
+    budget.acquire("default", max_wait=0)
+
+    # One of them landed after the boundary: the vendor counts it in its next window.
+    budget.observe(
+        "default",
+        200,
+        {
+            "X-RateLimit-Limit": "10",
+            "X-RateLimit-Remaining": "9",
+            "X-RateLimit-Reset": str(reset + 60),
+        },
+    )
+
+    row = RateBudget.objects.get()
+    assert row.window_ends_at == pytest.approx(reset + 60)
+    assert (row.used_previous, row.used, row.used_next) == (3, 2, 0)
+
+
+def test_it_gives_the_other_window_its_unit_back_once_the_answer_says_where_it_landed(
+    budget, fake_time
+):
+    reset = align_on_vendor_window(budget, fake_time, ends_in=20)
+    fake_time.now = reset - 0.1
+    boundary = budget.acquire("default", max_wait=0)
+    assert boundary == pytest.approx(reset)
+
+    # The vendor counted it before the boundary: the next window owes it nothing.
+    budget.observe(
+        "default",
+        200,
+        {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "8", "X-RateLimit-Reset": str(reset)},
+        boundary=boundary,
+    )
+
+    row = RateBudget.objects.get()
+    assert (row.used, row.used_next) == (2, 0)
+    assert budget.acquire("default", max_wait=0) == pytest.approx(reset)
+
+
 def test_it_pauses_the_whole_key_after_a_429(budget, fake_time):
     now = fake_time.now
     budget.acquire("default", max_wait=0)
