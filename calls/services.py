@@ -312,6 +312,53 @@ def sync_interval(age: timedelta) -> timedelta:
     return timedelta(minutes=10)
 
 
+def call_adopt(
+    *,
+    vendor_account: VendorAccount,
+    update: CallUpdate,
+    to_number: str,
+    agent: Agent | None = None,
+    contact: Contact | None = None,
+    campaign_id: int | None = None,
+) -> Call | None:
+    """Store a call the vendor placed on its own (a native campaign's), once; None when it is
+    already known. From then on it is kept in sync like any other call, and the webhooks that
+    came before it was known are applied to it."""
+    if not update.vendor_call_id:
+        return None
+    try:
+        with transaction.atomic():
+            call, created = Call.objects.get_or_create(
+                vendor_account=vendor_account,
+                vendor_call_id=update.vendor_call_id,
+                defaults={
+                    "to_number": to_number[:16],
+                    "agent": agent,
+                    "contact": contact,
+                    "campaign_id": campaign_id,
+                    "state": CallState.QUEUED,
+                    "vendor_status": update.status[:32],
+                },
+            )
+            if created:
+                _event(
+                    call,
+                    f"Placed by the vendor's campaign as {update.vendor_call_id}.",
+                    source=EventSource.SYNC,
+                    state_to=CallState.QUEUED,
+                )
+    except IntegrityError:
+        return None  # another worker adopted it at the same moment
+    if not created:
+        return None
+    call = call_apply_update(call_id=call.pk, update=update, source=EventSource.SYNC)
+    for inbox_id in unmatched_webhooks_for(
+        account_id=vendor_account.pk, vendor_call_id=update.vendor_call_id
+    ):
+        webhook_replay(inbox_id=inbox_id)
+    return call
+
+
 def call_apply_update(*, call_id: int, update: CallUpdate, source: str) -> Call:
     """Apply what a vendor says about a call, moving it forward only.
 

@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call, CallOutcome, CallState, EventSource
-from calls.services import CallRejected, RetryLater, call_create, call_dispatch
+from calls.services import CallRejected, RetryLater, call_adopt, call_create, call_dispatch
+from calls.vendor_calls import update_from_voice_platform
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -541,7 +542,9 @@ def record_outcome(*, entry_id: int, now: datetime | None = None) -> int:
         if call.state not in (CallState.ENDED, CallState.FAILED):
             return 0
         outcome = call.outcome or (CallOutcome.ERROR if call.state == CallState.FAILED else "")
-        rule = retry_rule(entry.campaign, outcome)
+        # A native campaign's vendor retries on its own: its entries only record the outcome.
+        native = entry.campaign.kind == CampaignKind.NATIVE
+        rule = None if native else retry_rule(entry.campaign, outcome)
         entry.last_outcome = outcome
         if rule is None:
             entry.state = DialState.COMPLETED
@@ -667,10 +670,87 @@ def native_sync(*, campaign_id: int) -> None:
         Campaign.objects.filter(pk=campaign.pk).update(last_error=f"Sync failed: {exc}"[:500])
         return
     _store_stats(campaign.pk, remote)
+    try:
+        _adopt_native_calls(campaign)
+    except VendorError as exc:
+        Campaign.objects.filter(pk=campaign.pk).update(last_error=f"Sync failed: {exc}"[:500])
+        return
+    record_outcomes(campaign_id=campaign.pk)
     if remote.status.lower() in ("completed", "finished", "done"):
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.RUNNING).update(
             status=CampaignStatus.COMPLETED
         )
+
+
+def _adopt_native_calls(campaign: Campaign) -> int:
+    """Stores the calls the vendor placed for the campaign that callops does not know yet, each
+    linked to its contact's dial entry; how many.
+
+    The vendor lists a campaign's calls newest first. Callops knows the oldest ones (every sync
+    adopts what is new), so the new ones are the first `total - known`: they are read from the
+    oldest of them towards the newest, so a sync cut short leaves no gap behind it.
+    """
+    client = vendor_client_for(campaign.vendor_account)
+    known_calls = Call.objects.filter(
+        vendor_account=campaign.vendor_account, campaign=campaign
+    ).exclude(vendor_call_id="")
+    first_page = client.list_calls(campaign_id=campaign.vendor_campaign_id, limit=1)
+    new_count = first_page.total - known_calls.count()
+    adopted = 0
+    end = new_count
+    while end > 0:
+        start = max(0, end - NATIVE_CALL_PAGE)
+        page = client.list_calls(
+            campaign_id=campaign.vendor_campaign_id, offset=start, limit=end - start
+        )
+        adopted += _adopt_native_page(campaign, list(reversed(page.items)))
+        end = start
+    return adopted
+
+
+# The voice platform's largest page of calls.
+NATIVE_CALL_PAGE = 100
+
+
+def _adopt_native_page(campaign: Campaign, remote_calls: list) -> int:
+    ids = [remote.id for remote in remote_calls]
+    known = set(
+        Call.objects.filter(
+            vendor_account=campaign.vendor_account, vendor_call_id__in=ids
+        ).values_list("vendor_call_id", flat=True)
+    )
+    fresh = [remote for remote in remote_calls if remote.id not in known]
+    entries = {
+        entry.phone_e164: entry
+        for entry in DialEntry.objects.filter(
+            campaign=campaign, phone_e164__in=[remote.phone for remote in fresh if remote.phone]
+        ).select_related("contact")
+    }
+    adopted = 0
+    for remote in fresh:
+        entry = entries.get(remote.phone or "")
+        call = call_adopt(
+            vendor_account=campaign.vendor_account,
+            update=update_from_voice_platform(remote),
+            to_number=remote.phone or "",
+            agent=campaign.agent,
+            contact=entry.contact if entry is not None else None,
+            campaign_id=campaign.pk,
+        )
+        if call is None:
+            continue
+        adopted += 1
+        if entry is not None:
+            # The vendor dials (and retries) on its own: the entry follows its latest call.
+            DialEntry.objects.filter(pk=entry.pk).update(
+                state=DialState.DIALLING,
+                attempts=F("attempts") + 1,
+                last_attempt_at=call.created_at,
+                last_call=call,
+                last_outcome="",
+                updated_at=timezone.now(),
+            )
+    return adopted
 
 
 def _store_stats(campaign_id: int, remote) -> None:

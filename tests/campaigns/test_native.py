@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from calls.models import Agent
-from calls.services import agents_sync
+from calls.models import LIVE_STATES, Agent, Call, CallEvent, CallState
+from calls.services import agents_sync, call_sync
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
 from campaigns.services import (
     InvalidTransition,
@@ -105,3 +107,53 @@ def test_a_push_resumes_from_the_last_batch_the_vendor_took(voice_platform, sand
     assert len(bulk) == 2  # batch 0 once, then batch 1 once
     assert sandbox.state("voice_platform")["contacts"] == 1000
     assert Campaign.objects.get(pk=campaign.pk).pushed_batches == 2
+
+
+def test_it_adopts_the_calls_the_vendor_places_and_records_each_contacts_outcome(
+    voice_platform, sandbox
+):
+    sandbox.post(
+        "script",
+        {
+            "vendor": "voice_platform",
+            "outcomes": [
+                {"reason": "completed", "duration": 20, "ring_seconds": 1},
+                {"reason": "no_answer", "duration": 0, "ring_seconds": 1},
+                {"reason": "completed", "duration": 30, "ring_seconds": 1},
+            ],
+        },
+    )
+    campaign = native_campaign(voice_platform, 3)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    entries = DialEntry.objects.filter(campaign=campaign)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        native_sync(campaign_id=campaign.pk)
+        for call_id in Call.objects.filter(state__in=LIVE_STATES).values_list("pk", flat=True):
+            call_sync(call_id=call_id)  # what the calls app's sync beat does
+        if entries.filter(state=DialState.COMPLETED).count() == 3:
+            break
+        time.sleep(0.2)
+
+    calls = Call.objects.filter(campaign=campaign)
+    assert calls.count() == 3
+    assert sorted(calls.values_list("to_number", flat=True)) == sorted(
+        entries.values_list("phone_e164", flat=True)
+    )
+    for entry in entries.select_related("last_call"):
+        assert entry.state == DialState.COMPLETED
+        assert entry.attempts == 1
+        assert entry.last_call.contact_id == entry.contact_id
+        assert entry.last_call.state == CallState.ENDED
+        assert entry.last_outcome == entry.last_call.outcome
+    assert sorted(entries.values_list("last_outcome", flat=True)) == sorted(
+        ["completed", "completed", "not_picked"]
+    )
+    assert all(call.transcript for call in calls if call.outcome == "completed")
+    # A sync run again (or at the same time on another worker) stores no call twice.
+    native_sync(campaign_id=campaign.pk)
+    assert Call.objects.filter(campaign=campaign).count() == 3
+    assert (
+        CallEvent.objects.filter(call__campaign=campaign, message__startswith="Placed").count() == 3
+    )
