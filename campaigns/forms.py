@@ -84,7 +84,10 @@ class CampaignForm(forms.Form):
     retry_rules = JSONObjectField(
         required=False,
         label="Retry rules",
-        help_text='By outcome: {"retry_after_minutes": 120, "max_attempts": 3}, or null.',
+        help_text=(
+            'By outcome: {"retry_after_minutes": 120, "max_attempts": 3}, or null. Paced '
+            "campaigns only: the voice platform retries its own campaigns' calls."
+        ),
     )
     starts_at = forms.DateTimeField(required=False, label="Starts (UTC)")
     ends_at = forms.DateTimeField(required=False, label="Ends (UTC)")
