@@ -23,6 +23,15 @@ class FakeTime:
         self.now += seconds
 
 
+def vendor_headers(*, remaining: int, reset: float) -> dict[str, str]:
+    """What the vendor answers about its window of 10 requests."""
+    return {
+        "X-RateLimit-Limit": "10",
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(reset),
+    }
+
+
 @pytest.fixture
 def fake_time():
     return FakeTime()
@@ -53,11 +62,7 @@ def test_it_aligns_on_the_vendors_reset_and_waits_for_the_next_window(budget, fa
     budget.observe(
         "default",
         200,
-        {
-            "X-RateLimit-Limit": "10",
-            "X-RateLimit-Remaining": "9",
-            "X-RateLimit-Reset": str(int(now) + 20),
-        },
+        vendor_headers(remaining=9, reset=int(now) + 20),
     )
     for _ in range(8):
         budget.acquire("default", max_wait=0)
@@ -80,11 +85,7 @@ def align_on_vendor_window(budget, fake_time, *, ends_in: float, remaining: int 
     budget.observe(
         "default",
         200,
-        {
-            "X-RateLimit-Limit": "10",
-            "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": str(reset),
-        },
+        vendor_headers(remaining=remaining, reset=reset),
     )
     return reset
 
@@ -132,11 +133,7 @@ def test_it_keeps_what_it_counted_in_the_next_window_when_an_answer_comes_from_i
     budget.observe(
         "default",
         200,
-        {
-            "X-RateLimit-Limit": "10",
-            "X-RateLimit-Remaining": "9",
-            "X-RateLimit-Reset": str(reset + 60),
-        },
+        vendor_headers(remaining=9, reset=reset + 60),
     )
 
     row = RateBudget.objects.get()
@@ -156,7 +153,7 @@ def test_it_gives_the_other_window_its_unit_back_once_the_answer_says_where_it_l
     budget.observe(
         "default",
         200,
-        {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "8", "X-RateLimit-Reset": str(reset)},
+        vendor_headers(remaining=8, reset=reset),
         boundary=boundary,
     )
 
