@@ -19,7 +19,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
-from contacts.phones import PhoneError, PhoneNormalizer
+from contacts.phones import PhoneError, PhoneNormalizer, keep_compiled_phone_patterns
 
 # Target fields a column can feed; "" means the column is ignored.
 FIELDS: dict[str, str] = {
@@ -336,6 +336,7 @@ _worker_checker: RowChecker | None = None
 def init_worker(mapping: Sequence[str], headers: Sequence[str], default_region: str) -> None:
     """Runs once in each worker process: one checker, so its phone cache lasts the whole run."""
     global _worker_checker  # noqa: PLW0603 - one checker per worker process, by design
+    keep_compiled_phone_patterns()
     _worker_checker = RowChecker(mapping=mapping, headers=headers, default_region=default_region)
 
 

@@ -176,3 +176,15 @@ def test_it_normalizes_numbers_of_shared_and_non_geographic_codes_as_the_library
             normalize_phone(raw, default_region="US")
     else:
         assert normalize_phone(raw, default_region="US") == PhoneResult(e164=e164, time_zone=zone)
+
+
+def test_it_keeps_phonenumbers_patterns_compiled_in_an_import_worker(monkeypatch):
+    from phonenumbers import re_util
+
+    from contacts.csv_import import init_worker
+
+    monkeypatch.setattr(re_util, "_COMPILED_PATTERNS", None)  # the library's default, restored
+    init_worker(["phone"], ["Phone"], "US")
+    normalize_phone("+1 416 979 1234", default_region="US")
+    assert re_util._COMPILED_PATTERNS  # compiled once, then reused
+    assert normalize_phone("+1 416 979 1234", default_region="US").time_zone == "America/Toronto"
