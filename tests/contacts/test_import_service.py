@@ -365,3 +365,34 @@ def test_it_turns_a_row_into_a_copy_line_and_back():
     assert line.count("\t") == 6 and line.endswith("\n") and "\n" not in line[:-1]
     assert parse_copy_line(line) == row
     assert parse_copy_line(copy_line((*row[:6], None))) == (*row[:6], None)
+
+
+def test_it_reads_short_rows_blank_headers_and_name_parts_by_position():
+    from contacts.csv_import import RowChecker
+
+    checker = RowChecker(
+        mapping=["first_name", "phone", "name", "metadata", "last_name", "email", "metadata"],
+        headers=["First", "Phone", "Name", "", "Last", "Email", "Team"],
+        default_region="US",
+    )
+    assert checker.checked([" Grace ", "415 555 2671", "", " x ", "Hopper"]) == (
+        "+14155552671",
+        "Grace Hopper",  # no name: first and last name make it
+        "",
+        "",
+        "",
+        "America/Los_Angeles",
+        {"column 4": "x"},  # a column without a header is named by its place
+    )
+    assert checker.checked(["Grace", "415 555 2671", "Amazing Grace", "", "", "", "blue"])[1:] == (
+        "Amazing Grace",
+        "",
+        "",
+        "",
+        "America/Los_Angeles",
+        {"Team": "blue"},
+    )
+    with pytest.raises(ValueError, match="phone: missing phone number"):
+        checker.checked(["Grace"])
+    with pytest.raises(ValueError, match="name: longer than 200"):
+        checker.checked(["", "415 555 2671", "n" * 201, "", "", "not-an-email"])
