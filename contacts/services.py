@@ -255,7 +255,7 @@ def _import_on_postgres(contact_import: ContactImport, mapping: list[str], *, me
         _progress_publisher(contact_import.pk, own_connection=True) as publish,
         transaction.atomic(),
     ):
-        rows = _PostgresRows(merge=merge)
+        rows = _PostgresRows(merge=merge, time_zones_given="time_zone" in mapping)
         rejections = _check_rows(contact_import, mapping, rows, publish)
         _store(contact_import, rows, rejections)
 
@@ -486,8 +486,10 @@ class _PostgresRows(_StagedRows):
     there into the contacts at once (INSERT ... ON CONFLICT), while the worker processes check
     the next chunks; all in the import's one transaction."""
 
-    def __init__(self, *, merge: bool) -> None:
+    def __init__(self, *, merge: bool, time_zones_given: bool = True) -> None:
         super().__init__(merge=merge)
+        # Without a time zone column no row gives one: one statement per chunk is enough.
+        self.time_zones_given = time_zones_given
         self.staged = 0
         self.unwritten = 0
         self.created = 0
@@ -558,10 +560,11 @@ class _PostgresRows(_StagedRows):
         # A time zone given in the file wins over the stored one; the zone derived from the
         # number only fills an empty one. EXCLUDED holds a single time zone, so the rows that
         # give one and the rows that do not are written by two statements.
-        for given, time_zone, stored_or_given in (
+        statements = [
             ("<> ''", "time_zone", "EXCLUDED.time_zone"),
             ("= ''", "derived_time_zone", "COALESCE(NULLIF(c.time_zone, ''), EXCLUDED.time_zone)"),
-        ):
+        ]
+        for given, time_zone, stored_or_given in statements[0 if self.time_zones_given else 1 :]:
             cursor.execute(
                 f"WITH written AS (INSERT INTO {self.table} AS c ({columns}) "  # noqa: S608
                 f"SELECT phone_e164, name, email, linkedin_url, {time_zone}, "
