@@ -7,14 +7,20 @@ zone): a wrong zone would move a calling window, an empty one makes the caller a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _number_type_helper
+from phonenumbers.re_util import re_compile
 
-_UNKNOWN_ZONE = "Etc/Unknown"
+_UNKNOWN_ZONE = phone_timezone.UNKNOWN_TIMEZONE
+_UNKNOWN_ZONES = (_UNKNOWN_ZONE,)
 
 _PARSE_REASONS = {
     NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
@@ -70,14 +76,93 @@ def normalize_phone(raw: str, *, default_region: str | None = None) -> PhoneResu
     # costly pattern matching): computed once here, it answers both (tests/contacts/
     # test_phones.py checks the equivalence). A valid number is always of a possible length,
     # so the length is looked at only to say why a number is not valid.
-    number_type = phonenumbers.number_type(number)
+    number_type = number_type_of(number)
     if number_type == PhoneNumberType.UNKNOWN:
         raise PhoneError(_invalid_reason(number))
-    zones = time_zones_of(number, number_type)
-    zone = zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else ""
-    return PhoneResult(
-        e164=phonenumbers.format_number(number, PhoneNumberFormat.E164), time_zone=zone
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    zone = time_zone_of(number, number_type, e164)
+    return PhoneResult(e164=e164, time_zone=zone)
+
+
+def number_type_of(number: phonenumbers.PhoneNumber) -> int:
+    """phonenumbers.number_type, matching the number against its region's patterns once.
+
+    number_type first finds the number's region; for a country code shared by several regions
+    (+1: US, CA, the Caribbean) that means typing the number against each region in turn until
+    one knows it, and then number_type types it again against the region found. Here the type
+    found while looking for the region is kept: the same function on the same metadata.
+    """
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
+    if regions is None:
+        return PhoneNumberType.UNKNOWN  # no region: number_type finds no metadata either
+    national_number = phonenumbers.national_significant_number(number)
+    if len(regions) > 1:
+        for region in regions:
+            metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+            if metadata is None:
+                continue
+            if metadata.leading_digits is not None:
+                if re_compile(metadata.leading_digits).match(national_number):
+                    return _type_in_region(national_number, number.country_code, region)
+            else:
+                found = _number_type_helper(national_number, metadata)
+                if found != PhoneNumberType.UNKNOWN:
+                    return found
+        return PhoneNumberType.UNKNOWN
+    return _type_in_region(national_number, number.country_code, regions[0])
+
+
+def _type_in_region(national_number: str, country_code: int, region: str) -> int:
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    if metadata is None:
+        return PhoneNumberType.UNKNOWN
+    return _number_type_helper(national_number, metadata)
+
+
+def time_zone_of(number: phonenumbers.PhoneNumber, number_type: int, e164: str) -> str:
+    """The number's time zone when phonenumbers.timezone.time_zones_for_number gives exactly
+    one, else "", for a valid number of a known type and its E.164 form."""
+    if not phonenumbers.is_number_type_geographical(number_type, number.country_code):
+        return _zone_of_country(number.country_code)
+    digits = e164[1:]
+    return _zone_of_prefix(digits[: _ZONE_KEY_DIGITS.get(digits[:1], 0)])
+
+
+# time_zones_for_geographical_number looks up the longest prefix of the E.164 digits that its
+# table knows. No key is longer than the longest one starting with the same digit (7 for +1:
+# area code and exchange), so those first digits decide the answer: looked up once each.
+def _longest_zone_keys() -> dict[str, int]:
+    longest: dict[str, int] = {}
+    for key in phone_timezone.TIMEZONE_DATA:
+        longest[key[:1]] = max(len(key), longest.get(key[:1], 0))
+    return longest
+
+
+_ZONE_KEY_DIGITS = _longest_zone_keys()
+
+
+@lru_cache(maxsize=65536)
+def _zone_of_prefix(digits: str) -> str:
+    for length in range(len(digits), 0, -1):
+        zones = phone_timezone.TIMEZONE_DATA.get(digits[:length])
+        if zones is not None:
+            return _single_zone(zones)
+    return _single_zone(_UNKNOWN_ZONES)
+
+
+@lru_cache(maxsize=1024)
+def _zone_of_country(country_code: int) -> str:
+    return _single_zone(
+        phone_timezone._country_level_time_zones_for_number(
+            phonenumbers.PhoneNumber(country_code=country_code, national_number=0)
+        )
     )
+
+
+def _single_zone(zones: Sequence[str]) -> str:
+    # Several zones (a toll-free range, a whole country) or none known: no zone, rather than a
+    # wrong one.
+    return zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else ""
 
 
 def _invalid_reason(number: phonenumbers.PhoneNumber) -> str:
@@ -92,11 +177,16 @@ def _invalid_reason(number: phonenumbers.PhoneNumber) -> str:
     return f"not a valid number for region {number_region}"
 
 
-def time_zones_of(number: phonenumbers.PhoneNumber, number_type: int) -> tuple[str, ...]:
-    """phonenumbers.timezone.time_zones_for_number for a valid number whose type is known."""
-    if not phonenumbers.is_number_type_geographical(number_type, number.country_code):
-        return tuple(phone_timezone._country_level_time_zones_for_number(number))
-    return tuple(phone_timezone.time_zones_for_geographical_number(number))
+def keep_compiled_phone_patterns() -> None:
+    """Makes phonenumbers keep every pattern it compiles (a few hundred, from its metadata).
+
+    By default it hands each pattern string to re.compile on every use, whose own cache
+    lookup costs about a fifth of checking a number; an import checks a million. Older
+    phonenumbers releases have no such switch and stay as they are.
+    """
+    enable = getattr(phonenumbers, "enable_pattern_cache", None)
+    if enable is not None:
+        enable()
 
 
 class PhoneNormalizer:

@@ -4,8 +4,10 @@ import io
 import time
 
 import pytest
+from django.db import OperationalError, connection, connections
+from django.db.models import F
 
-from contacts import services
+from contacts import csv_import, services
 from contacts.csv_import import (
     CsvFileError,
     copy_line,
@@ -365,3 +367,181 @@ def test_it_turns_a_row_into_a_copy_line_and_back():
     assert line.count("\t") == 6 and line.endswith("\n") and "\n" not in line[:-1]
     assert parse_copy_line(line) == row
     assert parse_copy_line(copy_line((*row[:6], None))) == (*row[:6], None)
+
+
+def test_it_gives_the_file_s_time_zone_precedence_and_derives_the_rest():
+    ContactFactory(phone_e164="+14155552671", name="Ada", time_zone="Europe/Paris")
+    ContactFactory(phone_e164="+14155552672", name="Bob", time_zone="Europe/Paris")
+    ContactFactory(phone_e164="+14155552673", name="Cy", time_zone="")
+    done = run_import(
+        csv_bytes(
+            "name,phone,zone",
+            "Ada,415 555 2671,Asia/Tokyo",  # given: wins over the stored zone
+            "Bob,415 555 2672,",  # none given: the stored zone stays
+            "Cy,415 555 2673,",  # none given, none stored: derived from the number
+            "Di,212 201 0083,",  # new, none given: derived
+            "Ed,212 201 0084,Europe/Rome",  # new, given
+            "Ed again,212 201 0084,",  # a later row without a zone keeps the given one
+            "Fay,212 201 0085,",
+            "Fay again,212 201 0085,Africa/Cairo",  # a later row's zone wins
+        ),
+        mapping=["name", "phone", "time_zone"],
+    )
+    assert (done.created_count, done.updated_count, done.skipped_count) == (3, 5, 0)
+    zones = dict(Contact.objects.values_list("phone_e164", "time_zone"))
+    assert zones == {
+        "+14155552671": "Asia/Tokyo",
+        "+14155552672": "Europe/Paris",
+        "+14155552673": "America/Los_Angeles",
+        "+12122010083": "America/New_York",
+        "+12122010084": "Europe/Rome",
+        "+12122010085": "Africa/Cairo",
+    }
+
+
+def large_file(rows: int) -> bytes:
+    return csv_bytes("name,phone", *[f"Person {i},+1415{2000000 + i}" for i in range(rows)])
+
+
+def test_it_leaves_the_contacts_untouched_when_a_late_row_breaks_the_import(monkeypatch, settings):
+    """On PostgreSQL the first chunks are already in the contacts table when a later one
+    fails: the transaction takes them back."""
+    ContactFactory(phone_e164="+14152000001", name="Stored", email="stored@example.com")
+    before = snapshot()
+    settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
+    monkeypatch.setattr(services, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(services, "STAGED_WRITE_ROWS", 10)
+    data = csv_bytes(
+        "name,phone,email",
+        *[f"Person {i},+1415{2000000 + i},p{i}@example.com" for i in range(60)],
+        "Breaks,+14152999999,boom@example.com",
+    )
+    real_email_ok = csv_import._email_ok
+
+    def email_ok(value: str) -> bool:
+        if value == "boom@example.com":
+            raise RuntimeError("the checker broke")
+        return real_email_ok(value)
+
+    monkeypatch.setattr(csv_import, "_email_ok", email_ok)
+    writes = []
+    real_write_staged = services._PostgresRows._write_staged
+
+    def write_staged(rows):
+        writes.append(rows.unwritten)
+        real_write_staged(rows)
+
+    monkeypatch.setattr(services._PostgresRows, "_write_staged", write_staged)
+    done = run_import(data)
+    assert done.status == ImportStatus.FAILED
+    assert "nothing was saved" in done.error_message
+    assert snapshot() == before
+    assert done.rejections.count() == 0
+    if connection.vendor == "postgresql":
+        assert len(writes) == 6  # sixty rows were in the contacts table before the failure
+
+
+def test_it_keeps_nothing_from_a_run_superseded_while_it_checked(monkeypatch, settings):
+    """A redelivered task claims the import while this run still checks rows: this run must
+    leave everything to it."""
+    ContactFactory(phone_e164="+14152000001", name="Stored")
+    before = snapshot()
+    settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
+    monkeypatch.setattr(services, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(services, "STAGED_WRITE_ROWS", 10)
+    claimed = []
+    real_check_rows = services._check_rows
+
+    def check_rows(contact_import, *args, **kwargs):
+        rejections = real_check_rows(contact_import, *args, **kwargs)
+        claimed.append(
+            ContactImport.objects.filter(pk=contact_import.pk).update(attempts=F("attempts") + 1)
+        )
+        return rejections
+
+    monkeypatch.setattr(services, "_check_rows", check_rows)
+    done = run_import(large_file(50))
+    assert claimed == [1]
+    assert done.status == ImportStatus.RUNNING  # the other run's to finish
+    assert snapshot() == before
+    assert done.rejections.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shows_progress_but_no_contact_before_the_import_commits(monkeypatch, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes the contacts at the end, after checking")
+    settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
+    monkeypatch.setattr(services, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(services, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 0)
+    onlooker = connections.create_connection(connection.alias)  # what the contacts page sees
+    seen = []
+    real_add = services._PostgresRows.add
+
+    def add(rows, checked):
+        rejected = real_add(rows, checked)
+        with onlooker.cursor() as cursor:
+            cursor.execute("SELECT max(processed_rows) FROM contacts_contactimport")
+            progress = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM contacts_contact")
+            seen.append((progress, cursor.fetchone()[0]))
+        return rejected
+
+    monkeypatch.setattr(services._PostgresRows, "add", add)
+    try:
+        done = run_import(large_file(50))
+    finally:
+        onlooker.close()
+    assert done.status == ImportStatus.DONE and done.created_count == 50
+    assert [contacts for _progress, contacts in seen] == [0] * 5
+    assert [progress for progress, _contacts in seen] == [0, 10, 20, 30, 40]
+    assert Contact.objects.count() == 50
+
+
+def test_it_reads_short_rows_blank_headers_and_name_parts_by_position():
+    from contacts.csv_import import RowChecker
+
+    checker = RowChecker(
+        mapping=["first_name", "phone", "name", "metadata", "last_name", "email", "metadata"],
+        headers=["First", "Phone", "Name", "", "Last", "Email", "Team"],
+        default_region="US",
+    )
+    assert checker.checked([" Grace ", "415 555 2671", "", " x ", "Hopper"]) == (
+        "+14155552671",
+        "Grace Hopper",  # no name: first and last name make it
+        "",
+        "",
+        "",
+        "America/Los_Angeles",
+        {"column 4": "x"},  # a column without a header is named by its place
+    )
+    assert checker.checked(["Grace", "415 555 2671", "Amazing Grace", "", "", "", "blue"])[1:] == (
+        "Amazing Grace",
+        "",
+        "",
+        "",
+        "America/Los_Angeles",
+        {"Team": "blue"},
+    )
+    with pytest.raises(ValueError, match="phone: missing phone number"):
+        checker.checked(["Grace"])
+    with pytest.raises(ValueError, match="name: longer than 200"):
+        checker.checked(["", "415 555 2671", "n" * 201, "", "", "not-an-email"])
+
+
+def test_it_finishes_an_import_whose_progress_cannot_be_published(monkeypatch):
+    class BrokenConnection:
+        """A second connection that cannot write (no free connection slot, say)."""
+
+        ops = connection.ops
+
+        def cursor(self):
+            raise OperationalError("too many connections")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(services.connections, "create_connection", lambda alias: BrokenConnection())
+    done = run_import(large_file(30))
+    assert done.status == ImportStatus.DONE and done.created_count == 30

@@ -12,7 +12,8 @@ from contacts.phones import (
     PhoneNormalizer,
     PhoneResult,
     normalize_phone,
-    time_zones_of,
+    number_type_of,
+    time_zone_of,
 )
 
 
@@ -75,34 +76,115 @@ def test_it_parses_a_repeated_number_once(monkeypatch):
     assert calls == ["(415) 555-2671", "123"]
 
 
-@hypothesis_settings(max_examples=400, deadline=None)
+def library_answer(number: phonenumbers.PhoneNumber) -> tuple[int, bool, str]:
+    """What phonenumbers itself says: type, validity, and the zone normalize_phone keeps."""
+    valid = phonenumbers.is_valid_number(number)
+    zones = phone_timezone.time_zones_for_number(number)
+    zone = zones[0] if valid and len(zones) == 1 and zones[0] != "Etc/Unknown" else ""
+    return phonenumbers.number_type(number), valid, zone
+
+
+def our_answer(number: phonenumbers.PhoneNumber) -> tuple[int, bool, str]:
+    number_type = number_type_of(number)
+    valid = number_type != phonenumbers.PhoneNumberType.UNKNOWN
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number_type, valid, time_zone_of(number, number_type, e164) if valid else ""
+
+
+# Regions that share a country code (+1 NANPA, +7, +39, +44, +47, +61, +212, +262, +590, +599)
+# and others, and "001" for the non-geographic codes (+800, +808, +870, +882, +979, ...).
+SAMPLE_REGIONS = [
+    *("US", "CA", "AG", "AI", "BS", "BB", "JM", "PR", "DO", "TT", "GU", "VI", "BM", "KN"),
+    *("RU", "KZ", "IT", "VA", "GB", "IM", "JE", "GG", "NO", "SJ", "AU", "CX", "CC"),
+    *("MA", "EH", "RE", "YT", "GP", "BL", "MF", "CW", "BQ", "FR", "DE", "IN", "BR", "JP"),
+    *("MX", "AR", "CN", "NG", "001"),
+]
+
+
+@hypothesis_settings(max_examples=3000, deadline=None)
 @given(
-    region=st.sampled_from(["US", "CA", "GB", "FR", "IN", "AU", "DE", "BR", "JP", "IM", "001"]),
+    region=st.sampled_from(SAMPLE_REGIONS),
     digits=st.text(alphabet="0123456789", min_size=3, max_size=15),
     plus=st.booleans(),
 )
 def test_it_decides_validity_and_time_zone_as_phonenumbers_does(region, digits, plus):
-    """normalize_phone computes a number's type once for both answers: they must be the ones
-    phonenumbers.is_valid_number and time_zones_for_number give."""
+    """normalize_phone types a number once for both answers (and its region with it): they
+    must be the ones phonenumbers.is_valid_number and time_zones_for_number give."""
     try:
         number = phonenumbers.parse(("+" if plus else "") + digits, region)
     except phonenumbers.NumberParseException:
         return
-    number_type = phonenumbers.number_type(number)
-    valid = number_type != phonenumbers.PhoneNumberType.UNKNOWN
-    assert valid == phonenumbers.is_valid_number(number)
-    if valid:
-        expected = tuple(phone_timezone.time_zones_for_number(number))
-        assert time_zones_of(number, number_type) == expected
+    assert our_answer(number) == library_answer(number)
+
+
+@pytest.mark.parametrize("region", SAMPLE_REGIONS)
+@pytest.mark.parametrize(
+    "kind",
+    [
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.VOIP,
+        phonenumbers.PhoneNumberType.UAN,
+    ],
+)
+def test_it_agrees_with_phonenumbers_on_valid_numbers_of_every_region_and_kind(region, kind):
+    # Random digits are mostly invalid: the library's own examples are valid numbers of each
+    # region and kind (geographic or not), and a digit changed at the end probes nearby ranges.
+    if region == "001":
+        examples = [
+            phonenumbers.example_number_for_non_geo_entity(code)
+            for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+        ]
+    else:
+        examples = [phonenumbers.example_number_for_type(region, kind)]
+    for example in filter(None, examples):
+        national = str(example.national_number)
+        for last in "0123456789":
+            number = phonenumbers.PhoneNumber(
+                country_code=example.country_code,
+                national_number=int(national[:-1] + last),
+                italian_leading_zero=example.italian_leading_zero,
+            )
+            assert our_answer(number) == library_answer(number), number
 
 
 @pytest.mark.parametrize(
-    "raw", ["+1 800 555 1212", "+44 7400 123456", "+800 1234 5678", "+61 2 9374 4000", "+91 98"]
+    ("raw", "e164", "zone"),
+    [
+        ("(212) 201-0083", "+12122010083", "America/New_York"),  # US: the first +1 region
+        ("+1 416 979 1234", "+14169791234", "America/Toronto"),  # CA: typed against US first
+        ("+1 876 927 1234", "+18769271234", "America/Jamaica"),  # found by leading digits
+        ("+1 268 460 1234", "+12684601234", "America/Antigua"),
+        ("+1 787 234 5678", "+17872345678", "America/Puerto_Rico"),
+        ("+1 800 555 1212", "+18005551212", ""),  # toll-free: every NANPA zone
+        ("+1 999 555 1212", None, None),  # no +1 region knows it
+        ("+1 555 0100", None, None),
+        ("+44 1624 756789", "+441624756789", "Europe/Isle_of_Man"),  # +44 shared with GB
+        ("+44 7400 123456", "+447400123456", ""),  # a mobile: four zones
+        ("+7 727 123 4567", None, None),
+        ("+800 1234 5678", "+80012345678", ""),  # non-geographic
+        ("+882 3421 1234", None, None),
+    ],
 )
-def test_it_gives_the_library_s_zones_for_numbers_of_every_kind(raw):
+def test_it_normalizes_numbers_of_shared_and_non_geographic_codes_as_the_library(raw, e164, zone):
     number = phonenumbers.parse(raw, "US")
-    number_type = phonenumbers.number_type(number)
-    if number_type != phonenumbers.PhoneNumberType.UNKNOWN:
-        assert time_zones_of(number, number_type) == tuple(
-            phone_timezone.time_zones_for_number(number)
-        )
+    assert our_answer(number) == library_answer(number)
+    if e164 is None:
+        with pytest.raises(PhoneError):
+            normalize_phone(raw, default_region="US")
+    else:
+        assert normalize_phone(raw, default_region="US") == PhoneResult(e164=e164, time_zone=zone)
+
+
+def test_it_keeps_phonenumbers_patterns_compiled_in_an_import_worker(monkeypatch):
+    from phonenumbers import re_util
+
+    from contacts.csv_import import init_worker
+
+    monkeypatch.setattr(re_util, "_COMPILED_PATTERNS", None)  # the library's default, restored
+    init_worker(["phone"], ["Phone"], "US")
+    normalize_phone("+1 416 979 1234", default_region="US")
+    assert re_util._COMPILED_PATTERNS  # compiled once, then reused
+    assert normalize_phone("+1 416 979 1234", default_region="US").time_zone == "America/Toronto"
