@@ -37,6 +37,7 @@ from contacts.selectors import do_not_call_numbers, do_not_call_phones
 from vendors.errors import VendorError
 from vendors.models import VendorKind
 from vendors.services import vendor_client_for
+from vendors.voice_platform.schemas import Call as VoiceCall
 
 logger = logging.getLogger(__name__)
 
@@ -686,40 +687,44 @@ def _adopt_native_calls(campaign: Campaign) -> int:
     """Stores the calls the vendor placed for the campaign that callops does not know yet, each
     linked to its contact's dial entry; how many.
 
-    The vendor lists a campaign's calls newest first. Callops knows the oldest ones (every sync
-    adopts what is new), so the new ones are the first `total - known`: they are read from the
-    oldest of them towards the newest, so a sync cut short leaves no gap behind it.
+    The vendor lists a campaign's calls newest first, with their total. The pages are read from
+    the newest until every call of the total is known here (usually one page: the new calls are
+    on top; a sync cut short only makes the next one read deeper). Calls that arrive during the
+    walk push the others down the list, so none is skipped. The new ones are stored oldest
+    first, as they were placed.
     """
     client = vendor_client_for(campaign.vendor_account)
-    known_calls = Call.objects.filter(
-        vendor_account=campaign.vendor_account, campaign=campaign
-    ).exclude(vendor_call_id="")
-    first_page = client.list_calls(campaign_id=campaign.vendor_campaign_id, limit=1)
-    new_count = first_page.total - known_calls.count()
-    adopted = 0
-    end = new_count
-    while end > 0:
-        start = max(0, end - NATIVE_CALL_PAGE)
+    known_count = (
+        Call.objects.filter(vendor_account=campaign.vendor_account, campaign=campaign)
+        .exclude(vendor_call_id="")
+        .count()
+    )
+    fresh: dict[str, VoiceCall] = {}
+    offset = 0
+    while True:
         page = client.list_calls(
-            campaign_id=campaign.vendor_campaign_id, offset=start, limit=end - start
+            campaign_id=campaign.vendor_campaign_id, offset=offset, limit=NATIVE_CALL_PAGE
         )
-        adopted += _adopt_native_page(campaign, list(reversed(page.items)))
-        end = start
-    return adopted
+        ids = [remote.id for remote in page.items]
+        known = set(
+            Call.objects.filter(
+                vendor_account=campaign.vendor_account, vendor_call_id__in=ids
+            ).values_list("vendor_call_id", flat=True)
+        )
+        for remote in page.items:
+            if remote.id not in known:
+                fresh.setdefault(remote.id, remote)
+        offset += len(page.items)
+        if not page.items or offset >= page.total or known_count + len(fresh) >= page.total:
+            break
+    return _adopt_native_call_list(campaign, list(reversed(fresh.values())))
 
 
 # The voice platform's largest page of calls.
 NATIVE_CALL_PAGE = 100
 
 
-def _adopt_native_page(campaign: Campaign, remote_calls: list) -> int:
-    ids = [remote.id for remote in remote_calls]
-    known = set(
-        Call.objects.filter(
-            vendor_account=campaign.vendor_account, vendor_call_id__in=ids
-        ).values_list("vendor_call_id", flat=True)
-    )
-    fresh = [remote for remote in remote_calls if remote.id not in known]
+def _adopt_native_call_list(campaign: Campaign, fresh: list[VoiceCall]) -> int:
     entries = {
         entry.phone_e164: entry
         for entry in DialEntry.objects.filter(
