@@ -256,11 +256,11 @@ class AccountRateBudget:
 
             if now >= budget.window_ends_at:
                 self._start_window(budget, limit, now)
+            guard = self._guard(budget)
             if budget.used >= limit.usable:
-                return budget.window_ends_at + self._guard(budget) - now, None
+                return budget.window_ends_at + guard - now, None
             # Near a boundary of the vendor's window, latency and clock skew may put the request
             # on either side of it: it is sent only if both windows have room, and counts in both.
-            guard = self._guard(budget)
             starts_at = budget.window_ends_at - limit.window_seconds
             boundary = None
             if now < starts_at + guard:
