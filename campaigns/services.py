@@ -676,7 +676,6 @@ def native_sync(*, campaign_id: int) -> None:
     except VendorError as exc:
         Campaign.objects.filter(pk=campaign.pk).update(last_error=f"Sync failed: {exc}"[:500])
         return
-    record_outcomes(campaign_id=campaign.pk)
     if remote.status.lower() in ("completed", "finished", "done"):
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.RUNNING).update(
             status=CampaignStatus.COMPLETED

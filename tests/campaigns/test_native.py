@@ -15,6 +15,7 @@ from campaigns.services import (
     campaign_transition,
     native_push,
     native_sync,
+    record_outcomes,
 )
 from contacts.models import Contact, DoNotCallEntry
 
@@ -132,6 +133,7 @@ def test_it_adopts_the_calls_the_vendor_places_and_records_each_contacts_outcome
         native_sync(campaign_id=campaign.pk)
         for call_id in Call.objects.filter(state__in=LIVE_STATES).values_list("pk", flat=True):
             call_sync(call_id=call_id)  # what the calls app's sync beat does
+        record_outcomes(campaign_id=campaign.pk)  # what the campaigns' outcomes beat does
         if entries.filter(state=DialState.COMPLETED).count() == 3:
             break
         time.sleep(0.2)
