@@ -32,7 +32,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from calls.models import Agent, CallOutcome, CallReview, PostCallAction, PostCallStep, StepStatus
 from calls.state import CONNECTED_OUTCOMES
-from campaigns.models import Campaign, CampaignKind
+from campaigns.models import Campaign
 from dashboard import analytics_summary as summary
 from dashboard.analytics_summary import Sources
 from dashboard.models import (
@@ -525,9 +525,9 @@ class FunnelRow:
     name: str
     kind: str
     contacts: int
-    dialled: int | None
-    connected: int | None
-    completed: int | None
+    dialled: int
+    connected: int
+    completed: int
     followups: int
 
 
@@ -569,18 +569,15 @@ def _campaigns_with_calls(
     return {campaign_id for campaign_id, count in counts.items() if campaign_id and count}
 
 
-def _vendor_count(stats: dict, name: str) -> int | None:
-    value = (stats or {}).get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def funnel_rows(
     params: AnalyticsParams,
     sources: Sources,
     unsummarised: list[dict[str, Any]] | None = None,
 ) -> list[FunnelRow]:
     """Each campaign that placed calls in the range or was launched in it, over its whole
-    audience: its dial entries for paced campaigns, the voice platform's counts for native ones."""
+    audience, from its dial entries. A native campaign's entries follow the calls the voice
+    platform placed (the campaign sync stores each one), so both kinds count the same way and
+    agree with the call log."""
     launched = Q(launched_at__gte=params.start_at, launched_at__lt=params.end_before)
     campaigns = list(
         Campaign.objects.filter(
@@ -593,23 +590,21 @@ def funnel_rows(
             completed=Count("entries", filter=Q(entries__last_outcome=CallOutcome.COMPLETED)),
         )
         .values(
-            "pk", "name", "kind", "vendor_stats", "contacts", "dialled", "connected", "completed"
+            "pk", "name", "kind", "contacts", "dialled", "connected", "completed"
         )
     )
     followups = followups_sent([campaign["pk"] for campaign in campaigns])
     rows = []
     for campaign in campaigns:
-        native = campaign["kind"] == CampaignKind.NATIVE
-        vendor = campaign["vendor_stats"] or {}
         rows.append(
             FunnelRow(
                 campaign_id=campaign["pk"],
                 name=campaign["name"],
                 kind=campaign["kind"],
                 contacts=campaign["contacts"],
-                dialled=_vendor_count(vendor, "dialled") if native else campaign["dialled"],
-                connected=_vendor_count(vendor, "connected") if native else campaign["connected"],
-                completed=_vendor_count(vendor, "completed") if native else campaign["completed"],
+                dialled=campaign["dialled"],
+                connected=campaign["connected"],
+                completed=campaign["completed"],
                 followups=followups.get(campaign["pk"], 0),
             )
         )
@@ -1228,13 +1223,9 @@ FUNNEL_NOTE = (
     "audience to date. Contacts: its dial entries. Dialled: contacts called at least once. "
     "Connected: contacts whose latest call connected. Completed: contacts whose latest call's "
     "outcome is completed. Follow-up sent: contacts a post-call follow-up reached (its Revor "
-    "job succeeded). Native campaigns are dialled by the voice platform: their dialled, "
-    "connected and completed counts are the platform's."
+    "job succeeded). Native campaigns count the calls the voice platform placed, as callops "
+    "stored them (every 30 s while the campaign runs)."
 )
-
-
-def _cell(value: int | None) -> int | str:
-    return "—" if value is None else value
 
 
 def chart_funnel(
@@ -1242,15 +1233,11 @@ def chart_funnel(
 ) -> Chart:
     funnel = funnel_rows(params, sources, unsummarised)
 
-    def total(values: Sequence[int | None]) -> int | None:
-        known = [value for value in values if value is not None]
-        return sum(known) if known else None
-
     totals = [
         sum(row.contacts for row in funnel),
-        total([row.dialled for row in funnel]),
-        total([row.connected for row in funnel]),
-        total([row.completed for row in funnel]),
+        sum(row.dialled for row in funnel),
+        sum(row.connected for row in funnel),
+        sum(row.completed for row in funnel),
         sum(row.followups for row in funnel),
     ]
     svg = bar_chart(
@@ -1264,9 +1251,9 @@ def chart_funnel(
         [
             row.name,
             row.contacts,
-            _cell(row.dialled),
-            _cell(row.connected),
-            _cell(row.completed),
+            row.dialled,
+            row.connected,
+            row.completed,
             row.followups,
         ]
         for row in funnel
