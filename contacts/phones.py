@@ -16,8 +16,15 @@ from django.conf import settings
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
 from phonenumbers import timezone as phone_timezone
 from phonenumbers.phonemetadata import PhoneMetadata
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _number_type_helper
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.re_util import re_compile
+
+try:
+    # The function number_type itself calls; private, so a release may rename it. Without it,
+    # numbers are typed through the public number_type: the same answers, a little slower.
+    from phonenumbers.phonenumberutil import _number_type_helper
+except ImportError:  # pragma: no cover - depends on the installed phonenumbers
+    _number_type_helper = None
 
 _UNKNOWN_ZONE = phone_timezone.UNKNOWN_TIMEZONE
 _UNKNOWN_ZONES = (_UNKNOWN_ZONE,)
@@ -92,6 +99,8 @@ def number_type_of(number: phonenumbers.PhoneNumber) -> int:
     one knows it, and then number_type types it again against the region found. Here the type
     found while looking for the region is kept: the same function on the same metadata.
     """
+    if _number_type_helper is None:
+        return phonenumbers.number_type(number)
     regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
     if regions is None:
         return PhoneNumberType.UNKNOWN  # no region: number_type finds no metadata either
@@ -150,13 +159,10 @@ def _zone_of_prefix(digits: str) -> str:
     return _single_zone(_UNKNOWN_ZONES)
 
 
-@lru_cache(maxsize=1024)
 def _zone_of_country(country_code: int) -> str:
-    return _single_zone(
-        phone_timezone._country_level_time_zones_for_number(
-            phonenumbers.PhoneNumber(country_code=country_code, national_number=0)
-        )
-    )
+    # phonenumbers looks a non-geographical number up by the longest known prefix of its
+    # country code: the same lookup as a geographical one, on fewer digits.
+    return _zone_of_prefix(str(country_code))
 
 
 def _single_zone(zones: Sequence[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import json
 import logging
 import multiprocessing
@@ -27,6 +28,7 @@ from contacts.csv_import import (
     check_chunk_for_copy,
     check_mapping,
     guess_mapping,
+    init_pool_worker,
     init_worker,
     iter_rows,
     parse_copy_line,
@@ -322,22 +324,48 @@ def _chunks(
 def _start_pool(workers: int, initargs: tuple[Any, ...]) -> ProcessPoolExecutor | None:
     """Worker processes for checking rows, or None where they cannot start (then the import
     checks its rows itself, only slower)."""
-    if multiprocessing.current_process().daemon:
-        return None  # a daemonic process may not have children
     # fork where there is one: the workers start at once with every module already imported,
     # and never touch the database connection they inherit (they only check cells, and leave
     # with os._exit, which closes nothing). spawn elsewhere: it re-imports the main module.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     try:
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=init_worker, initargs=initargs
-        )
-        pool.submit(int).result(timeout=60)
+        with _children_allowed(context.get_start_method()):
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=init_pool_worker,
+                initargs=initargs,
+            )
+            # With fork every worker starts at the first task, here.
+            pool.submit(int).result(timeout=60)
     except Exception:
         logger.warning("contact import: worker processes did not start", exc_info=True)
         return None
     return pool
+
+
+@contextlib.contextmanager
+def _children_allowed(start_method: str) -> Iterator[None]:
+    """Lets a Celery prefork worker's process start the import's pool.
+
+    Celery (billiard) marks its pool processes daemonic, and multiprocessing refuses children
+    to a daemonic process, which may be ended without waiting for them. Here the import shuts
+    its pool down itself, and each worker leaves on its own when its parent dies (see
+    init_pool_worker), so the mark is lifted while the pool starts. Only with fork, which
+    starts every worker at once; with spawn, workers start later, as tasks come.
+    """
+    process = multiprocessing.current_process()
+    if not process.daemon:
+        yield
+        return
+    if start_method != "fork":
+        raise RuntimeError("a daemonic process starts its pool only with fork")
+    process.daemon = False
+    try:
+        yield
+    finally:
+        process.daemon = True
 
 
 def _checked_chunks(
@@ -380,14 +408,30 @@ def _check_rows(
     rejections: list[RejectedRow] = []
     processed = 0
     next_report = time.monotonic() + PROGRESS_EVERY
-    for checked, size in _checked_chunks(contact_import, mapping, rows.check):
-        rejections.extend(rows.add(checked))
-        processed += size
-        if time.monotonic() >= next_report:
-            publish(processed)
-            next_report = time.monotonic() + PROGRESS_EVERY
+    with _cyclic_gc_paused():
+        for checked, size in _checked_chunks(contact_import, mapping, rows.check):
+            rejections.extend(rows.add(checked))
+            processed += size
+            if time.monotonic() >= next_report:
+                publish(processed)
+                next_report = time.monotonic() + PROGRESS_EVERY
     publish(processed)
     return rejections
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Holds Python's cyclic garbage collector while a large file is read: each row's list of
+    cells is a new container, and a million of them set off collector passes over everything
+    the process holds (Django, the numbers seen so far) that find nothing to free. Memory is
+    still freed by reference counting; the collector catches up when it is switched back on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _StagedRows:

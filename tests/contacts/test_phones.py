@@ -7,6 +7,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as phone_timezone
 
+from contacts import phones
 from contacts.phones import (
     PhoneError,
     PhoneNormalizer,
@@ -188,3 +189,13 @@ def test_it_keeps_phonenumbers_patterns_compiled_in_an_import_worker(monkeypatch
     normalize_phone("+1 416 979 1234", default_region="US")
     assert re_util._COMPILED_PATTERNS  # compiled once, then reused
     assert normalize_phone("+1 416 979 1234", default_region="US").time_zone == "America/Toronto"
+
+
+def test_it_types_numbers_through_the_public_api_when_the_private_helper_is_gone(monkeypatch):
+    # number_type_of leans on phonenumbers' private _number_type_helper; a release without it
+    # must still give the library's answers (through number_type), not fail at import.
+    monkeypatch.setattr(phones, "_number_type_helper", None)
+    for raw in ("(212) 201-0083", "+1 876 927 1234", "+44 1624 756789", "+800 1234 5678"):
+        number = phonenumbers.parse(raw, "US")
+        assert our_answer(number) == library_answer(number)
+    assert normalize_phone("+1 416 979 1234") == PhoneResult("+14169791234", "America/Toronto")
