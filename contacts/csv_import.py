@@ -6,9 +6,11 @@ CsvFileError whose message is meant for the person who uploaded it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gc
 import io
+import itertools
 import json
 import os
 import re
@@ -69,6 +71,8 @@ _GUESSES: dict[str, tuple[str, ...]] = {
 _HEADER_KEY = re.compile(r"[^a-z0-9]+")
 
 PREVIEW_ROWS = 10
+# What the mapping page reads of an upload for its preview (not the whole file).
+PREVIEW_BYTES = 256 * 1024
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
 _MAX_LENGTHS = {"name": 200, "email": 254, "linkedin_url": 200, "time_zone": 64}
@@ -223,14 +227,19 @@ def mapping_from_headers(assignments: dict[str, str], headers: Sequence[str]) ->
     return mapping
 
 
-def preview(data: bytes, delimiter: str, limit: int = PREVIEW_ROWS) -> list[list[str]]:
-    """The first rows after the header, for the mapping page."""
-    rows: list[list[str]] = []
-    for _line, row in iter_rows(decode(data), delimiter):
-        rows.append(row)
-        if len(rows) >= limit:
-            break
-    return rows
+def preview(
+    data: bytes, delimiter: str, limit: int = PREVIEW_ROWS, *, whole_file: bool = True
+) -> list[list[str]]:
+    """The first rows after the header, for the mapping page.
+
+    `data` may be only the file's first bytes (whole_file=False, see PREVIEW_BYTES): a
+    character or row they cut through is left out.
+    """
+    text = codecs.getincrementaldecoder("utf-8-sig")(errors="replace").decode(data, whole_file)
+    rows = [row for _line, row in itertools.islice(iter_rows(text, delimiter), limit + 1)]
+    if not whole_file and len(rows) <= limit:
+        rows = rows[:-1]  # the last row read may go on past the bytes read
+    return rows[:limit]
 
 
 def iter_rows(text: str | bytes, delimiter: str) -> Iterator[tuple[int, list[str]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from contacts.models import Contact, ContactImport, ContactImportRejection, DoNotCallEntry
@@ -106,6 +107,29 @@ def contact_import_list(*, limit: int = 20) -> list[ContactImport]:
 
 def contact_import_get(*, pk: int) -> ContactImport:
     return ContactImport.objects.defer("data").select_related("created_by").get(pk=pk)
+
+
+def contact_import_file(*, pk: int, head: int | None = None) -> bytes:
+    """The uploaded file of an import, or its first `head` bytes (enough for a preview).
+
+    On PostgreSQL it is read in binary: Django's cursor asks for bytea as hex text, which
+    doubles what travels and costs ~0.4 s to decode for a 58 MB file.
+    """
+    if connection.vendor != "postgresql":
+        data = ContactImport.objects.values_list("data", flat=True).get(pk=pk)
+        return bytes(data if head is None else data[:head])
+    import psycopg
+
+    table = connection.ops.quote_name(ContactImport._meta.db_table)
+    column = "data" if head is None else "substring(data from 1 for %s)"
+    params = [pk] if head is None else [head, pk]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", params, binary=True)  # noqa: S608 - model name
+        row = cursor.fetchone()
+    if row is None:
+        raise ContactImport.DoesNotExist
+    return bytes(row[0])
 
 
 def contact_import_rejections(*, contact_import: ContactImport) -> QuerySet[ContactImportRejection]:

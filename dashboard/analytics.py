@@ -589,9 +589,7 @@ def funnel_rows(
             connected=Count("entries", filter=Q(entries__last_outcome__in=CONNECTED_OUTCOMES)),
             completed=Count("entries", filter=Q(entries__last_outcome=CallOutcome.COMPLETED)),
         )
-        .values(
-            "pk", "name", "kind", "contacts", "dialled", "connected", "completed"
-        )
+        .values("pk", "name", "kind", "contacts", "dialled", "connected", "completed")
     )
     followups = followups_sent([campaign["pk"] for campaign in campaigns])
     rows = []

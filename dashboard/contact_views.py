@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from calls.views import EchoBuffer
 from contacts import selectors, services
-from contacts.csv_import import FIELDS, CsvFileError, preview
+from contacts.csv_import import FIELDS, PREVIEW_BYTES, CsvFileError, preview
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
 from dashboard.audit import audit_record
@@ -303,8 +303,10 @@ def contact_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rejections": rejections,
     }
     if form is not None:
-        data = ContactImport.objects.values_list("data", flat=True).get(pk=pk)
-        context["preview"] = preview(bytes(data), contact_import.delimiter)
+        head = selectors.contact_import_file(pk=pk, head=PREVIEW_BYTES)
+        context["preview"] = preview(
+            head, contact_import.delimiter, whole_file=len(head) < PREVIEW_BYTES
+        )
     return render(request, "contacts/import_detail.html", context, status=400 if error else 200)
 
 
