@@ -230,10 +230,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Celery -----------------------------------------------------------------------------------
 # Embedded default: a SQLite file through kombu's SQLAlchemy transport, which needs no server
-# and, unlike the file-system transport, never hands a worker a half-written message.
-CELERY_BROKER_URL = (
-    env_str("CELERY_BROKER_URL") or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
-)
+# and, unlike the file-system transport, never hands a worker a half-written message; polled
+# ten times a second (dashboard/broker.py says why). kombu takes a transport class only from
+# this setting, never from the URL.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or f"sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+if CELERY_BROKER_URL.startswith("sqlite:"):
+    CELERY_BROKER_TRANSPORT = "dashboard.broker:Transport"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery-broker"
     # The file-system transport expects its folders to exist before any process starts.
@@ -246,7 +248,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-elif CELERY_BROKER_URL.startswith("sqla+"):
+elif CELERY_BROKER_URL.startswith(("sqla+", "sqlite:")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {}  # its options go to SQLAlchemy's create_engine()
 else:
     # Longer than any countdown and the hard time limit, so an unacked task is not redelivered
