@@ -656,6 +656,12 @@ def native_stop(*, campaign_id: int) -> None:
         campaign.vendor_campaign_id, idempotency_key=f"callops-campaign-{campaign.pk}-stop"
     )
     _store_stats(campaign.pk, stopped)
+    # The calls the vendor placed since the last sync, now, while the page shows the stop;
+    # the sync goes on for a while after a stop in case this fails (native_campaign_ids_to_sync).
+    try:
+        _adopt_native_calls(campaign)
+    except VendorError as exc:
+        Campaign.objects.filter(pk=campaign.pk).update(last_error=f"Sync failed: {exc}"[:500])
 
 
 def native_sync(*, campaign_id: int) -> None:
@@ -769,9 +775,18 @@ def _store_stats(campaign_id: int, remote) -> None:
     Campaign.objects.filter(pk=campaign_id).update(vendor_stats=stats, last_error="")
 
 
+# How long a stopped native campaign is still synced: its last calls, placed just before the
+# stop, are stored and their contacts get an outcome.
+NATIVE_SYNC_AFTER_STOP = timedelta(minutes=15)
+
+
 def native_campaign_ids_to_sync() -> list[int]:
+    recently_stopped = Q(
+        status=CampaignStatus.STOPPED, updated_at__gte=timezone.now() - NATIVE_SYNC_AFTER_STOP
+    )
     return list(
-        Campaign.objects.filter(kind=CampaignKind.NATIVE, status=CampaignStatus.RUNNING)
+        Campaign.objects.filter(Q(status=CampaignStatus.RUNNING) | recently_stopped)
+        .filter(kind=CampaignKind.NATIVE)
         .exclude(vendor_campaign_id="")
         .values_list("pk", flat=True)
     )

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from calls.models import LIVE_STATES, Agent, Call, CallEvent, CallState
 from calls.services import agents_sync, call_sync
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
 from campaigns.services import (
+    NATIVE_SYNC_AFTER_STOP,
     InvalidTransition,
     audience_set,
     campaign_transition,
+    native_campaign_ids_to_sync,
     native_push,
     native_sync,
     record_outcomes,
 )
 from contacts.models import Contact, DoNotCallEntry
+from vendors.services import vendor_client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,3 +172,32 @@ def test_it_adopts_the_calls_the_vendor_places_and_records_each_contacts_outcome
     assert (
         CallEvent.objects.filter(call__campaign=campaign, message__startswith="Placed").count() == 3
     )
+
+
+def test_it_stores_the_calls_placed_before_the_stop_and_syncs_a_stopped_campaign_a_while(
+    voice_platform,
+):
+    # The 30-second sync follows running campaigns: calls the vendor placed after its last run
+    # and before the stop would never reach the call log or their contacts' entries.
+    campaign = native_campaign(voice_platform, 3)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    campaign.refresh_from_db()
+    client = vendor_client_for(voice_platform)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if client.list_calls(campaign_id=campaign.vendor_campaign_id, offset=0, limit=10).total:
+            break
+        time.sleep(0.1)
+    assert not Call.objects.filter(campaign=campaign).exists()  # no sync has run
+
+    campaign_transition(campaign_id=campaign.pk, action="stop")
+    placed = client.list_calls(campaign_id=campaign.vendor_campaign_id, offset=0, limit=10)
+    assert placed.total >= 1
+    assert Call.objects.filter(campaign=campaign).count() == placed.total
+    assert DialEntry.objects.filter(campaign=campaign, attempts=1).count() == placed.total
+
+    assert campaign.pk in native_campaign_ids_to_sync()
+    Campaign.objects.filter(pk=campaign.pk).update(
+        updated_at=timezone.now() - NATIVE_SYNC_AFTER_STOP - timedelta(seconds=1)
+    )
+    assert campaign.pk not in native_campaign_ids_to_sync()
