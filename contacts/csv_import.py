@@ -397,7 +397,9 @@ def init_worker(mapping: Sequence[str], headers: Sequence[str], default_region: 
     _worker_checker = RowChecker(mapping=mapping, headers=headers, default_region=default_region)
 
 
-def init_pool_worker(mapping: Sequence[str], headers: Sequence[str], default_region: str) -> None:
+def init_pool_worker(
+    mapping: Sequence[str], headers: Sequence[str], default_region: str, parent: int
+) -> None:
     """init_worker for a process of the import's own pool, which lives for one import.
 
     Its cyclic garbage collector is switched off: checking rows makes no reference cycles
@@ -405,15 +407,17 @@ def init_pool_worker(mapping: Sequence[str], headers: Sequence[str], default_reg
     the unpickled chunks and the growing number cache cost about a fifth of the checking.
     """
     gc.disable()
-    _leave_with_parent()
+    _leave_with_parent(parent)
     init_worker(mapping, headers, default_region)
 
 
-def _leave_with_parent() -> None:
-    """Ends this worker when the process that started it is gone (a Celery worker killed by
-    its time limit or SIGKILL): otherwise it would wait for chunks forever, as it holds the
-    queue's other end itself."""
-    parent = os.getppid()
+def _leave_with_parent(parent: int) -> None:
+    """Ends this worker when `parent`, the process that started it, is gone (a Celery worker
+    killed by its time limit or SIGKILL): otherwise it would wait for chunks forever, as it
+    holds the queue's other end itself. The parent's pid comes from the parent: read here, it
+    could already be the reaper's if the parent died while this worker started."""
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:

@@ -125,7 +125,12 @@ def contact_import_file(*, pk: int, head: int | None = None) -> bytes:
     params = [pk] if head is None else [head, pk]
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", params, binary=True)  # noqa: S608 - model name
+        cursor.execute(
+            f"SELECT {column} FROM {table} WHERE id = %s",  # noqa: S608 - model name
+            params,
+            binary=True,
+            prepare=False,  # as Django's own queries: no prepared statement behind a pooler
+        )
         row = cursor.fetchone()
     if row is None:
         raise ContactImport.DoesNotExist

@@ -162,6 +162,9 @@ def contact_import_create(
         )
         if postgres:
             _store_file_binary(contact_import.pk, data)
+            # The instance holds b"" for the file: deferred, so a later save() cannot write
+            # that over it (and reading it loads the stored file).
+            del contact_import.__dict__["data"]
     return contact_import
 
 
@@ -170,7 +173,13 @@ def _store_file_binary(import_id: int, data: bytes) -> None:
     the SQL text as hex in Python (about a second of the upload request)."""
     table = connection.ops.quote_name(ContactImport._meta.db_table)
     with _bulk_cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET data = %b WHERE id = %s", [data, import_id])  # noqa: S608
+        # prepare=False: a server-side prepared statement breaks behind a pooler (pgbouncer in
+        # transaction mode); Django's own queries are never prepared either.
+        cursor.execute(
+            f"UPDATE {table} SET data = %b WHERE id = %s",  # noqa: S608 - model name
+            [data, import_id],
+            prepare=False,
+        )
 
 
 def _too_large(size: int | None, limit: int) -> str:
@@ -349,7 +358,7 @@ def _start_pool(workers: int, initargs: tuple[Any, ...]) -> ProcessPoolExecutor 
                 max_workers=workers,
                 mp_context=context,
                 initializer=init_pool_worker,
-                initargs=initargs,
+                initargs=(*initargs, os.getpid()),
             )
             # With fork every worker starts at the first task, here.
             pool.submit(int).result(timeout=60)

@@ -305,7 +305,7 @@ def contact_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if form is not None:
         head = selectors.contact_import_file(pk=pk, head=PREVIEW_BYTES)
         context["preview"] = preview(
-            head, contact_import.delimiter, whole_file=len(head) < PREVIEW_BYTES
+            head, contact_import.delimiter, whole_file=contact_import.file_size <= len(head)
         )
     return render(request, "contacts/import_detail.html", context, status=400 if error else 200)
 

@@ -554,6 +554,11 @@ def test_it_keeps_the_uploaded_file_byte_for_byte_and_reads_its_head():
     assert selectors.contact_import_file(pk=created.pk) == data
     assert selectors.contact_import_file(pk=created.pk, head=100) == data[:100]
     assert bytes(ContactImport.objects.get(pk=created.pk).data) == data
+    # The returned instance cannot write an empty file over the stored one.
+    created.file_name = "renamed.csv"
+    created.save()
+    assert selectors.contact_import_file(pk=created.pk) == data
+    assert bytes(created.data) == data
     with pytest.raises(ContactImport.DoesNotExist):
         selectors.contact_import_file(pk=created.pk + 1)
 

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
+from dashboard import contact_views
 from tests.factories import (
     CallFactory,
     ContactFactory,
@@ -276,3 +277,18 @@ def test_it_forbids_a_manager_to_import(client_as):
     response = client.post(reverse("contacts:import"), {"file": upload("c.csv", "phone\n1\n")})
     assert response.status_code == 403
     assert not ContactImport.objects.exists()
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_it_previews_a_file_of_exactly_the_preview_size_whole(client_as, monkeypatch, extra):
+    text = "name,phone\nAda,(415) 555-2671\nBo,(415) 555-2672\n"
+    size = len(text.encode())
+    # The mapping page reads the first PREVIEW_BYTES: a file of exactly that size is whole and
+    # keeps its last row; one byte more and that row may be cut, so it is left out.
+    monkeypatch.setattr(contact_views, "PREVIEW_BYTES", size)
+    response = client_as("operator").post(
+        reverse("contacts:import"), {"file": upload("list.csv", text + "\n" * extra)}
+    )
+    page = client_as("operator").get(response["Location"]).content.decode()
+    assert "(415) 555-2671" in page
+    assert ("(415) 555-2672" in page) is (extra == 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -25,7 +26,7 @@ def broker(path) -> Connection:
 
 
 def messages(path, *, visible: bool) -> int:
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         return db.execute(
             "SELECT count(*) FROM kombu_message WHERE visible = ?", [visible]
         ).fetchone()[0]
