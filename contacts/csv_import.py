@@ -18,7 +18,7 @@ import threading
 import time
 import zoneinfo
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -88,23 +88,6 @@ class CsvFile:
     delimiter: str
     headers: list[str]
     row_count: int
-
-
-@dataclass(slots=True)
-class Row:
-    """One accepted row, already normalized."""
-
-    phone_e164: str
-    derived_time_zone: str
-    values: dict[str, str] = field(default_factory=dict)  # name, email, linkedin_url, time_zone
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    line_number: int
-    raw: list[str]
-    reason: str
 
 
 def decode(data: bytes) -> str:
@@ -293,7 +276,7 @@ def _email_ok(value: str) -> bool:
 
 
 class RowChecker:
-    """Turns raw cells into a Row or a rejection reason, with the phone parser's cache."""
+    """Turns raw cells into a CheckedRow or a rejection reason, with the phone parser's cache."""
 
     def __init__(self, *, mapping: Sequence[str], headers: Sequence[str], default_region: str):
         self.normalize = PhoneNormalizer(default_region=default_region)
@@ -312,18 +295,6 @@ class RowChecker:
             for i, target in enumerate(mapping)
             if target == "metadata"
         ]
-
-    def check(self, cells: Sequence[str]) -> Row:
-        """The row normalized, or ValueError with the reason."""
-        phone, name, email, linkedin_url, time_zone, derived, metadata = self.checked(cells)
-        values = {"name": name, "email": email, "linkedin_url": linkedin_url}
-        values["time_zone"] = time_zone
-        return Row(
-            phone_e164=phone,
-            derived_time_zone=derived,
-            values={k: v for k, v in values.items() if v},
-            metadata=metadata or {},
-        )
 
     def checked(self, cells: Sequence[str]) -> CheckedRow:
         """The row as a CheckedRow, or ValueError with the reason (the first problem found:
@@ -416,14 +387,11 @@ def _leave_with_parent(parent: int) -> None:
     killed by its time limit or SIGKILL): otherwise it would wait for chunks forever, as it
     holds the queue's other end itself. The parent's pid comes from the parent: read here, it
     could already be the reaper's if the parent died while this worker started."""
-    if os.getppid() != parent:
-        os._exit(1)
 
     def watch() -> None:
-        while True:
+        while os.getppid() == parent:
             time.sleep(1)
-            if os.getppid() != parent:
-                os._exit(1)
+        os._exit(1)
 
     threading.Thread(target=watch, name="leave-with-parent", daemon=True).start()
 

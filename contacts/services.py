@@ -34,6 +34,7 @@ from contacts.csv_import import (
     parse_copy_line,
     read_file,
 )
+from contacts.db import bulk_cursor, on_postgres
 from contacts.models import (
     Contact,
     ContactImport,
@@ -148,7 +149,7 @@ def contact_import_create(
     if len(data) > limit:
         raise ImportFileError(_too_large(None, limit))
     csv_file = read_file(data)
-    postgres = _postgres()
+    postgres = on_postgres()
     with transaction.atomic():
         contact_import = ContactImport.objects.create(
             file_name=(file_name or "upload.csv")[:255],
@@ -172,7 +173,7 @@ def _store_file_binary(import_id: int, data: bytes) -> None:
     """The upload sent as a binary parameter: Django's cursor would render 58 MB of bytea into
     the SQL text as hex in Python (about a second of the upload request)."""
     table = connection.ops.quote_name(ContactImport._meta.db_table)
-    with _bulk_cursor() as cursor:
+    with bulk_cursor() as cursor:
         # prepare=False: a server-side prepared statement breaks behind a pooler (pgbouncer in
         # transaction mode); Django's own queries are never prepared either.
         cursor.execute(
@@ -243,7 +244,7 @@ def contact_import_run(*, import_id: int) -> None:
     merge = contact_import.duplicates == DuplicatePolicy.MERGE
     try:
         mapping = check_mapping(contact_import.mapping, contact_import.headers)
-        if _postgres():
+        if on_postgres():
             _import_on_postgres(contact_import, mapping, merge=merge)
         else:
             _import_in_memory(contact_import, mapping, merge=merge)
@@ -565,7 +566,7 @@ class _PostgresRows(_StagedRows):
         # One timestamp for the whole import, as when it was written in one statement.
         self.now = timezone.now()
         self.table = connection.ops.quote_name(Contact._meta.db_table)
-        with _bulk_cursor() as cursor:
+        with bulk_cursor() as cursor:
             for table in (_STAGING, _STAGING_LATER):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
                 cursor.execute(
@@ -588,7 +589,7 @@ class _PostgresRows(_StagedRows):
                 firsts.append(line)
         if firsts:
             with (
-                _bulk_cursor() as cursor,
+                bulk_cursor() as cursor,
                 cursor.copy(f"COPY {_STAGING} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy,
             ):
                 copy.write("".join(firsts))
@@ -599,7 +600,7 @@ class _PostgresRows(_StagedRows):
         return rejected
 
     def _write_staged(self) -> None:
-        with _bulk_cursor() as cursor:
+        with bulk_cursor() as cursor:
             self._insert_staged(cursor)
             cursor.execute(f"TRUNCATE {_STAGING}")
         self.unwritten = 0
@@ -664,7 +665,7 @@ class _PostgresRows(_StagedRows):
         if self.unwritten:
             self._write_staged()
         if self.later_rows:
-            with _bulk_cursor() as cursor:
+            with bulk_cursor() as cursor:
                 with cursor.copy(
                     f"COPY {_STAGING_LATER} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN"
                 ) as copy:
@@ -686,24 +687,6 @@ class _PostgresRows(_StagedRows):
                     [self.now],
                 )
         return self.created, self.updated, self.staged - self.created - self.updated
-
-
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _bulk_cursor() -> Any:
-    """A cursor for the import's few large statements, in the current transaction.
-
-    On PostgreSQL a plain psycopg cursor (COPY, server-side binding): Django's cursor would
-    render every value into the SQL text in Python.
-    """
-    if not _postgres():
-        return connection.cursor()
-    import psycopg
-
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
 
 
 def _store(contact_import: ContactImport, rows: _StagedRows, rejections: list[RejectedRow]) -> None:
