@@ -658,10 +658,7 @@ def native_stop(*, campaign_id: int) -> None:
     _store_stats(campaign.pk, stopped)
     # The calls the vendor placed since the last sync, now, while the page shows the stop;
     # the sync goes on for a while after a stop in case this fails (native_campaign_ids_to_sync).
-    try:
-        _adopt_native_calls(campaign)
-    except VendorError as exc:
-        Campaign.objects.filter(pk=campaign.pk).update(last_error=f"Sync failed: {exc}"[:500])
+    _adopt_native_calls_or_note(campaign)
 
 
 def native_sync(*, campaign_id: int) -> None:
@@ -674,18 +671,29 @@ def native_sync(*, campaign_id: int) -> None:
             campaign.vendor_campaign_id
         )
     except VendorError as exc:
-        Campaign.objects.filter(pk=campaign.pk).update(last_error=f"Sync failed: {exc}"[:500])
+        _note_sync_failure(campaign.pk, exc)
         return
     _store_stats(campaign.pk, remote)
-    try:
-        _adopt_native_calls(campaign)
-    except VendorError as exc:
-        Campaign.objects.filter(pk=campaign.pk).update(last_error=f"Sync failed: {exc}"[:500])
+    if not _adopt_native_calls_or_note(campaign):
         return
     if remote.status.lower() in ("completed", "finished", "done"):
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.RUNNING).update(
             status=CampaignStatus.COMPLETED
         )
+
+
+def _adopt_native_calls_or_note(campaign: Campaign) -> bool:
+    """_adopt_native_calls; False, with the reason on the campaign's page, if the vendor failed."""
+    try:
+        _adopt_native_calls(campaign)
+    except VendorError as exc:
+        _note_sync_failure(campaign.pk, exc)
+        return False
+    return True
+
+
+def _note_sync_failure(campaign_id: int, exc: VendorError) -> None:
+    Campaign.objects.filter(pk=campaign_id).update(last_error=f"Sync failed: {exc}"[:500])
 
 
 def _adopt_native_calls(campaign: Campaign) -> int:
