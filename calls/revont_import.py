@@ -28,8 +28,17 @@ logger = logging.getLogger(__name__)
 CURSOR_NAME = "revont-calls"
 PAGE_SIZE = 100  # Revont's largest page
 IMPORT_LEASE = timedelta(minutes=5)
-# Revont speakers are a rep and a prospect; the call page shows agent and customer turns.
-SPEAKERS = {"rep": "agent", "agent": "agent"}
+# Revont names its speakers: the rep by name (or id, or the word "rep"), everyone else is on the
+# customer's side. The call page shows the role and keeps the person's name beside it.
+REP_WORDS = {"rep", "agent"}
+
+
+def _speaker_role(speaker: str, record: CallRecord) -> str:
+    said = speaker.strip().casefold()
+    rep = {word for word in (record.rep_name, record.rep_id) if word}
+    if said in REP_WORDS or said in {word.strip().casefold() for word in rep}:
+        return "agent"
+    return "customer"
 
 
 def _claim(state: SyncCursor) -> bool:
@@ -94,7 +103,8 @@ def revont_record_save(*, account: Any, record: CallRecord) -> Call:
         "summary": record.summary or "",
         "transcript": [
             {
-                "speaker": SPEAKERS.get(turn.speaker.lower(), "customer"),
+                "speaker": _speaker_role(turn.speaker, record),
+                "name": turn.speaker,
                 "text": turn.text,
                 "start": turn.start,
                 "end": turn.end,

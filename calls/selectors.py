@@ -33,7 +33,7 @@ from calls.models import (
 from calls.state import CONNECTED_OUTCOMES
 from contacts.models import Contact
 from vendors.errors import VendorError
-from vendors.models import CALLING_KINDS, VendorAccount
+from vendors.models import CALLING_KINDS, VendorAccount, VendorKind
 from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
 
 PAGE_SIZE = 50
@@ -273,10 +273,13 @@ class TranscriptTurn:
     text: str
     start: float | None = None
     end: float | None = None
+    name: str = ""  # the person, where the vendor names them (Revont: the rep and the prospect)
+    agent_label: str = "Agent"  # "Rep" on a human rep's call
 
     @property
     def label(self) -> str:
-        return {"agent": "Agent", "customer": "Customer"}.get(self.speaker, self.speaker.title())
+        labels = {"agent": self.agent_label, "customer": "Customer"}
+        return labels.get(self.speaker, self.speaker.title())
 
     @property
     def clock(self) -> str:
@@ -299,6 +302,8 @@ def _seconds(value: Any) -> float | None:
 def call_transcript(*, call: Call) -> list[TranscriptTurn]:
     """The stored transcript as typed turns; anything malformed the vendor sent is skipped."""
     turns = []
+    # Revont's records are human sales reps' calls: their agent side is a rep.
+    agent_label = "Rep" if call.vendor_account.kind == VendorKind.REVONT else "Agent"
     for item in call.transcript if isinstance(call.transcript, list) else []:
         if not isinstance(item, dict):
             continue
@@ -306,12 +311,15 @@ def call_transcript(*, call: Call) -> list[TranscriptTurn]:
         if not isinstance(text, str) or not text:
             continue
         speaker = item.get("speaker")
+        name = item.get("name")
         turns.append(
             TranscriptTurn(
                 speaker=speaker if isinstance(speaker, str) and speaker else "speaker",
                 text=text,
                 start=_seconds(item.get("start")),
                 end=_seconds(item.get("end")),
+                name=name if isinstance(name, str) else "",
+                agent_label=agent_label,
             )
         )
     return turns

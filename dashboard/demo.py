@@ -119,15 +119,14 @@ def connect_sandbox(accounts: list[VendorAccount], admin_url: str) -> None:
         try:
             if account.kind in (VendorKind.REVRAG, VendorKind.REVONT):
                 secret = account.get_webhook_secret() or secrets.token_urlsafe(24)
-                requests.post(
-                    f"{admin_url}/config",
-                    json={
-                        "vendor": account.kind,
-                        "webhook_url": account.webhook_url,
-                        "webhook_secret": secret,
-                    },
-                    timeout=10,
-                ).raise_for_status()
+                config = {
+                    "vendor": account.kind,
+                    "webhook_url": account.webhook_url,
+                    "webhook_secret": secret,
+                }
+                if account.kind == VendorKind.REVONT:
+                    config["records_per_hour"] = settings.CALLOPS_DEMO_REVONT_RECORDS_PER_HOUR
+                requests.post(f"{admin_url}/config", json=config, timeout=10).raise_for_status()
                 account.set_webhook_secret(secret)
                 account.save(update_fields=["webhook_secret_encrypted"])
             elif account.kind == VendorKind.VOICE_PLATFORM:

@@ -332,6 +332,9 @@ CALLOPS_CONTACT_IMPORT_MAX_BYTES = env_int(
 )
 # Processes that check the rows of a large import (0: one per core).
 CALLOPS_CONTACT_IMPORT_WORKERS = env_int("CALLOPS_CONTACT_IMPORT_WORKERS", 0, minimum=0)
+# `make run`: how many new Revont records (human reps' calls) the sandbox makes an hour, so the
+# AI calls a person places stay visible in the call log and the review queue.
+CALLOPS_DEMO_REVONT_RECORDS_PER_HOUR = env_int("CALLOPS_DEMO_REVONT_RECORDS_PER_HOUR", 4, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -13,9 +13,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from .audio import AGENT, CUSTOMER, WavRecording
 from .core import RateLimit, Request, Response, iso_utc, json_response, new_uuid, parse_time
 from .lifecycle import build_transcript
-from .vendor import Vendor
+from .vendor import Vendor, serve_recording
 from .webhooks import revont_signature_headers
 
 OUTCOMES = ("won", "lost", "follow_up", "no_outcome")
@@ -41,7 +42,7 @@ ACTION_ITEMS = [
 ]
 SEEDED_RECORDS = 45
 SEEDED_SPAN_SECONDS = 7 * 24 * 3600
-NEW_RECORD_EVERY_SECONDS = (12.0, 28.0)  # a few per minute at speed 1
+NEW_RECORD_EVERY_SECONDS = (12.0, 28.0)  # a few per minute at speed 1, unless configured
 SUMMARY_DELAY_SECONDS = 120.0  # summary.ready "about 2 minutes after the end"
 READ_SCOPE = "calls:read"
 # The agreed codes by status; any other code a caller asks for falls back to these.
@@ -93,9 +94,28 @@ class Revont(Vendor):
         for base in ("/calls/calls", "/calls"):
             self.route("GET", base, self.list_records, scopes=(READ_SCOPE,))
             self.route("GET", base + "/{id}", self.get_record, scopes=(READ_SCOPE,))
+        # Like the other vendors' recordings: a plain URL on the vendor's own host, no key.
+        self.route("GET", "/recordings/{id}.wav", self.recording, authenticated=False)
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        """`records_per_hour` paces new records on the sandbox clock (a demo wants a few an
+        hour, tests want many); null goes back to the default of a few a minute."""
+        pace = settings.get("records_per_hour")
+        valid = pace is None or (
+            isinstance(pace, int | float) and not isinstance(pace, bool) and pace > 0
+        )
+        if not valid:
+            raise ValueError("records_per_hour must be a positive number or null")
+        super().configure({k: v for k, v in settings.items() if k != "records_per_hour"})
+        if "records_per_hour" in settings:
+            self.records_per_hour = float(pace) if pace is not None else None
+
+    def config_summary(self) -> dict[str, Any]:
+        return {**super().config_summary(), "records_per_hour": self.records_per_hour}
 
     def seed(self) -> None:
         self.records: dict[str, RevontRecord] = {}
+        self.records_per_hour: float | None = None  # a reset goes back to the default pace
         now = self.clock.now()
         for index in range(SEEDED_RECORDS):
             ended_at = now - SEEDED_SPAN_SECONDS + index * SEEDED_SPAN_SECONDS / SEEDED_RECORDS
@@ -190,7 +210,7 @@ class Revont(Vendor):
             "outcome": record.outcome,
             "summary": record.summary if summary_ready else None,
             "action_items": record.action_items if summary_ready else [],
-            "recording_url": f"https://recordings.revont.example/{record.id}.mp3",
+            "recording_url": f"{self.base_url}/recordings/{record.id}.wav",
             "transcript": record.transcript,
         }
 
@@ -240,10 +260,27 @@ class Revont(Vendor):
             return self.error(404, "Call not found", "not_found")
         return json_response(200, self.record_body(record))
 
+    def recording(self, request: Request) -> Response:
+        with self.lock:
+            record = self.records.get(request.params["id"])
+        if record is None or record.created_at > self.clock.now():
+            return self.error(404, "Recording not found", "not_found")
+        turns = [
+            (turn["start"], turn["end"], AGENT if turn["speaker"] == record.rep_name else CUSTOMER)
+            for turn in record.transcript
+        ]
+        return serve_recording(request, WavRecording(record.duration_seconds, turns))
+
     # ----------------------------------------------------------------- live calls and events
 
     def schedule_next_call(self) -> None:
-        wait = self.scaled(self.rng.uniform(*NEW_RECORD_EVERY_SECONDS))
+        if self.records_per_hour:
+            # A configured pace is in wall-clock time whatever the sandbox speed: it is for
+            # people watching a demo.
+            mean = 3600.0 / self.records_per_hour
+            wait = self.rng.uniform(0.5 * mean, 1.5 * mean)
+        else:
+            wait = self.scaled(self.rng.uniform(*NEW_RECORD_EVERY_SECONDS))
         self.context.scheduler.at(self.clock.now() + wait, self.start_live_call)
 
     def start_live_call(self) -> None:

@@ -56,6 +56,28 @@
     }, true);
   });
 
+  // A recording the browser cannot load: ask callops once more for its reason (the vendor's
+  // host failed, the vendor no longer has it...) and show that instead of a 0:00 player.
+  document.addEventListener("error", function (event) {
+    var audio = event.target;
+    if (!audio.matches || !audio.matches("audio.call-audio")) return;
+    var line = document.querySelector('[data-problem-for="' + audio.id + '"]');
+    if (!line) return;
+    fetch(audio.currentSrc || audio.src, { headers: { Range: "bytes=0-0" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.ok) return "This browser cannot play the recording; use the download link.";
+        return response.text().then(function (text) {
+          return text.slice(0, 300) || "The recording could not be fetched (HTTP " + response.status + ").";
+        });
+      })
+      .catch(function () { return "The recording could not be fetched from callops."; })
+      .then(function (message) {
+        line.textContent = message;
+        line.hidden = false;
+        audio.hidden = true;
+      });
+  }, true);
+
   // Elements matching `selector` in root, root included (htmx:load passes the new element).
   function each(root, selector, fn) {
     root = root || document;

@@ -74,3 +74,29 @@ def test_it_lets_only_one_import_run_at_a_time(revont):
     state = SyncCursor.objects.create(vendor_account=revont, name=CURSOR_NAME)
     SyncCursor.objects.filter(pk=state.pk).update(locked_until=timezone.now() + IMPORT_LEASE)
     assert revont_import(account=revont) == 0
+
+
+def test_it_labels_the_rep_and_the_customer_and_keeps_their_names(revont, client_as):
+    revont_import(account=revont)
+    call = Call.objects.filter(vendor_account=revont).exclude(transcript=[]).first()
+    rep_name = call.metadata["rep_name"]
+    turns = call.transcript
+    assert {turn["speaker"] for turn in turns} == {"agent", "customer"}
+    assert all((turn["name"] == rep_name) == (turn["speaker"] == "agent") for turn in turns)
+
+    page = client_as("manager").get(f"/calls/{call.pk}/").content.decode()
+    assert f'Rep <span class="turn-name">{rep_name}</span>' in page
+    prospect = call.metadata["prospect_name"]
+    assert f'Customer <span class="turn-name">{prospect}</span>' in page
+    assert 'class="turn-who">Agent' not in page
+
+
+def test_it_plays_a_revont_recording_from_the_vendor_host(revont, client_as):
+    revont_import(account=revont)
+    call = Call.objects.filter(vendor_account=revont).first()
+    assert call.recording_url.startswith(revont.base_url.rstrip("/").rsplit("/v1", 1)[0])
+
+    answer = client_as("manager").get(f"/calls/{call.pk}/recording", HTTP_RANGE="bytes=0-43")
+    assert answer.status_code == 206
+    assert answer["Content-Type"] == "audio/wav"
+    assert b"".join(answer.streaming_content).startswith(b"RIFF")
