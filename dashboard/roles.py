@@ -94,6 +94,16 @@ def roles_with(capability: Capability) -> set[Role]:
     return {role for role, caps in ROLE_CAPABILITIES.items() if capability in caps}
 
 
+_ROLE_NAMES = {Role.OPERATOR: "operators", Role.MANAGER: "managers", Role.ADMIN: "admins"}
+
+
+def denied_reason(capability: Capability) -> str:
+    """What a 403 page says: who may do this ("Only managers and admins can review calls.")."""
+    allowed = [_ROLE_NAMES[role] for role in Role if role in roles_with(capability)]
+    who = " and ".join([", ".join(allowed[:-1]), allowed[-1]] if len(allowed) > 1 else allowed)
+    return f"Only {who} can {capability.value.replace('_', ' ')}."
+
+
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 
@@ -106,7 +116,7 @@ def requires(capability: Capability) -> Callable[[View], View]:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not has_capability(request.user, capability):
-                raise PermissionDenied(f"Your role cannot {capability.value.replace('_', ' ')}.")
+                raise PermissionDenied(denied_reason(capability))
             return view(request, *args, **kwargs)
 
         wrapper.required_capability = capability  # type: ignore[attr-defined]
