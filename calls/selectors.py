@@ -598,3 +598,13 @@ def readable_result(value: Any, label: str = "", depth: int = 0) -> ResultNode:
         items = tuple(_inline(item) if isinstance(item, dict) else _scalar(item) for item in value)
         return ResultNode(label, "list", items=items)
     return ResultNode(label, "value", text=_scalar(value))
+
+
+def readable_pairs(value: Any) -> list[ResultNode]:
+    """Variables and metadata as labelled lines: keys verbatim (they are the names rules and
+    agents use), lists as lists, nested objects indented, null as "—"; never raw JSON."""
+    if isinstance(value, dict):
+        return [readable_result(item, str(key), 1) for key, item in value.items()]
+    if value in (None, "", [], {}):
+        return []
+    return [readable_result(value, "", 1)]

@@ -185,9 +185,9 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "transcript": selectors.call_transcript(call=call),
         "show_payload": is_admin,
         "payload": _pretty_json(call.last_payload) if is_admin and call.last_payload else "",
-        "variables": _pretty_items(call.variables),
-        "metadata": _pretty_items(call.metadata),
-        "extracted": _pretty_items(call.extracted_variables),
+        "variables": selectors.readable_pairs(call.variables),
+        "metadata": selectors.readable_pairs(call.metadata),
+        "extracted": selectors.readable_pairs(call.extracted_variables),
         "offer_handoff": request.GET.get("handoff") == "offer",
         **_post_call_context(call, show_raw=is_admin),
     }
@@ -232,16 +232,6 @@ def _post_call_context(call: Call, *, show_raw: bool) -> dict[str, Any]:
         "post_call_live": live,
         "post_call_poll_seconds": POST_CALL_POLL_SECONDS,
     }
-
-
-def _pretty_items(value: Any) -> list[tuple[str, str]]:
-    """A JSON object as (key, text) rows; nested values shown as JSON."""
-    if not isinstance(value, dict):
-        return [("", _pretty_json(value))] if value else []
-    return [
-        (str(key), item if isinstance(item, str) else _pretty_json(item))
-        for key, item in value.items()
-    ]
 
 
 def _call_status(request: HttpRequest, pk: int) -> HttpResponse:

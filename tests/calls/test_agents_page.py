@@ -31,7 +31,7 @@ def test_it_shows_each_agents_figures_for_the_period(client_as):
     assert "Renewals &lt;b&gt;bot&lt;/b&gt;" in page
     assert '<td class="num">3</td>' in page  # the 40-day-old call is outside 30 days
     assert "2 (67 %)" in page
-    assert "90 s" in page
+    assert "1 min 30 s" in page
 
     detail = client_as("manager").get(reverse("calls:agent", kwargs={"pk": agent.pk}) + "?days=90")
     html = detail.content.decode()

@@ -25,6 +25,7 @@ from calls.models import (
 from calls.services import agents_sync, call_create, call_dispatch, call_sync
 from calls.webhooks import webhook_process
 from contacts.models import Contact
+from tests.sandbox import SANDBOX_SPEED
 from vendors.services import vendor_client_for
 
 NUMBER = "+14155550161"
@@ -341,8 +342,17 @@ def completed_analysis_body(sandbox, callcov, step: PostCallStep) -> bytes:
     raise AssertionError("the sandbox never completed the analysis")
 
 
+@pytest.fixture
+def slow_callcov(sandbox):
+    """CallCov analyses in 0.6–1.2 s instead of 60–120 ms: on a busy machine the faster
+    analysis can finish before the submission's answer is read."""
+    sandbox.post("config", {"vendor": "callcov", "speed": 5})
+    yield
+    sandbox.post("config", {"vendor": "callcov", "speed": SANDBOX_SPEED})
+
+
 def test_it_completes_an_analysis_from_its_webhook_once(
-    voice, callcov, sandbox, client, django_capture_on_commit_callbacks
+    voice, callcov, sandbox, slow_callcov, client, django_capture_on_commit_callbacks
 ):
     make_rule(voice, callcov=callcov)
     call = ended_call(voice, sandbox)

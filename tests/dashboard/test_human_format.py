@@ -1,0 +1,34 @@
+"""Values as people read them: durations in hours, minutes and seconds."""
+
+from __future__ import annotations
+
+import pytest
+from django.template import Context, Template
+
+from dashboard.templatetags.human import duration
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0 s"),
+        (45, "45 s"),
+        (60, "1 min"),
+        (1712, "28 min 32 s"),
+        (3600, "1 h"),
+        (3720, "1 h 2 min"),
+        (3725, "1 h 2 min"),
+        (89.6, "1 min 30 s"),
+        (None, "—"),
+        ("", "—"),
+        ("soon", "—"),
+        (-3, "—"),
+        (True, "—"),
+    ],
+)
+def test_it_shows_a_duration_as_people_read_it(seconds, text):
+    assert duration(seconds) == text
+
+
+def test_it_is_available_in_every_template_without_loading():
+    assert Template("{{ value|duration }}").render(Context({"value": 1712})) == "28 min 32 s"
