@@ -37,6 +37,7 @@ from calls.webhooks import webhook_replay
 from dashboard.audit import audit_record
 from dashboard.models import AuditAction
 from dashboard.roles import Capability, has_capability, requires
+from vendors.text import load_vendor_json
 
 # How often a live call's page asks for news (seconds); the template uses it too.
 POLL_SECONDS = 2
@@ -415,7 +416,8 @@ def webhook_event(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _json_or_text(body: str) -> Any:
     try:
-        return json.loads(body)
+        # A vendor's lone surrogate, decoded, could not be written into the page.
+        return load_vendor_json(body)
     except ValueError:
         return body
 

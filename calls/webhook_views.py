@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import BinaryIO
 
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -54,6 +55,35 @@ def receiving_account(vendor: str, token: str) -> VendorAccount | None:
     return account
 
 
+def _body_stream(request: HttpRequest, declared: str | None) -> HttpRequest | BinaryIO | None:
+    """Where the body can be read from; None for a chunked body the server cannot give us.
+
+    Django reads at most CONTENT_LENGTH bytes, 0 when it is missing, so a chunked delivery
+    would look empty (and fail its signature). Servers that de-chunk the body and end the
+    input stream with it (gunicorn, uWSGI, mod_wsgi) say so with `wsgi.input_terminated`;
+    reading that stream to its end is then safe. Django's development server does not.
+    """
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if declared is not None or not chunked:
+        return request
+    if not request.META.get("wsgi.input_terminated"):
+        return None
+    return request.META["wsgi.input"]
+
+
+def _read_at_most(stream: HttpRequest | BinaryIO, limit: int) -> bytes:
+    """Up to `limit` bytes, however the stream splits them, without reading further."""
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        part = stream.read(min(limit - size, 64 * 1024))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
 @public
 @csrf_exempt
 @require_POST
@@ -63,10 +93,19 @@ def receive_webhook(request: HttpRequest, vendor: str, token: str) -> HttpRespon
     account = receiving_account(vendor, token)
     if account is None:
         raise Http404("No such webhook.")
-    declared = int(request.headers.get("Content-Length") or 0)
-    if declared > MAX_WEBHOOK_BYTES:
+    # Some servers (wsgiref, under runserver) pass a missing Content-Length as "".
+    declared = request.headers.get("Content-Length") or None
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        return JsonResponse({"error": "The Content-Length is not a number."}, status=400)
+    if int(declared or 0) > MAX_WEBHOOK_BYTES:
         return JsonResponse({"error": "The body is too large."}, status=413)
-    body = request.read(MAX_WEBHOOK_BYTES + 1)
+    stream = _body_stream(request, declared)
+    if stream is None:
+        return JsonResponse(
+            {"error": "This server cannot read a chunked body: send a Content-Length."},
+            status=411,
+        )
+    body = _read_at_most(stream, MAX_WEBHOOK_BYTES + 1)
     if len(body) > MAX_WEBHOOK_BYTES:
         return JsonResponse({"error": "The body is too large."}, status=413)
     try:

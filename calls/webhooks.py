@@ -25,6 +25,7 @@ from calls.vendor_calls import updates_from_webhook
 from vendors.errors import WebhookRejected
 from vendors.inbound import parse_delivery, verify_delivery
 from vendors.models import VendorAccount, VendorKind
+from vendors.text import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,9 @@ def webhook_store(*, account: VendorAccount, headers: Mapping[str, str], body: b
                 key,
                 timezone.now(),
                 json.dumps(kept_headers(headers)),
-                body.decode("utf-8", errors="replace"),
+                # Bytes that are not UTF-8, and NUL (no PostgreSQL text holds it), become
+                # U+FFFD: such a body is not JSON anyway and fails visibly in the inbox.
+                storable_text(body.decode("utf-8", errors="replace")),
             ],
         )
         row = cursor.fetchone()
@@ -124,15 +127,17 @@ def webhook_drain(*, batch_size: int = 100, max_batches: int = 50) -> int:
     cache.delete(DRAIN_KEY)
     done = 0
     for _batch in range(max_batches):
+        # New deliveries only: one whose attempt failed waits for the sweeper, so it is retried
+        # once a minute rather than at the head of every drain.
         inbox_ids = list(
-            WebhookEvent.objects.filter(status=WebhookStatus.PENDING)
+            WebhookEvent.objects.filter(status=WebhookStatus.PENDING, attempts=0)
             .order_by("received_at", "id")
             .values_list("pk", flat=True)[:batch_size]
         )
         if not inbox_ids:
             return done
         for inbox_id in inbox_ids:
-            webhook_process(inbox_id=inbox_id)
+            _process_one_of_many(inbox_id)
         done += len(inbox_ids)
     # Still more after max_batches: let another drain continue rather than hog this worker.
     from calls.tasks import drain_webhooks
@@ -141,16 +146,34 @@ def webhook_drain(*, batch_size: int = 100, max_batches: int = 50) -> int:
     return done
 
 
+def _process_one_of_many(inbox_id: int) -> None:
+    try:
+        webhook_process(inbox_id=inbox_id)
+    except Exception:  # noqa: BLE001 (e.g. the database refused even the failure note)
+        logger.exception("webhook %s could not be processed; the sweeper retries it", inbox_id)
+        # The row may be left with no attempt counted: mark it tried, so this drain and the
+        # next one move past it and the sweeper counts its attempts.
+        WebhookEvent.objects.filter(pk=inbox_id, attempts=0).update(attempts=1)
+
+
 def _enqueue_record_refresh(account_id: int, record_id: str) -> None:
     from calls.tasks import refresh_revont_record
 
     refresh_revont_record.delay(account_id, record_id)
 
 
-def webhook_process(*, inbox_id: int) -> str:
-    """Apply one stored delivery. Safe to run twice at once: the row is locked (skip_locked)."""
-    from calls.services import call_apply_update
+# A delivery whose processing raises (an unexpected payload, a bug, the database refusing a
+# value) is retried by the sweeper about once a minute, then failed: an admin sees it in the
+# webhook inbox with its error and can replay it once it is fixed.
+MAX_WEBHOOK_ATTEMPTS = 3
 
+
+def webhook_process(*, inbox_id: int) -> str:
+    """Apply one stored delivery. Safe to run twice at once: the row is locked (skip_locked).
+
+    Never raises for a bad delivery: the row keeps the attempt and the error instead, so one
+    poison event cannot stop the events behind it.
+    """
     with transaction.atomic():
         event = (
             WebhookEvent.objects.select_for_update(skip_locked=True)
@@ -162,51 +185,65 @@ def webhook_process(*, inbox_id: int) -> str:
         if event is None:
             return "skipped"
         event.attempts += 1
-        if event.vendor_account.kind == VendorKind.CALLCOV:
-            return _process_analysis_results(event)
         try:
-            updates = updates_from_webhook(
-                event.vendor_account, event.headers, event.body.encode("utf-8")
-            )
-        except Exception as exc:  # noqa: BLE001 (any parse failure is kept on the event)
-            logger.warning("webhook %s could not be read: %s", event.pk, exc)
-            _finish(event, WebhookStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+            # A savepoint: whatever the failed attempt wrote is undone, the attempt is kept.
+            with transaction.atomic():
+                status, error = _apply_delivery(event)
+        except Exception as exc:  # noqa: BLE001 (kept on the row; the next event must go on)
+            logger.exception("webhook %s failed on attempt %s", event.pk, event.attempts)
+            gave_up = event.attempts >= MAX_WEBHOOK_ATTEMPTS
+            error = storable_text(f"{type(exc).__name__}: {exc}")
+            if gave_up:
+                error += f" (gave up after {event.attempts} attempts)"
+            _finish(event, WebhookStatus.FAILED if gave_up else WebhookStatus.PENDING, error=error)
             return event.status
-        if not updates:
-            _finish(event, WebhookStatus.PROCESSED)
-            return event.status
-        status = WebhookStatus.PROCESSED
-        for update in updates:
-            event.event_type = update.event_type[:50]
-            event.vendor_call_id = update.vendor_call_id[:100]
-            if update.call is None:
-                transaction.on_commit(
-                    partial(_enqueue_record_refresh, event.vendor_account_id, update.vendor_call_id)
-                )
-                continue
-            call = Call.objects.filter(
-                vendor_account=event.vendor_account, vendor_call_id=update.vendor_call_id
-            ).first()
-            if call is None:
-                # The vendor may answer the webhook before our API call has stored its id:
-                # keep the event; it is replayed when a call takes this id.
-                status = WebhookStatus.UNMATCHED
-                continue
-            event.call = call
-            call_apply_update(call_id=call.pk, update=update.call, source="webhook")
-        _finish(event, status)
+        _finish(event, status, error=error)
         return event.status
 
 
-def _process_analysis_results(event: WebhookEvent) -> str:
+def _apply_delivery(event: WebhookEvent) -> tuple[str, str]:
+    """The event's new status and error once its news is applied to its calls."""
+    from calls.services import call_apply_update
+
+    if event.vendor_account.kind == VendorKind.CALLCOV:
+        return _process_analysis_results(event)
+    try:
+        updates = updates_from_webhook(
+            event.vendor_account, event.headers, event.body.encode("utf-8")
+        )
+    except Exception as exc:  # noqa: BLE001 (reading is deterministic: no point retrying)
+        logger.warning("webhook %s could not be read: %s", event.pk, exc)
+        return WebhookStatus.FAILED, storable_text(f"{type(exc).__name__}: {exc}")
+    status = WebhookStatus.PROCESSED
+    for update in updates:
+        event.event_type = update.event_type[:50]
+        event.vendor_call_id = update.vendor_call_id[:100]
+        if update.call is None:
+            transaction.on_commit(
+                partial(_enqueue_record_refresh, event.vendor_account_id, update.vendor_call_id)
+            )
+            continue
+        call = Call.objects.filter(
+            vendor_account=event.vendor_account, vendor_call_id=update.vendor_call_id
+        ).first()
+        if call is None:
+            # The vendor may answer the webhook before our API call has stored its id:
+            # keep the event; it is replayed when a call takes this id.
+            status = WebhookStatus.UNMATCHED
+            continue
+        event.call = call
+        call_apply_update(call_id=call.pk, update=update.call, source="webhook")
+    return status, ""
+
+
+def _process_analysis_results(event: WebhookEvent) -> tuple[str, str]:
     """CallCov posts a whole analysis object: it completes a post-call analysis step."""
     from calls.post_call import analysis_result_apply
 
     try:
         deliveries = parse_delivery(event.vendor_account, event.headers, event.body.encode("utf-8"))
     except WebhookRejected as exc:
-        _finish(event, WebhookStatus.FAILED, error=str(exc))
-        return event.status
+        return WebhookStatus.FAILED, storable_text(str(exc))
     status = WebhookStatus.PROCESSED
     for delivery in deliveries:
         analysis = delivery.payload
@@ -215,14 +252,14 @@ def _process_analysis_results(event: WebhookEvent) -> str:
         event.vendor_call_id = analysis.id[:100]
         if not analysis_result_apply(account=event.vendor_account, analysis=analysis):
             status = WebhookStatus.UNMATCHED
-    _finish(event, status)
-    return event.status
+    return status, ""
 
 
 def _finish(event: WebhookEvent, status: str, *, error: str = "") -> None:
     event.status = status
     event.error = error
-    event.processed_at = timezone.now()
+    if status != WebhookStatus.PENDING:
+        event.processed_at = timezone.now()
     event.save()
 
 

@@ -287,3 +287,14 @@ def test_it_accepts_old_and_new_secrets_during_rotation_and_refuses_the_retired_
     _accounts.clear()
     stale = signed_headers(body, event_id="new-2", secret="whsec-new")
     assert post(client, account, body, stale).status_code == 401
+
+
+def test_it_answers_400_for_a_content_length_that_is_not_a_number(client, account):
+    body = revrag_body("vc-length")
+    headers = signed_headers(body, event_id="length")
+    response = client.generic(
+        "POST", url_for(account), body, content_type="application/json", headers=headers,
+        CONTENT_LENGTH="12abc",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0

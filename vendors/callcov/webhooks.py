@@ -8,11 +8,11 @@ each final status once).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from vendors.callcov.schemas import Analysis
 from vendors.errors import VendorBadResponse, WebhookRejected
+from vendors.text import load_vendor_json
 from vendors.webhooks import WebhookEvent
 
 Event = WebhookEvent[Analysis]
@@ -34,7 +34,7 @@ def parse_webhook(headers: Mapping[str, str], body: bytes, secrets: list[str]) -
 
 def read_webhook(headers: Mapping[str, str], body: bytes) -> list[Event]:
     try:
-        analysis = Analysis.from_json(json.loads(body))
+        analysis = Analysis.from_json(load_vendor_json(body))
     except (ValueError, VendorBadResponse) as exc:
         raise WebhookRejected("The CallCov webhook body is not an analysis.") from exc
     return [

@@ -8,12 +8,12 @@ Events: call.started, call.ended, summary.ready, action_item.created/completed.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 
 from vendors.errors import VendorBadResponse, WebhookRejected
 from vendors.parsing import as_object, optional_datetime, optional_str
 from vendors.revont.schemas import EventData
+from vendors.text import load_vendor_json
 from vendors.webhooks import WebhookEvent, any_secret_matches, hmac_sha256, lowercase_headers
 
 Event = WebhookEvent[EventData]
@@ -37,7 +37,7 @@ def verify_webhook(
 
 def read_webhook(headers: Mapping[str, str], body: bytes) -> list[Event]:
     try:
-        envelope = as_object(json.loads(body), "the webhook body")
+        envelope = as_object(load_vendor_json(body), "the webhook body")
         data = EventData.from_json(envelope.get("data"))
     except (ValueError, VendorBadResponse) as exc:
         raise WebhookRejected("The Revont webhook body is not an event.") from exc

@@ -9,11 +9,11 @@ a delivery that was verified then (a replay later would fail the time window).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from vendors.errors import VendorBadResponse, WebhookRejected
 from vendors.revrag.schemas import CallStatus
+from vendors.text import load_vendor_json
 from vendors.webhooks import (
     WebhookEvent,
     any_secret_matches,
@@ -55,7 +55,7 @@ def verify_webhook(
 def read_webhook(headers: Mapping[str, str], body: bytes) -> list[Event]:
     header = lowercase_headers(headers)
     try:
-        call = CallStatus.from_json(json.loads(body))
+        call = CallStatus.from_json(load_vendor_json(body))
     except (ValueError, VendorBadResponse) as exc:
         raise WebhookRejected("The Revrag webhook body is not a call status.") from exc
     event_id = header.get("x-webhook-id") or f"{call.call_id}:{call.call_status}"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 
 from vendors.errors import VendorBadResponse, WebhookRejected
 from vendors.parsing import as_object, optional_datetime, optional_str
+from vendors.text import load_vendor_json
 from vendors.voice_platform.schemas import Call
 from vendors.webhooks import (
     WebhookEvent,
@@ -58,7 +58,7 @@ def verify_webhook(
 def read_webhook(headers: Mapping[str, str], body: bytes) -> list[Event]:
     header = lowercase_headers(headers)
     try:
-        envelope = as_object(json.loads(body), "the webhook body")
+        envelope = as_object(load_vendor_json(body), "the webhook body")
         call = Call.from_json(envelope.get("data"))
     except (ValueError, VendorBadResponse) as exc:
         raise WebhookRejected("The voice platform webhook body is not a call event.") from exc

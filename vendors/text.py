@@ -1,0 +1,51 @@
+"""Vendor JSON made storable: text a database can hold and a page can render.
+
+JSON may escape characters that are not text: a lone surrogate (`"\\ud800"`) decodes to a
+Python str that cannot be encoded as UTF-8 (SQLite, PostgreSQL and every HTTP response refuse
+it), and NUL (`"\\u0000"`) is refused by PostgreSQL text and jsonb. A vendor's summary or
+transcript holding one must not make storing the call, or any page that shows it, fail: both
+become U+FFFD, the replacement character, as undecodable bytes already do. Vendor text is
+shown, never compared byte for byte, so nothing is lost that anyone could use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+REPLACEMENT_CHARACTER = "\ufffd"
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Only these escapes can produce an unstorable character from valid JSON (raw control
+# characters and raw surrogate bytes are refused by the parser itself).
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def storable_text(text: str) -> str:
+    """`text` with every lone surrogate and NUL replaced by U+FFFD."""
+    return _UNSTORABLE.sub(REPLACEMENT_CHARACTER, text)
+
+
+def storable_json(value: Any) -> Any:
+    """A decoded JSON value with every string in it (keys too) made storable."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    if isinstance(value, dict):
+        return {storable_text(key): storable_json(item) for key, item in value.items()}
+    return value
+
+
+def load_vendor_json(data: bytes | str) -> Any:
+    """json.loads for a vendor's body; raises ValueError for anything that is not JSON,
+    including nesting too deep to decode."""
+    raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else data
+    try:
+        value = json.loads(data)
+        if _UNSTORABLE_ESCAPE.search(raw) or (isinstance(data, str) and _UNSTORABLE.search(data)):
+            value = storable_json(value)
+    except RecursionError:
+        raise ValueError("The JSON is nested too deeply.") from None
+    return value
