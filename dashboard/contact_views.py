@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from calls.views import EchoBuffer
 from contacts import selectors, services
+from contacts.csv_export import inert_cell
 from contacts.csv_import import (
     FIELDS,
     MAX_HEADER_BYTES,
@@ -345,12 +346,6 @@ def _mapping_page(request: HttpRequest, contact_import: ContactImport) -> HttpRe
     return render(request, "contacts/import_detail.html", context, status=status)
 
 
-def _inert(cell: str) -> str:
-    # A cell a spreadsheet would run as a formula is prefixed with a quote. "+" and "-" are left
-    # alone: phone numbers start with them, and numbers are what this file is about.
-    return f"'{cell}" if cell[:1] in ("=", "@", "\t", "\r") else cell
-
-
 @requires(Capability.EDIT_CONTACTS)
 def contact_import_rejected(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The rejected rows as CSV: line, reason, then the row as it was in the file."""
@@ -359,10 +354,10 @@ def contact_import_rejected(request: HttpRequest, pk: int) -> StreamingHttpRespo
     rejections = selectors.contact_import_rejections(contact_import=contact_import)
 
     def rows():
-        yield writer.writerow(["line", "reason", *map(_inert, contact_import.headers)])
+        yield writer.writerow(["line", "reason", *map(inert_cell, contact_import.headers)])
         for rejection in rejections.iterator(chunk_size=2000):
             yield writer.writerow(
-                [rejection.line_number, rejection.reason, *map(_inert, rejection.raw)]
+                [rejection.line_number, rejection.reason, *map(inert_cell, rejection.raw)]
             )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
