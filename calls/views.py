@@ -34,6 +34,7 @@ from calls.recordings import RecordingRefused, open_recording
 from calls.services import CallRejected, call_create
 from calls.voice_views import agents_page_extras
 from calls.webhooks import webhook_replay
+from contacts.csv_export import inert_cell
 from dashboard.audit import audit_record
 from dashboard.models import AuditAction
 from dashboard.roles import Capability, has_capability, requires
@@ -85,20 +86,6 @@ class EchoBuffer:
 
     def write(self, value: str) -> str:
         return value
-
-
-def inert_cell(value: Any) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading quote.
-
-    Phone numbers start with "+", so "+" followed by digits only is left alone; any other cell
-    starting with = + - @ or a tab/CR is prefixed.
-    """
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        if text[:1] == "+" and text[1:].isdigit():
-            return text
-        return f"'{text}"
-    return text
 
 
 EXPORT_COLUMNS = [

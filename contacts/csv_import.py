@@ -71,6 +71,12 @@ _GUESSES: dict[str, tuple[str, ...]] = {
 _HEADER_KEY = re.compile(r"[^a-z0-9]+")
 
 PREVIEW_ROWS = 10
+# The header row is read from at most this much of a file: a header longer than that (a
+# million columns, one 50 MB cell) is refused without reading, decoding or parsing the rest.
+MAX_HEADER_BYTES = 1024 * 1024
+# A column name becomes a metadata key on every imported contact and a label on the mapping
+# page: longer than this it is not a name.
+MAX_HEADER_CHARS = 500
 # What the mapping page reads of an upload for its preview (not the whole file).
 PREVIEW_BYTES = 256 * 1024
 _SNIFF_BYTES = 64 * 1024
@@ -82,6 +88,22 @@ class CsvFileError(ValueError):
     """The file as a whole cannot be imported; the message says why and what to do."""
 
 
+class TooManyColumns(CsvFileError):
+    """The header names more columns than an import may have (or is too long to read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CsvHeader:
+    delimiter: str
+    # The column names found within MAX_HEADER_BYTES: all of them when `complete`.
+    headers: list[str]
+    complete: bool
+
+    @property
+    def count_text(self) -> str:
+        return f"{len(self.headers):,}" if self.complete else f"more than {len(self.headers):,}"
+
+
 @dataclass(frozen=True, slots=True)
 class CsvFile:
     text: str
@@ -90,22 +112,27 @@ class CsvFile:
     row_count: int
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, *, whole_file: bool = True) -> str:
     """UTF-8 (with or without BOM), or an error that says where the file stopped being UTF-8.
 
     Nothing is guessed: a Latin-1 or UTF-16 file decoded as something else would store wrong
-    names without anyone noticing.
+    names without anyone noticing. `data` may be only the file's first bytes
+    (whole_file=False): a character they cut through is left out.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise CsvFileError(
             "The file is UTF-16 text. Save it as “CSV UTF-8 (comma delimited)” and upload it again."
         )
     try:
-        return data.decode("utf-8-sig")
+        if whole_file:
+            return data.decode("utf-8-sig")
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(data, False)
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        # The incremental decoder counts from after a byte order mark.
+        start = exc.start + (3 if not whole_file and data.startswith(codecs.BOM_UTF8) else 0)
+        line = data.count(b"\n", 0, start) + 1
         raise CsvFileError(
-            f"The file is not UTF-8 text (byte 0x{data[exc.start]:02X} on line {line}). "
+            f"The file is not UTF-8 text (byte 0x{data[start]:02X} on line {line}). "
             "Save it as “CSV UTF-8 (comma delimited)” and upload it again."
         ) from None
 
@@ -122,8 +149,63 @@ def _reader(text: str, delimiter: str) -> Any:
     return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
 
 
-def read_file(data: bytes) -> CsvFile:
-    """Decode and check a whole upload: a header and at least one data row, readable as CSV."""
+def read_header(data: bytes, *, delimiter: str | None = None) -> CsvHeader:
+    """The header row (the first row that is not blank) from the file's first MAX_HEADER_BYTES.
+
+    `data` may be the whole file or only its head; nothing after MAX_HEADER_BYTES is looked at.
+    The delimiter is sniffed from the head unless given. Raises TooManyColumns for a column
+    name too long for the csv module to read.
+    """
+    head = data[:MAX_HEADER_BYTES]
+    cut = len(data) > len(head)
+    text = decode(head, whole_file=not cut)
+    delimiter = delimiter or _delimiter(text)
+    lines = io.StringIO(text, newline="")
+    try:
+        for row in csv.reader(lines, delimiter=delimiter, strict=False):
+            if not _blank(row):
+                # A row that reaches the end of a cut head may go on past it.
+                complete = not cut or lines.tell() < len(text)
+                return CsvHeader(delimiter, [cell.strip() for cell in row], complete)
+    except csv.Error as exc:
+        if "field limit" in str(exc):  # the csv module's own bound on a cell, far above ours
+            raise TooManyColumns(
+                "A column name in the header row (the first line) is longer than "
+                f"{csv.field_size_limit():,} characters; at most {MAX_HEADER_CHARS:,} are "
+                "allowed. Check that the file is a contacts CSV with one header row."
+            ) from None
+        raise CsvFileError(f"The file is not a readable CSV file ({exc}).") from None
+    return CsvHeader(delimiter, [], not cut)
+
+
+def check_header(header: CsvHeader, *, max_columns: int) -> None:
+    """TooManyColumns when the header has more columns than `max_columns`, does not end
+    within MAX_HEADER_BYTES, or names a column with more than MAX_HEADER_CHARS characters."""
+    if len(header.headers) > max_columns:
+        raise TooManyColumns(
+            f"The file has {header.count_text} columns; at most {max_columns:,} can be "
+            "imported. Keep only the columns you need and upload it again."
+        )
+    if not header.complete:
+        raise TooManyColumns(
+            f"The header row (the first line) is longer than {MAX_HEADER_BYTES // 1024:,} KB; "
+            f"it should name at most {max_columns:,} columns. Check that the file is a contacts "
+            "CSV with one header row."
+        )
+    for index, name in enumerate(header.headers):
+        if len(name) > MAX_HEADER_CHARS:
+            raise TooManyColumns(
+                f"The name of column {index + 1} is {len(name):,} characters long; at most "
+                f"{MAX_HEADER_CHARS:,} are allowed. Shorten it and upload the file again."
+            )
+
+
+def read_file(data: bytes, *, max_columns: int) -> CsvFile:
+    """Decode and check a whole upload: a header and at least one data row, readable as CSV.
+
+    The header is checked first, from the file's head alone: a file with too many columns is
+    refused before the rest is decoded or parsed.
+    """
     if not data:
         raise CsvFileError("The file is empty.")
     if b"\x00" in data[:_SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -131,10 +213,12 @@ def read_file(data: bytes) -> CsvFile:
             "The file is not a CSV text file (it holds binary data, or UTF-16 text without a "
             "byte order mark). Save it as “CSV UTF-8 (comma delimited)” and upload it again."
         )
+    header = read_header(data)
+    check_header(header, max_columns=max_columns)
     text = decode(data)
     if not text.strip():
         raise CsvFileError("The file is empty.")
-    delimiter = _delimiter(text)
+    delimiter = header.delimiter
     rows = 0
     headers: list[str] | None = None
     try:
@@ -219,7 +303,14 @@ def preview(
     character or row they cut through is left out.
     """
     text = codecs.getincrementaldecoder("utf-8-sig")(errors="replace").decode(data, whole_file)
-    rows = [row for _line, row in itertools.islice(iter_rows(text, delimiter), limit + 1)]
+    rows: list[list[str]] = []
+    try:
+        for _line, row in itertools.islice(iter_rows(text, delimiter), limit + 1):
+            rows.append(row)
+    except csv.Error:
+        # A cell too long to read (a file stored before the header was bounded): the preview
+        # ends there; the page says what is wrong with the file.
+        return rows[:limit]
     if not whole_file and len(rows) <= limit:
         rows = rows[:-1]  # the last row read may go on past the bytes read
     return rows[:limit]

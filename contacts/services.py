@@ -23,9 +23,11 @@ from django.utils import timezone
 from contacts.csv_import import (
     CheckedRow,
     CsvFileError,
+    CsvHeader,
     RejectedRow,
     check_chunk,
     check_chunk_for_copy,
+    check_header,
     check_mapping,
     guess_mapping,
     init_pool_worker,
@@ -69,6 +71,16 @@ _CONTACT_FIELDS = ("name", "email", "linkedin_url", "time_zone", "metadata", "up
 
 def max_import_bytes() -> int:
     return int(getattr(settings, "CALLOPS_CONTACT_IMPORT_MAX_BYTES", 200 * 1024 * 1024))
+
+
+def max_import_columns() -> int:
+    return int(getattr(settings, "CALLOPS_CONTACT_IMPORT_MAX_COLUMNS", 200))
+
+
+def check_import_columns(contact_import: ContactImport) -> None:
+    """TooManyColumns for an import stored before the column limit (or under a higher one)."""
+    stored = CsvHeader(contact_import.delimiter, contact_import.headers, complete=True)
+    check_header(stored, max_columns=max_import_columns())
 
 
 # --- Contacts -----------------------------------------------------------------------------------
@@ -148,7 +160,7 @@ def contact_import_create(
     data = file.read(limit + 1)
     if len(data) > limit:
         raise ImportFileError(_too_large(None, limit))
-    csv_file = read_file(data)
+    csv_file = read_file(data, max_columns=max_import_columns())
     postgres = on_postgres()
     with transaction.atomic():
         contact_import = ContactImport.objects.create(
@@ -200,6 +212,7 @@ def contact_import_start(
 
     if duplicates not in DuplicatePolicy.values:
         raise ImportFileError(f"Unknown duplicate policy “{duplicates}”: use merge or skip.")
+    check_import_columns(contact_import)
     mapping = check_mapping(mapping, contact_import.headers)
     started = ContactImport.objects.filter(
         pk=contact_import.pk, status=ImportStatus.UPLOADED
@@ -243,6 +256,7 @@ def contact_import_run(*, import_id: int) -> None:
         return
     merge = contact_import.duplicates == DuplicatePolicy.MERGE
     try:
+        check_import_columns(contact_import)
         mapping = check_mapping(contact_import.mapping, contact_import.headers)
         if on_postgres():
             _import_on_postgres(contact_import, mapping, merge=merge)

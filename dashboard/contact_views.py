@@ -16,7 +16,17 @@ from django_htmx.http import HttpResponseStopPolling
 
 from calls.views import EchoBuffer
 from contacts import selectors, services
-from contacts.csv_import import FIELDS, PREVIEW_BYTES, CsvFileError, preview
+from contacts.csv_export import inert_cell
+from contacts.csv_import import (
+    FIELDS,
+    MAX_HEADER_BYTES,
+    PREVIEW_BYTES,
+    CsvFileError,
+    TooManyColumns,
+    check_header,
+    preview,
+    read_header,
+)
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
 from dashboard.audit import audit_record
@@ -38,9 +48,9 @@ def _get_contact(pk: int) -> Contact:
         raise Http404("No such contact.") from None
 
 
-def _get_import(pk: int) -> ContactImport:
+def _get_import(pk: int, *, columns: bool = True) -> ContactImport:
     try:
-        return selectors.contact_import_get(pk=pk)
+        return selectors.contact_import_get(pk=pk, columns=columns)
     except ContactImport.DoesNotExist:
         raise Http404("No such import.") from None
 
@@ -246,6 +256,7 @@ def contact_import(request: HttpRequest) -> HttpResponse:
         "error": error,
         "imports": selectors.contact_import_list(),
         "max_mb": services.max_import_bytes() // (1024 * 1024),
+        "max_columns": services.max_import_columns(),
     }
     return render(request, "contacts/import.html", context, status=400 if error else 200)
 
@@ -265,7 +276,8 @@ def _first_rejections(contact_import: ContactImport) -> list[Any]:
 @require_http_methods(["GET", "POST"])
 def contact_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One import: column mapping with a preview, then its progress, then its result."""
-    contact_import = _get_import(pk)
+    # Its headers and mapping are read only for a file within the column limit.
+    contact_import = _get_import(pk, columns=False)
     rejections = _first_rejections(contact_import)
     if request.htmx and request.method == "GET":
         response = render(
@@ -276,44 +288,62 @@ def contact_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if contact_import.is_finished or contact_import.status == ImportStatus.UPLOADED:
             response.status_code = HttpResponseStopPolling.status_code
         return response
-    form = None
-    error = ""
-    if contact_import.status == ImportStatus.UPLOADED:
-        form = ImportMappingForm(
-            request.POST or None, headers=contact_import.headers, mapping=contact_import.mapping
-        )
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.contact_import_start(
-                    contact_import=contact_import,
-                    mapping=form.mapping(),
-                    duplicates=form.cleaned_data["duplicates"],
-                )
-            except CsvFileError as exc:
-                error = str(exc)
-            else:
-                return redirect("contacts:import_detail", pk=contact_import.pk)
-    elif request.method == "POST":
-        return redirect("contacts:import_detail", pk=contact_import.pk)
-    context = {
+    if contact_import.status != ImportStatus.UPLOADED:
+        if request.method == "POST":
+            return redirect("contacts:import_detail", pk=contact_import.pk)
+        context = {"imp": contact_import, "fields": FIELDS, "rejections": rejections}
+        return render(request, "contacts/import_detail.html", context)
+    return _mapping_page(request, contact_import)
+
+
+def _mapping_page(request: HttpRequest, contact_import: ContactImport) -> HttpResponse:
+    """The column mapping form and a preview; for a file stored before the column limit with
+    more columns than it allows, the first columns, the preview and why it cannot go on."""
+    max_columns = services.max_import_columns()
+    head = selectors.contact_import_file(pk=contact_import.pk, head=MAX_HEADER_BYTES)
+    preview_head = head[:PREVIEW_BYTES]
+    rows = preview(
+        preview_head,
+        contact_import.delimiter,
+        whole_file=contact_import.file_size <= len(preview_head),
+    )
+    context: dict[str, Any] = {
         "imp": contact_import,
-        "form": form,
-        "error": error,
         "fields": FIELDS,
-        "rejections": rejections,
+        "preview": [row[:max_columns] for row in rows],
+        "form": None,
+        "error": "",
     }
-    if form is not None:
-        head = selectors.contact_import_file(pk=pk, head=PREVIEW_BYTES)
-        context["preview"] = preview(
-            head, contact_import.delimiter, whole_file=contact_import.file_size <= len(head)
+    header = None
+    try:
+        header = read_header(head, delimiter=contact_import.delimiter)
+        check_header(header, max_columns=max_columns)
+    except TooManyColumns as exc:
+        context["refusal"] = str(exc)
+        context["columns"] = header.headers[:max_columns] if header else []
+        return render(
+            request,
+            "contacts/import_detail.html",
+            context,
+            status=400 if request.method == "POST" else 200,
         )
-    return render(request, "contacts/import_detail.html", context, status=400 if error else 200)
-
-
-def _inert(cell: str) -> str:
-    # A cell a spreadsheet would run as a formula is prefixed with a quote. "+" and "-" are left
-    # alone: phone numbers start with them, and numbers are what this file is about.
-    return f"'{cell}" if cell[:1] in ("=", "@", "\t", "\r") else cell
+    form = ImportMappingForm(
+        request.POST or None, headers=contact_import.headers, mapping=contact_import.mapping
+    )
+    context["form"] = form
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_import_start(
+                contact_import=contact_import,
+                mapping=form.mapping(),
+                duplicates=form.cleaned_data["duplicates"],
+            )
+        except CsvFileError as exc:
+            context["error"] = str(exc)
+        else:
+            return redirect("contacts:import_detail", pk=contact_import.pk)
+    status = 400 if context["error"] else 200
+    return render(request, "contacts/import_detail.html", context, status=status)
 
 
 @requires(Capability.EDIT_CONTACTS)
@@ -324,10 +354,10 @@ def contact_import_rejected(request: HttpRequest, pk: int) -> StreamingHttpRespo
     rejections = selectors.contact_import_rejections(contact_import=contact_import)
 
     def rows():
-        yield writer.writerow(["line", "reason", *map(_inert, contact_import.headers)])
+        yield writer.writerow(["line", "reason", *map(inert_cell, contact_import.headers)])
         for rejection in rejections.iterator(chunk_size=2000):
             yield writer.writerow(
-                [rejection.line_number, rejection.reason, *map(_inert, rejection.raw)]
+                [rejection.line_number, rejection.reason, *map(inert_cell, rejection.raw)]
             )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

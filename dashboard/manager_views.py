@@ -16,7 +16,8 @@ from calls import reviews
 from calls.forms import CallFilterForm
 from calls.models import Call, CallState
 from calls.selectors import call_filter_options, call_transcript
-from calls.views import EchoBuffer, inert_cell
+from calls.views import EchoBuffer
+from contacts.csv_export import inert_cell
 from dashboard import analytics as stats
 from dashboard.roles import Capability, requires
 
@@ -184,7 +185,8 @@ def analytics_export(request: HttpRequest) -> HttpResponse:
     _form, params = stats.analytics_params(request.GET)
     (chart,) = stats.analytics_report(params, only=key).charts
     writer = csv.writer(EchoBuffer())
-    lines = [writer.writerow(chart.columns)]
+    # The columns name groups and outcomes too: written through the same guard as the rows.
+    lines = [writer.writerow([inert_cell(cell) for cell in chart.columns])]
     lines += [writer.writerow([inert_cell(cell) for cell in row]) for row in chart.rows]
     response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
     name = f"{key}-{params.grouping}-{params.start.isoformat()}-{params.end.isoformat()}.csv"

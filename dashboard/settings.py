@@ -333,6 +333,9 @@ CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS = env_int("CALLOPS_CUSTOMER_PUSH_LEASE_SECON
 CALLOPS_CONTACT_IMPORT_MAX_BYTES = env_int(
     "CALLOPS_CONTACT_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1
 )
+# The most columns a contact CSV may have: more is refused at upload (the mapping page shows a
+# choice per column).
+CALLOPS_CONTACT_IMPORT_MAX_COLUMNS = env_int("CALLOPS_CONTACT_IMPORT_MAX_COLUMNS", 200, minimum=1)
 # Processes that check the rows of a large import (0: one per core).
 CALLOPS_CONTACT_IMPORT_WORKERS = env_int("CALLOPS_CONTACT_IMPORT_WORKERS", 0, minimum=0)
 # `make run`: how many new Revont records (human reps' calls) the sandbox makes an hour, so the

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from calls.models import CallState
-from calls.views import inert_cell
+from contacts.csv_export import inert_cell
 from tests.factories import CallFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
