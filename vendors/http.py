@@ -10,7 +10,6 @@ and every retry sends the same key.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -33,6 +32,7 @@ from vendors.errors import (
     scrub,
 )
 from vendors.ratelimit import AccountRateBudget, parse_rate_headers, unix_to_datetime
+from vendors.text import load_vendor_json
 
 logger = logging.getLogger("vendors.http")
 
@@ -149,8 +149,10 @@ class VendorResponse:
     request_id: str = ""
 
     def json(self) -> Any:
+        """The body as JSON, with text no database can hold (lone surrogates, NUL) replaced,
+        as webhooks are: a vendor's answer is stored and shown, whichever way it came."""
         try:
-            return json.loads(self.content)
+            return load_vendor_json(self.content)
         except ValueError as exc:
             raise VendorBadResponse(
                 "The vendor answered with a body that is not JSON.", status=self.status
