@@ -12,7 +12,10 @@ Reuse:
 
 Errors: raise DRF exceptions (ValidationError, NotFound, PermissionDenied, ...) or Django's
 Http404; `api_exception_handler` turns every one into `{"error": {"code", "message",
-"fields"?}}`. `error_response(...)` builds the same body by hand.
+"fields"?}}`. `error_response(...)` builds the same body by hand; a status the view answers
+itself beyond the usual ones (409, 202, ...) goes in `@extend_schema(responses={409:
+error_doc("why")})`, so the schema lists every status the view can answer. Serializers of
+answers built from a model subclass `ReadModelSerializer` (blank text stays documented).
 """
 
 from __future__ import annotations
