@@ -42,7 +42,9 @@ from dashboard.api import (
     PAGINATION_PARAMETERS,
     KeysetPagination,
     OptionalBoolean,
+    ReadModelSerializer,
     api_requires,
+    error_doc,
     error_response,
     paginate,
     paginated,
@@ -55,7 +57,7 @@ from dashboard.roles import Capability, has_capability
 from vendors.models import VendorAccount
 
 
-class CallSerializer(serializers.ModelSerializer):
+class CallSerializer(ReadModelSerializer):
     recording = serializers.SerializerMethodField(
         help_text="callops' own streaming URL for the recording (null until there is one)."
     )
@@ -98,7 +100,7 @@ class CallSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
-class PostCallStepSerializer(serializers.ModelSerializer):
+class PostCallStepSerializer(ReadModelSerializer):
     rule = serializers.CharField(source="rule_name", help_text="The rule's name when it ran.")
     label = serializers.CharField(help_text='What the step does, e.g. "Follow-up by Email".')
     results = serializers.SerializerMethodField(
@@ -151,8 +153,11 @@ class CallCreateSerializer(serializers.Serializer):
     metadata = serializers.DictField(required=False, default=dict)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        if bool(data.get("to_number")) == bool(data.get("contact")):
-            raise serializers.ValidationError("Give either to_number or contact.")
+        # Read what was sent, not what survived parsing: a form field sent empty (to_number=)
+        # parses as absent, and a number beside a contact is ambiguous whatever its value.
+        sent = {name for name in ("to_number", "contact") if name in self.initial_data}
+        if len(sent) != 1:
+            raise serializers.ValidationError("Give either to_number or contact, not both.")
         return data
 
 
@@ -274,7 +279,7 @@ def call_detail(request: Request, pk: int) -> Response:
 # --- Agents ----------------------------------------------------------------------------------
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(ReadModelSerializer):
     class Meta:
         model = Agent
         fields = [
@@ -320,7 +325,7 @@ def agents(request: Request) -> Response:
 # --- Webhook inbox (admins) --------------------------------------------------------------------
 
 
-class WebhookEventSerializer(serializers.ModelSerializer):
+class WebhookEventSerializer(ReadModelSerializer):
     class Meta:
         model = WebhookEvent
         fields = [
@@ -365,7 +370,14 @@ def webhook_events(request: Request) -> Response:
     )
 
 
-@extend_schema(operation_id="webhook_events_replay", request=None, responses=WebhookEventSerializer)
+@extend_schema(
+    operation_id="webhook_events_replay",
+    request=None,
+    responses={
+        202: WebhookEventSerializer,
+        409: error_doc("The event was processed already; there is nothing to replay."),
+    },
+)
 @api_requires(Capability.MANAGE_SETTINGS)
 @api_view(["POST"])
 def webhook_event_replay(request: Request, pk: int) -> Response:

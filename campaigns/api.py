@@ -1,7 +1,7 @@
 """REST API for campaigns: the same services and selectors as the pages, over JSON.
 
-Transitions answer 409 `{"error": {"code": "conflict", ...}}` when the campaign's status does
-not allow them (a stopped campaign cannot be launched, ...).
+Transitions answer 409 `{"error": {"code": "conflict", ...}}` when the campaign as it stands
+does not allow them (a stopped campaign cannot be launched, an empty audience cannot be).
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from calls.models import Agent
 from campaigns import selectors, services
 from campaigns.models import Campaign
 from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
-from dashboard.api import PAGINATION_PARAMETERS, api_requires, error_response, paginate, paginated
+from dashboard.api import (
+    PAGINATION_PARAMETERS,
+    ReadModelSerializer,
+    api_requires,
+    error_doc,
+    error_response,
+    paginate,
+    paginated,
+)
 from dashboard.audit import audit_record
 from dashboard.converters import MAX_ID
 from dashboard.models import AuditAction
@@ -28,7 +36,7 @@ from dashboard.roles import Capability, has_capability
 from vendors.models import VendorAccount
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(ReadModelSerializer):
     counters = serializers.SerializerMethodField(
         help_text="Dial entries by state, calls by outcome."
     )
@@ -200,10 +208,9 @@ def _transition(request: Request, pk: int, action: str) -> Response:
     _get(pk)
     try:
         campaign = services.campaign_transition(campaign_id=pk, action=action)
-    except services.InvalidTransition as exc:
+    except services.CampaignError as exc:  # InvalidTransition included
+        # The request itself is fine (it has no body); the campaign's state refuses it.
         return error_response("conflict", exc.message, status=409)
-    except services.CampaignError as exc:
-        return error_response("invalid", exc.message, status=400)
     audit_action = {"launch": AuditAction.CAMPAIGN_LAUNCHED, "stop": AuditAction.CAMPAIGN_STOPPED}
     if action in audit_action:
         audit_record(
@@ -214,7 +221,14 @@ def _transition(request: Request, pk: int, action: str) -> Response:
 
 
 def _transition_view(action: str):
-    @extend_schema(operation_id=f"campaigns_{action}", request=None, responses=CampaignSerializer)
+    @extend_schema(
+        operation_id=f"campaigns_{action}",
+        request=None,
+        responses={
+            200: CampaignSerializer,
+            409: error_doc(f"The campaign cannot be {services.ACTION_VERBS[action]} as it stands."),
+        },
+    )
     @api_requires(Capability.RUN_CAMPAIGNS)
     @api_view(["POST"])
     def view(request: Request, pk: int) -> Response:

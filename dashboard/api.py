@@ -12,7 +12,10 @@ Reuse:
 
 Errors: raise DRF exceptions (ValidationError, NotFound, PermissionDenied, ...) or Django's
 Http404; `api_exception_handler` turns every one into `{"error": {"code", "message",
-"fields"?}}`. `error_response(...)` builds the same body by hand.
+"fields"?}}`. `error_response(...)` builds the same body by hand; a status the view answers
+itself beyond the usual ones (409, 202, ...) goes in `@extend_schema(responses={409:
+error_doc("why")})`, so the schema lists every status the view can answer. Serializers of
+answers built from a model subclass `ReadModelSerializer` (blank text stays documented).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, TypeVar
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import api_view
@@ -190,6 +193,31 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+def error_doc(description: str) -> OpenApiResponse:
+    """A documented error answer (the shared error body), for `@extend_schema(responses=...)`
+    of a status the view answers itself, such as 409 (the hook below adds the usual ones)."""
+    return OpenApiResponse({"$ref": "#/components/schemas/Error"}, description=description)
+
+
+# ------------------------------------------------------------------------------- serializers
+
+
+# A ModelSerializer for answers, whose schema says when a text field may come back empty. DRF
+# drops `allow_blank` from read-only fields, so a `blank=True` model field with choices or a
+# format (an outcome not known yet, a contact without an email) would be documented as never ""
+# although it often is. Read-only fields keep it here. (A comment, not a docstring: the schema
+# would show a docstring as the description of every serializer built on this one.)
+class ReadModelSerializer(serializers.ModelSerializer):
+    def include_extra_kwargs(
+        self, kwargs: dict[str, Any], extra_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        allow_blank = kwargs.get("allow_blank", False)
+        kwargs = super().include_extra_kwargs(kwargs, extra_kwargs)
+        if allow_blank:
+            kwargs["allow_blank"] = True
+        return kwargs
+
+
 # -------------------------------------------------------------------------------- pagination
 
 
@@ -334,6 +362,7 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             if "requestBody" in operation:
                 # DRF answers a body in a content type the endpoint does not parse with 415.
                 statuses["415"] = "The body's content type is not one this endpoint reads."
+                statuses["413"] = "The body is larger than the API accepts."
             for status, description in statuses.items():
                 responses.setdefault(
                     status,
@@ -382,7 +411,7 @@ def me(request: Request) -> Response:
     return Response(MeSerializer(body).data)
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(ReadModelSerializer):
     actor = serializers.CharField(source="actor_label")
     detail = serializers.DictField()
 

@@ -23,7 +23,9 @@ from dashboard.api import (
     PAGINATION_PARAMETERS,
     KeysetPagination,
     OptionalBoolean,
+    ReadModelSerializer,
     api_requires,
+    error_doc,
     error_response,
     paginate,
     paginated,
@@ -141,7 +143,7 @@ def import_status(request: Request, pk: int) -> Response:
 # --- Contacts ----------------------------------------------------------------------------------
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(ReadModelSerializer):
     on_do_not_call = serializers.SerializerMethodField()
 
     class Meta:
@@ -206,7 +208,10 @@ class ContactPagination(KeysetPagination):
     methods=["POST"],
     operation_id="contacts_create",
     request=ContactCreateSerializer,
-    responses={201: ContactSerializer},
+    responses={
+        201: ContactSerializer,
+        409: error_doc("A contact with this number exists already."),
+    },
 )
 @api_requires(Capability.VIEW_CONTACTS)
 @api_view(["GET", "POST"])
