@@ -17,9 +17,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from calls.models import PostCallRule
+from calls.models import Agent, Call, CallReview, CallState, PostCallRule
+from calls.reviews import review_save
 from calls.revont_import import revont_import
 from calls.services import agents_sync
+from campaigns.models import Campaign
+from campaigns.services import CampaignError, campaign_save, campaign_transition
 from contacts.models import Contact
 from dashboard.roles import Role
 from vendors.errors import VendorError
@@ -180,3 +183,65 @@ def seed_post_call_rule(accounts: list[VendorAccount]) -> None:
             "In short: {{ call.summary }}\n\nThe callops demo team"
         ),
     )
+
+
+ALL_WEEK = [0, 1, 2, 3, 4, 5, 6]
+
+
+def seed_demo_campaigns(accounts: list[VendorAccount]) -> list[Campaign]:
+    """On a first run: a paced campaign (Revrag, dialled by callops) and a native one (the voice
+    platform runs it), both launched for real against the sandbox over the demo contacts, so
+    the campaign pages, the call log and the post-call rule fill with true results within a
+    few minutes. Made only while there is no campaign at all."""
+    if Campaign.objects.exists():
+        return []
+    operator = get_user_model().objects.filter(username=Role.OPERATOR.value).first()
+    contacts = list(Contact.objects.filter(phone_e164__in=[c[1] for c in DEMO_CONTACTS]))
+    by_kind = {account.kind: account for account in accounts}
+    plans = [
+        (VendorKind.REVRAG, "Renewal reminders (demo, paced)", contacts),
+        (VendorKind.VOICE_PLATFORM, "Plan upgrade offer (demo, native)", contacts[:3]),
+    ]
+    launched = []
+    for kind, name, audience in plans:
+        account = by_kind.get(kind)
+        agent = Agent.objects.filter(vendor_account=account, is_active=True).first()
+        if account is None or agent is None or not audience:
+            continue
+        data = {
+            "name": name,
+            "vendor_account": account,
+            "agent": agent,
+            "variables_template": {"customer_name": "{{ contact.first_name }}"},
+            # Around the clock, so the demo runs whenever it is started.
+            "window_days": ALL_WEEK,
+            "window_start_hour": 0,
+            "window_end_hour": 24,
+            "calls_per_minute": 6,
+            "max_concurrent_calls": 2,
+        }
+        try:
+            campaign = campaign_save(
+                campaign=None, data=data, contacts=audience, created_by=operator
+            )
+            launched.append(campaign_transition(campaign_id=campaign.pk, action="launch"))
+        except CampaignError as exc:
+            logger.warning("no demo campaign %r: %s", name, exc)
+    return launched
+
+
+DEMO_REVIEWS = ((5, ["clear next step"], "Good discovery questions."), (3, ["pricing"], ""))
+
+
+def seed_demo_reviews() -> int:
+    """Two of the imported human reps' calls reviewed by the demo manager, so the review queue
+    shows both states and analytics has review scores. Made only while there is no review."""
+    manager = get_user_model().objects.filter(username=Role.MANAGER.value).first()
+    if manager is None or CallReview.objects.exists():
+        return 0
+    calls = Call.objects.filter(state=CallState.ENDED).order_by("-created_at")[: len(DEMO_REVIEWS)]
+    for call, (rating, tags, note) in zip(calls, DEMO_REVIEWS, strict=False):
+        review_save(
+            call=call, reviewer=manager, is_reviewed=True, rating=rating, tags=tags, note=note
+        )
+    return len(calls)
