@@ -199,6 +199,19 @@ def ended(run: Run, call_ids: list[int]) -> bool:
     return all(run.call(call_id)["state"] not in ("pending", "queued") for call_id in call_ids)
 
 
+def test_it_sends_the_vendors_webhooks_to_the_port_it_serves(run):
+    call = run.place_call("+14155550191")
+    wait_for(lambda: ended(run, [call["id"]]), timeout=60, what="the call to be dispatched")
+    wait_for(
+        lambda: run.sandbox("GET", "webhooks", params={"vendor": "revrag"})["items"],
+        timeout=30,
+        what="a webhook",
+    )
+    deliveries = run.sandbox("GET", "webhooks", params={"vendor": "revrag"})["items"]
+    assert {delivery["url"].split("/webhooks/")[0] for delivery in deliveries} == {run.base_url}
+    assert all(delivery["status"] == 200 for delivery in deliveries), deliveries
+
+
 def test_it_restarts_a_worker_killed_with_sigkill_and_keeps_everything_else(run):
     worker = run.worker()
     assert worker is not None

@@ -97,6 +97,11 @@ class Command(BaseCommand):
         var_dir = Path(settings.VAR_DIR)
         var_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The vendors' webhooks must reach this server, on the port it listens on; the demo
+        # seeding registers them with settings.CALLOPS_PUBLIC_URL, the children read the variable.
+        if not os.environ.get("CALLOPS_PUBLIC_URL"):
+            env["CALLOPS_PUBLIC_URL"] = f"http://127.0.0.1:{options['port']}"
+            settings.CALLOPS_PUBLIC_URL = env["CALLOPS_PUBLIC_URL"]
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         logins = seed_users()
