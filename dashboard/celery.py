@@ -9,6 +9,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 app = Celery("callops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Each worker also consumes a queue of its own (`<node name>.dq2`): the liveness probe
+# (dashboard.tasks.answer_worker_probe) must reach one given worker, past any backlog.
+app.conf.worker_direct = True
 
 # The periodic schedule lives in code, next to the app, so every deployment runs the same jobs.
 # Each job is safe if two runs overlap (they claim rows before working on them).

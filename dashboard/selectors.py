@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -345,3 +346,20 @@ def _moment(value: datetime | date, *, end_of_day: bool) -> datetime:
         return value if timezone.is_aware(value) else timezone.make_aware(value)
     day = value + timedelta(days=1) if end_of_day else value
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# Heartbeat.name is at most 50 characters; longer worker names are hashed.
+_HEARTBEAT_NAME_LENGTH = 50
+
+
+def worker_probe_name(node: str) -> str:
+    """The heartbeat row where the worker `node` answers its liveness probe."""
+    name = f"probe:{node}"
+    if len(name) <= _HEARTBEAT_NAME_LENGTH:
+        return name
+    return "probe:" + hashlib.sha256(node.encode()).hexdigest()[: _HEARTBEAT_NAME_LENGTH - 6]
+
+
+def worker_probe_answered(*, node: str) -> bool:
+    """Whether `node` answered since its probe was last sent (sending forgets the answer)."""
+    return Heartbeat.objects.filter(name=worker_probe_name(node)).exists()

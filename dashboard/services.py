@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from dashboard.audit import audit_record
 from dashboard.authentication import generate_token
-from dashboard.models import ApiToken, AuditAction
+from dashboard.models import ApiToken, AuditAction, Heartbeat
 from dashboard.roles import Role
-from dashboard.selectors import active_admin_count, primary_role_of
+from dashboard.selectors import active_admin_count, primary_role_of, worker_probe_name
 from vendors.errors import VendorError
 from vendors.models import VendorAccount, VendorKind
 from vendors.services import ConnectionCheck, check_connection, vendor_client_for
@@ -378,3 +378,25 @@ def api_token_revoke(*, token: ApiToken, request: HttpRequest | None = None) -> 
         )
     token.refresh_from_db()
     return token
+
+
+def worker_probe_send(*, node: str, expires_in: float) -> None:
+    """Forget the worker `node`'s last probe answer and send it a probe task.
+
+    The task goes to the worker's own queue (Celery's worker_direct), so no other worker takes
+    it and no backlog in the shared queue delays it; only a free pool process can run it.
+    Forgetting first means any answer seen later came after this call: no clocks compared.
+    """
+    from celery.utils.nodenames import worker_direct
+
+    from dashboard.tasks import answer_worker_probe
+
+    Heartbeat.objects.filter(name=worker_probe_name(node)).delete()
+    # A probe left unanswered is of no use later: the worker drops it once it has expired.
+    answer_worker_probe.apply_async(queue=worker_direct(node), expires=expires_in)
+
+
+def worker_probe_answer(*, node: str) -> None:
+    Heartbeat.objects.update_or_create(
+        name=worker_probe_name(node), defaults={"seen_at": timezone.now()}
+    )

@@ -3,6 +3,9 @@
 Migrates, starts the vendor sandbox, seeds demo data that points at it, then runs the web server,
 a Celery worker and Celery beat as child processes. Each child gets its own session so Ctrl-C
 reaches only this supervisor, which then stops the children in order and waits for them.
+
+A child that dies is restarted with backoff, and a worker that stops taking tasks is restarted
+too (dashboard/supervisor.py); a child that keeps dying stops everything with a message.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from celery.utils.nodenames import host_format
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
 from dashboard.demo import (
     connect_sandbox,
@@ -29,9 +34,13 @@ from dashboard.demo import (
     seed_sandbox_accounts,
     seed_users,
 )
+from dashboard.selectors import worker_probe_answered
+from dashboard.services import worker_probe_send
+from dashboard.supervisor import ChildSpec, GiveUp, LivenessProbe, Supervisor
 
 SANDBOX_VENDORS = ("revrag", "voice_platform", "revont", "callcov", "revor")
 SANDBOX_KEY_STYLE = {"callcov": "sk_test_", "revor": "sk-revor-"}
+WORKER_NODE = "callops-worker@%h"
 
 
 class Command(BaseCommand):
@@ -46,9 +55,22 @@ class Command(BaseCommand):
             default=4.0,
             help="How much faster than real time sandbox calls progress (default 4).",
         )
+        parser.add_argument(
+            "--worker-probe-every",
+            type=float,
+            default=15.0,
+            help="Seconds between two liveness probes of the Celery worker (default 15).",
+        )
+        parser.add_argument(
+            "--worker-probe-deadline",
+            type=float,
+            default=90.0,
+            help="Restart the Celery worker when a probe task has not run within this many "
+            "seconds (default 90: longer than the tasks that may keep both its processes busy).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.supervisor = Supervisor(say=self._say)
         # Both set explicitly: a shell that starts us in the background ignores SIGINT, and
         # Python then leaves it ignored.
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -57,41 +79,65 @@ class Command(BaseCommand):
             self._run(options)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
+        except GiveUp as exc:
+            # Raised after `finally` has stopped every child: the message is the last line.
+            raise CommandError(str(exc)) from None
         finally:
-            self._stop_children()
+            self.supervisor.stop_all()
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    def _say(self, message: str) -> None:
+        self.stdout.write(self.style.WARNING(f"[run] {message}"))
+
     def _run(self, options: dict[str, Any]) -> None:
+        if options["worker_probe_every"] <= 0 or options["worker_probe_deadline"] <= 0:
+            raise CommandError("--worker-probe-every and --worker-probe-deadline must be > 0.")
         var_dir = Path(settings.VAR_DIR)
         var_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The vendors' webhooks must reach this server, on the port it listens on; the demo
+        # seeding registers them with settings.CALLOPS_PUBLIC_URL, the children read the variable.
+        if not os.environ.get("CALLOPS_PUBLIC_URL"):
+            env["CALLOPS_PUBLIC_URL"] = f"http://127.0.0.1:{options['port']}"
+            settings.CALLOPS_PUBLIC_URL = env["CALLOPS_PUBLIC_URL"]
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         logins = seed_users()
         seed_contacts()
 
+        sandbox_admin = f"http://127.0.0.1:{options['sandbox_port']}/_sim"
         sandbox_lines = self._start_sandbox(options["sandbox_port"], options["sandbox_speed"])
         if sandbox_lines:
             accounts = seed_sandbox_accounts(sandbox_lines)
-            connect_sandbox(accounts, f"http://127.0.0.1:{options['sandbox_port']}/_sim")
+            connect_sandbox(accounts, sandbox_admin)
             seed_post_call_rule(accounts)
 
         python = sys.executable
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self._spawn(
+        node = host_format(WORKER_NODE)
+        deadline = options["worker_probe_deadline"]
+        probe = LivenessProbe(
+            send=lambda: self._send_probe(node, deadline),
+            answered=lambda: self._probe_answered(node),
+            interval=options["worker_probe_every"],
+            deadline=deadline,
+        )
+        self._start(
             "worker",
             [python, "-m", "celery", "-A", "dashboard", "worker", "--loglevel", "INFO",
-             "--concurrency", "2", "--hostname", "callops-worker@%h"],
+             "--concurrency", "2", "--hostname", node],
             env,
+            probe=probe,
+            hung_signal=signal.SIGQUIT,
         )  # fmt: skip
-        self._spawn(
+        self._start(
             "beat",
             [python, "-m", "celery", "-A", "dashboard", "beat", "--loglevel", "INFO",
              "--schedule", str(var_dir / "celerybeat-schedule")],
             env,
         )  # fmt: skip
-        self._spawn(
+        self._start(
             "web",
             [python, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{options['port']}",
              "--workers", "2", "--threads", "4", "--access-logfile", "-"],
@@ -104,10 +150,24 @@ class Command(BaseCommand):
         for login in logins:
             self.stdout.write(f"  {login.role.value:>8}: {login.username} / {login.password}")
         if sandbox_lines:
-            admin = f"http://127.0.0.1:{options['sandbox_port']}/_sim"
-            self.stdout.write(f"Vendor sandbox: {admin} (demo vendor accounts point at it)")
+            self.stdout.write(f"Vendor sandbox: {sandbox_admin} (demo vendor accounts point at it)")
         self.stdout.write("Press Ctrl-C to stop everything.\n")
-        self._watch()
+        self.supervisor.watch()
+
+    def _start(
+        self, name: str, command: list[str], env: dict[str, str], **spec: Any
+    ) -> subprocess.Popen[bytes]:
+        return self.supervisor.start(
+            ChildSpec(name=name, command=command, env=env, cwd=Path(settings.BASE_DIR), **spec)
+        )
+
+    def _send_probe(self, node: str, deadline: float) -> None:
+        close_old_connections()  # this process lives long; a connection may have gone stale
+        worker_probe_send(node=node, expires_in=deadline)
+
+    def _probe_answered(self, node: str) -> bool:
+        close_old_connections()
+        return worker_probe_answered(node=node)
 
     def _sandbox_keys(self) -> dict[str, str]:
         """Stable demo keys, so the encrypted keys stored in the database keep working."""
@@ -129,7 +189,21 @@ class Command(BaseCommand):
         command = [sys.executable, "-m", "simulators", "--port", str(port), "--speed", str(speed)]
         for vendor, key in self._sandbox_keys().items():
             command += ["--key", f"{vendor}={key}"]
-        process = self._spawn("sandbox", command, os.environ.copy(), capture_stdout=True)
+        admin_url = f"http://127.0.0.1:{port}/_sim"
+        process = self._start(
+            "sandbox",
+            command,
+            os.environ.copy(),
+            capture_stdout=True,
+            on_restart=lambda restarted: self._reconnect_sandbox_soon(restarted, admin_url),
+        )
+        lines = self._sandbox_lines(process)
+        # Keep draining the sandbox's output so it never blocks on a full pipe.
+        threading.Thread(target=self._echo, args=(process.stdout,), daemon=True).start()
+        return lines
+
+    def _sandbox_lines(self, process: subprocess.Popen[bytes]) -> list[dict[str, str]]:
+        """The sandbox's first lines: one per vendor (its URL and key), then its admin URL."""
         lines: list[dict[str, str]] = []
         if process.stdout is None:  # for the type checker: stdout is a pipe here
             raise CommandError("The vendor sandbox has no output pipe.")
@@ -144,44 +218,24 @@ class Command(BaseCommand):
             if "admin_url" in line:
                 break
             lines.append(line)
-        # Keep draining the sandbox's output so it never blocks on a full pipe.
-        threading.Thread(target=self._echo, args=(process.stdout,), daemon=True).start()
         return lines
+
+    def _reconnect_sandbox_soon(self, process: subprocess.Popen[bytes], admin_url: str) -> None:
+        threading.Thread(
+            target=self._reconnect_sandbox, args=(process, admin_url), daemon=True
+        ).start()
+
+    def _reconnect_sandbox(self, process: subprocess.Popen[bytes], admin_url: str) -> None:
+        """A restarted sandbox has forgotten its webhook settings: give them again."""
+        try:
+            accounts = seed_sandbox_accounts(self._sandbox_lines(process))
+            connect_sandbox(accounts, admin_url)
+        except Exception as exc:  # the supervisor goes on; the message says what is missing
+            self._say(f"The restarted sandbox was not reconnected ({exc}); webhooks may not come.")
+        finally:
+            close_old_connections()
+        self._echo(process.stdout)
 
     def _echo(self, stream: Any) -> None:
         for raw in stream:
             self.stdout.write(f"[sandbox] {raw.decode(errors='replace').rstrip()}")
-
-    def _spawn(
-        self, name: str, command: list[str], env: dict[str, str], *, capture_stdout: bool = False
-    ) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            command,
-            env=env,
-            cwd=settings.BASE_DIR,
-            stdout=subprocess.PIPE if capture_stdout else None,
-            start_new_session=True,
-        )
-        self.children.append((name, process))
-        return process
-
-    def _watch(self) -> None:
-        while True:
-            for name, process in self.children:
-                if process.poll() is not None:
-                    raise CommandError(f"The {name} process exited with code {process.returncode}.")
-            time.sleep(0.5)
-
-    def _stop_children(self) -> None:
-        # Web first (no new work), then beat, worker (finishes its task) and the sandbox last.
-        for _name, process in reversed(self.children):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _name, process in reversed(self.children):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.children.clear()
