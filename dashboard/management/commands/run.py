@@ -30,6 +30,8 @@ from django.db import close_old_connections
 from dashboard.demo import (
     connect_sandbox,
     seed_contacts,
+    seed_demo_campaigns,
+    seed_demo_reviews,
     seed_post_call_rule,
     seed_sandbox_accounts,
     seed_users,
@@ -113,6 +115,9 @@ class Command(BaseCommand):
             accounts = seed_sandbox_accounts(sandbox_lines)
             connect_sandbox(accounts, sandbox_admin)
             seed_post_call_rule(accounts)
+            seed_demo_reviews()
+            # Launched last: the worker and beat started below dial them against the sandbox.
+            seed_demo_campaigns(accounts)
 
         python = sys.executable
         node = host_format(WORKER_NODE)
