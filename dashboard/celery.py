@@ -1,14 +1,32 @@
 """The Celery app: configuration comes from Django settings (CELERY_*), tasks from each app."""
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("callops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_to_start_with_unreadable_secrets(**kwargs: Any) -> None:
+    """Celery runs Django's checks but ignores their errors, and swallows a signal handler's
+    exceptions: SystemExit is what stops a worker or beat whose secrets cannot be read."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from dashboard.checks import refuse_to_start_with_unreadable_secrets
+
+    try:
+        refuse_to_start_with_unreadable_secrets()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"callops cannot start: {exc}") from exc
+
 
 # The periodic schedule lives in code, next to the app, so every deployment runs the same jobs.
 # Each job is safe if two runs overlap (they claim rows before working on them).
