@@ -17,10 +17,20 @@ from cryptography.fernet import Fernet
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env_bool, env_int, env_list, env_str, local_secret, random_secret_key
+from dashboard.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    keep_private,
+    local_secret,
+    random_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CALLOPS_VAR_DIR", str(BASE_DIR / "var")))  # type: ignore[arg-type]
+# Before any file is written there: 0700 var/, 0600 files, for this process and its children.
+keep_private(VAR_DIR)
 
 DEBUG = env_bool("DEBUG", default=False)
 HTTPS = env_bool("CALLOPS_HTTPS", default=False)
