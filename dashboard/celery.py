@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -44,3 +44,13 @@ app.conf.beat_schedule = {
     "campaigns-sync-native": {"task": "campaigns.tasks.sync_native_campaigns", "schedule": 30.0},
     "contacts-resume-pushes": {"task": "contacts.tasks.resume_customer_pushes", "schedule": 30.0},
 }
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redact_webhook_tokens(logger: Any, **kwargs: Any) -> None:
+    """Celery replaces the root handlers with its own: they mask webhook tokens too."""
+    from dashboard.log_redaction import add_redaction
+
+    for handler in logger.handlers:
+        add_redaction(handler)
