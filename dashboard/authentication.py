@@ -2,7 +2,9 @@
 
 A token reads `cop_<prefix>_<secret>`: the prefix (8 hex characters, not secret) finds the row,
 the secret (32 random bytes, URL-safe base64) is only ever stored as its SHA-256. A request sends
-it as `Authorization: Bearer <token>` (or `Token <token>`) and then acts with the token's role.
+it as `Authorization: Bearer <token>` (or `Token <token>`) and then acts with the token's role,
+cut down to what its creator may do at that moment: the creator's groups are read on every request
+(nothing about the creator is cached), so a demotion or deactivation takes effect at the next one.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from dashboard.models import ApiToken, TokenPrincipal
-from dashboard.roles import Role
+from dashboard.roles import Role, roles_within
 
 TOKEN_SCHEME = "cop"  # noqa: S105 - the visible prefix of every token, not a secret
 AUTH_KEYWORDS = (b"bearer", b"token")
@@ -66,7 +68,10 @@ def split_token(plaintext: str) -> tuple[str, str] | None:
 
 
 def principal_for(token: ApiToken) -> TokenPrincipal:
-    """An unsaved stand-in for the token's creator that holds the token's role and nothing else."""
+    """An unsaved stand-in for the token's creator with the token's role, within the creator's own.
+
+    `token.created_by` must be freshly loaded: its current groups decide what the token may do.
+    """
     creator = token.created_by
     label = f"{creator.username} (token {token.name})"[:150]
     principal = TokenPrincipal(
@@ -77,8 +82,8 @@ def principal_for(token: ApiToken) -> TokenPrincipal:
         is_staff=False,
         is_superuser=False,
     )
-    # dashboard.roles reads this cache before any group: the token's role is the only role.
-    principal._callops_roles = {Role(token.role)}  # type: ignore[attr-defined]
+    # dashboard.roles reads this cache before any group: these are the principal's only roles.
+    principal._callops_roles = roles_within(Role(token.role), creator)  # type: ignore[attr-defined]
     principal.api_token = token
     return principal
 
@@ -98,6 +103,8 @@ def authenticate_token(plaintext: str) -> ApiToken:
         raise AuthenticationFailed("The token has been revoked.")
     if token.is_expired:
         raise AuthenticationFailed("The token has expired.")
+    if not token.created_by.is_active:
+        raise AuthenticationFailed("The token's user has been deactivated.")
     _touch(token)
     return token
 

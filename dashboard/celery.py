@@ -1,8 +1,10 @@
 """The Celery app: configuration comes from Django settings (CELERY_*), tasks from each app."""
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -12,6 +14,22 @@ app.autodiscover_tasks()
 # Each worker also consumes a queue of its own (`<node name>.dq2`): the liveness probe
 # (dashboard.tasks.answer_worker_probe) must reach one given worker, past any backlog.
 app.conf.worker_direct = True
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_to_start_with_unreadable_secrets(**kwargs: Any) -> None:
+    """Celery runs Django's checks but ignores their errors, and swallows a signal handler's
+    exceptions: SystemExit is what stops a worker or beat whose secrets cannot be read."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from dashboard.checks import refuse_to_start_with_unreadable_secrets
+
+    try:
+        refuse_to_start_with_unreadable_secrets()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"callops cannot start: {exc}") from exc
+
 
 # The periodic schedule lives in code, next to the app, so every deployment runs the same jobs.
 # Each job is safe if two runs overlap (they claim rows before working on them).
@@ -29,3 +47,13 @@ app.conf.beat_schedule = {
     "campaigns-sync-native": {"task": "campaigns.tasks.sync_native_campaigns", "schedule": 30.0},
     "contacts-resume-pushes": {"task": "contacts.tasks.resume_customer_pushes", "schedule": 30.0},
 }
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redact_webhook_tokens(logger: Any, **kwargs: Any) -> None:
+    """Celery replaces the root handlers with its own: they mask webhook tokens too."""
+    from dashboard.log_redaction import add_redaction
+
+    for handler in logger.handlers:
+        add_redaction(handler)

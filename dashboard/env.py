@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,3 +76,40 @@ def local_secret(path: Path, make: Callable[[], str]) -> str:
 
 def random_secret_key() -> str:
     return secrets.token_urlsafe(50)
+
+
+# Owner-only: the database, the broker, the keys and the demo logins all live under var/.
+PRIVATE_UMASK = 0o077
+
+
+def keep_private(var_dir: Path) -> None:
+    """Make every file this process creates owner-only, and tighten a var/ made before that.
+
+    Called once from settings, before anything is written under var/: the web server, the
+    workers, beat and every manage.py command import settings first.
+    """
+    os.umask(PRIVATE_UMASK)
+    if not var_dir.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        return
+    if var_dir.stat().st_mode & stat.S_ISVTX:
+        raise ImproperlyConfigured(
+            f"CALLOPS_VAR_DIR must be a directory of callops' own, not a shared one like "
+            f"{var_dir} (it is made owner-only)."
+        )
+    for folder, _subfolders, files in os.walk(var_dir):
+        for path in [Path(folder), *(Path(folder) / name for name in files)]:
+            _remove_group_and_other_access(path)
+
+
+def _remove_group_and_other_access(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:  # another process removed it meanwhile (a test database)
+        return
+    if stat.S_ISLNK(mode) or not mode & PRIVATE_UMASK:
+        return
+    try:
+        path.chmod(stat.S_IMODE(mode) & ~PRIVATE_UMASK)
+    except (FileNotFoundError, PermissionError):  # gone, or not ours: nothing we can tighten
+        return

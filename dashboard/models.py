@@ -76,7 +76,7 @@ ROLE_CHOICES = [(role.value, role.value.title()) for role in Role]
 
 
 class ApiToken(models.Model):
-    """A credential for the REST API that acts with its own role, not its creator's.
+    """A credential for the REST API that acts with its own role, within what its creator may now.
 
     Only a SHA-256 hash of the secret is stored; the short prefix is not secret and finds the
     row. The whole token (`cop_<prefix>_<secret>`) is shown once, when it is created.

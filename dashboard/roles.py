@@ -78,6 +78,20 @@ def roles_of(user: Any) -> set[Role]:
     return cached
 
 
+def roles_within(granted: Role, holder: Any) -> set[Role]:
+    """The roles a credential granted `granted` may act with while `holder` holds what it does now.
+
+    A role is kept only when each of its capabilities is both granted and the holder's today, so a
+    token never does more than its role nor more than its creator currently may.
+    """
+    allowed = ROLE_CAPABILITIES[granted] & capabilities_of(holder)
+    return {role for role in Role if ROLE_CAPABILITIES[role] <= allowed}
+
+
+def capabilities_of(user: Any) -> frozenset[Capability]:
+    return frozenset().union(*(ROLE_CAPABILITIES[role] for role in roles_of(user)))
+
+
 def primary_role(user: Any) -> Role | None:
     roles = roles_of(user)
     for role in (Role.ADMIN, Role.MANAGER, Role.OPERATOR):

@@ -17,10 +17,20 @@ from cryptography.fernet import Fernet
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env_bool, env_int, env_list, env_str, local_secret, random_secret_key
+from dashboard.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    keep_private,
+    local_secret,
+    random_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CALLOPS_VAR_DIR", str(BASE_DIR / "var")))  # type: ignore[arg-type]
+# Before any file is written there: 0700 var/, 0600 files, for this process and its children.
+keep_private(VAR_DIR)
 
 DEBUG = env_bool("DEBUG", default=False)
 HTTPS = env_bool("CALLOPS_HTTPS", default=False)
@@ -342,11 +352,25 @@ CALLOPS_CONTACT_IMPORT_WORKERS = env_int("CALLOPS_CONTACT_IMPORT_WORKERS", 0, mi
 # AI calls a person places stay visible in the call log and the review queue.
 CALLOPS_DEMO_REVONT_RECORDS_PER_HOUR = env_int("CALLOPS_DEMO_REVONT_RECORDS_PER_HOUR", 4, minimum=1)
 
+# Every line goes through one handler that masks webhook URL tokens (dashboard/log_redaction.py),
+# Django's own loggers' lines included.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_webhook_tokens": {"()": "dashboard.log_redaction.RedactWebhookTokens"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_webhook_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Without Django's default handlers, which would print the same lines unmasked.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

@@ -184,7 +184,8 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Integration {n}")
     role = "operator"
-    created_by = factory.SubFactory(UserFactory)
+    # Admins make tokens, and a token never does more than its creator may.
+    created_by = factory.SubFactory(UserFactory, is_superuser=True)
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):

@@ -173,7 +173,7 @@ def test_it_filters_the_audit_events(client_as, role_users):
 
 
 def test_it_lists_the_audit_events_for_an_admin_token(role_users):
-    token = ApiTokenFactory(role="admin", created_by=role_users["operator"])
+    token = ApiTokenFactory(role="admin", created_by=role_users["admin"])
     audit_record(action=AuditAction.LOGOUT, target="x")
     response = Client().get(AUDIT, **bearer(token))
     assert response.status_code == 200

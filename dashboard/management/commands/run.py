@@ -145,7 +145,8 @@ class Command(BaseCommand):
         self._start(
             "web",
             [python, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{options['port']}",
-             "--workers", "2", "--threads", "4", "--access-logfile", "-"],
+             "--workers", "2", "--threads", "4", "--access-logfile", "-",
+             "--logger-class", "dashboard.log_redaction.RedactingGunicornLogger"],
             env,
         )  # fmt: skip
 
