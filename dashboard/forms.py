@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.utils import timezone
 
+from dashboard.json_input import JsonInputError, parse_json_text
 from dashboard.models import ROLE_CHOICES, AuditAction
 from dashboard.roles import Role
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind, VendorMode
@@ -142,9 +143,9 @@ class VendorAccountForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc}") from None
+            value = parse_json_text(raw, path=("field",), depth=2)
+        except JsonInputError as exc:
+            raise forms.ValidationError(exc.message_below_field) from None
         if not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, e.g. {"default": 100}.')
         try:
