@@ -6,7 +6,7 @@ non-finite numbers are not JSON, and deep nesting makes Python's json module rai
 RecursionError. This module refuses all of that at the boundary, with the field named:
 
 - the API reads bodies through the parsers below (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES);
-- page forms use `JSONObjectField`, `parse_json_text` or `check_json_value`.
+- page forms use `JSONObjectField`, `parse_json_form_text` or `clean_json_value`.
 
 Limits are settings (CALLOPS_JSON_MAX_*, see `JsonLimits`). A body over the size limit is a
 413 in the API's error shape; anything else is a 400 naming the field. Depth is measured on the
@@ -56,8 +56,8 @@ class JsonLimits:
 
     def describe(self) -> str:
         return (
-            f"Request bodies: at most {self.max_body_bytes:,} bytes (else 413), nested at most "
-            f"{self.max_depth} levels deep, at most {self.max_keys:,} keys per object and "
+            f"JSON and form bodies: at most {self.max_body_bytes:,} bytes (else 413), nested at "
+            f"most {self.max_depth} levels deep, at most {self.max_keys:,} keys per object and "
             f"{self.max_items:,} items per array, text of at most {self.max_string_chars:,} "
             "characters, no NUL characters or lone UTF-16 surrogates, finite numbers only "
             "(else 400 naming the field)."
@@ -314,12 +314,24 @@ class CheckedMultiPartParser(parsers.MultiPartParser):
 
 # ------------------------------------------------------------------------------- page forms
 
+# A form field's value sits where an API body's field does; the form shows the error beside
+# the field, so only the path below it is spelled out.
+_FORM_FIELD: Path = ("field",)
+
+
+def parse_json_form_text(text: str) -> Any:
+    """The JSON a form field holds, parsed and checked, else the form error for the field."""
+    try:
+        return parse_json_text(text, path=_FORM_FIELD, depth=2)
+    except JsonInputError as error:
+        raise forms.ValidationError(error.message_below_field, code="json_input") from None
+
 
 def clean_json_value(value: Any) -> Any:
     """A form field's `value` (e.g. a dict built from key/value rows) if storable, else the
     form error to show beside the field."""
     try:
-        check_json_value(value, path=("field",), depth=2)
+        check_json_value(value, path=_FORM_FIELD, depth=2)
     except JsonInputError as error:
         raise forms.ValidationError(error.message_below_field, code="json_input") from None
     return value
@@ -341,10 +353,7 @@ class JSONObjectField(forms.CharField):
         text = (value or "").strip()
         if not text:
             return {}
-        try:
-            parsed = parse_json_text(text, path=("field",), depth=2)
-        except JsonInputError as error:
-            raise forms.ValidationError(error.message_below_field, code="json_input") from None
+        parsed = parse_json_form_text(text)
         if not isinstance(parsed, dict):
             raise forms.ValidationError("Give a JSON object: { ... }.")
         return parsed

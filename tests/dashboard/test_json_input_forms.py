@@ -12,6 +12,7 @@ from campaigns.models import Campaign
 from contacts.models import Contact
 from tests.dashboard.json_attacks import SIX_MEGABYTES, VALUE_ATTACKS
 from tests.factories import AgentFactory, CampaignFactory, ContactFactory, VendorAccountFactory
+from vendors.models import VendorAccount, VendorKind
 
 NUL = "\x00"
 
@@ -196,3 +197,42 @@ def test_it_answers_413_to_a_six_megabyte_campaign_form(client_as, agent):
     )
     assert response.status_code == 413
     assert not Campaign.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "attack", ["nul_in_a_key", "lone_surrogate_in_a_value", "nesting_100000_deep"]
+)
+def test_it_refuses_hostile_json_in_a_voice_agent_config_without_asking_the_vendor(
+    client_as, make_account, sandbox, attack
+):
+    voice = make_account("voice_platform")
+    response = client_as("operator").post(
+        reverse("calls:agent_new"),
+        {
+            "request_key": "k1",
+            "vendor_account": voice.pk,
+            "name": "Hostile",
+            "config": VALUE_ATTACKS[attack],
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["config"]
+    assert not Agent.objects.filter(name="Hostile").exists()
+    assert sandbox.log("voice_platform", method="POST") == []
+
+
+def test_it_refuses_rate_limits_nested_too_deep_for_json_loads(client_as):
+    response = client_as("admin").post(
+        reverse("settings_vendor_new"),
+        {
+            "kind": VendorKind.REVRAG,
+            "name": "Revrag production",
+            "mode": "live",
+            "base_url_choice": "https://api.revrag.ai",
+            "api_key": "sk-test-1234567890",
+            "rate_limits": VALUE_ATTACKS["nesting_100000_deep"],
+        },
+    )
+    assert response.status_code == 200  # the settings forms answer 200 with their errors
+    assert "Nested more than 32 levels deep" in response.context["form"].errors["rate_limits"][0]
+    assert not VendorAccount.objects.exists()
