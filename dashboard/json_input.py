@@ -101,8 +101,12 @@ class JsonInputError(ValueError):
 # NUL and the UTF-16 surrogate range. json.loads joins a valid surrogate pair into one
 # character, so any surrogate left in a parsed string is a lone one.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_STRING_PATTERN = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_JSON_STRING = re.compile(_STRING_PATTERN, re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 # A JSON string token or a bracket: enough to measure nesting without parsing.
-_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_STRUCTURE = re.compile(_STRING_PATTERN + r"|[\[\]{}]", re.DOTALL)
 _LABEL_CHARS = 60
 
 
@@ -183,6 +187,8 @@ def _check_nesting(text: str, *, path: Path, depth: int, limits: JsonLimits) -> 
     Counts brackets outside strings, stopping at the first level too deep. For a body that is
     an object, the error names the top-level key whose value is too deep.
     """
+    if not _may_nest_deeper_than(text, limits.max_depth - (depth - 1)):
+        return
     level = depth - 1
     names_keys = not path and text.lstrip().startswith("{")
     top_level_key: str | None = None
@@ -203,6 +209,18 @@ def _check_nesting(text: str, *, path: Path, depth: int, limits: JsonLimits) -> 
                 raise JsonInputError(_too_deep(limits), where)
         else:
             level -= 1
+
+
+def _may_nest_deeper_than(text: str, allowed: int) -> bool:
+    """False when `text` surely nests at most `allowed` levels; cheap (regular expressions
+    only), so the exact count above runs only for text that is too deep or not JSON."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    for _ in range(allowed):
+        if not brackets:
+            return False
+        # Each pass removes the innermost level of every nest.
+        brackets = _EMPTY_PAIR.sub("", brackets)
+    return bool(brackets)
 
 
 def _decoded_key(token: str) -> str | None:
