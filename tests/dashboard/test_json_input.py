@@ -54,3 +54,17 @@ def test_it_shows_an_unstorable_key_escaped_in_the_field_name():
         parse_json_text('{"\\ud800x": 1}', limits=LIMITS)
     assert caught.value.field == "\\ud800x"
     caught.value.field.encode("utf-8")  # safe to put in an answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        '{"a": ' + "[" * 100_000,
+        "[{" * 50_000 + "]}" * 50_000,
+        '{"a": "' + "[" * 100_000,
+    ],
+)
+def test_it_refuses_broken_deep_text_without_recursing(text):
+    with pytest.raises(JsonInputError):
+        parse_json_text(text, limits=LIMITS)

@@ -227,3 +227,12 @@ def test_it_documents_the_limits_and_the_413_in_the_schema(client_as):
     create = schema["paths"]["/api/v1/calls/"]["post"]
     assert "413" in create["responses"]
     assert "413" not in schema["paths"]["/api/v1/calls/"]["get"]["responses"]
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000, '{"metadata": ' + "[" * 100_000 + "}" * 100_000])
+def test_it_answers_400_to_a_broken_body_nested_too_deep(client_as, body):
+    response = client_as("operator").post(
+        reverse("contacts_api:list"), body, content_type="application/json"
+    )
+    assert_refused(response, None)
+    assert not Contact.objects.exists()
