@@ -14,6 +14,7 @@ from calls.state import VENDOR_OUTCOMES
 from calls.templating import TemplateError, check_template
 from contacts.models import Contact
 from dashboard.converters import MAX_ID
+from dashboard.json_input import clean_json_value
 from vendors.models import VendorAccount, VendorKind
 
 # Bounds of the database columns, so an absurd number is ignored like any bad filter.
@@ -160,10 +161,11 @@ class NewCallForm(forms.Form):
         return self.padded_rows(self.metadata_rows)
 
     def clean_variables(self) -> dict[str, str]:
-        return _pairs(self.variable_rows, "variable")
+        # The rows are read from the raw POST, past the text fields' own NUL check.
+        return clean_json_value(_pairs(self.variable_rows, "variable"))
 
     def clean_metadata(self) -> dict[str, str]:
-        return _pairs(self.metadata_rows, "metadata key")
+        return clean_json_value(_pairs(self.metadata_rows, "metadata key"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -8,7 +8,6 @@ in `config`, typed as JSON and checked for syntax here; the vendor judges its co
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from dashboard.json_input import parse_json_form_text
 from vendors.models import Speaker, SpeakerStatus, VendorAccount, VendorKind, VoiceFlow
 from vendors.voice_config import MAX_SAMPLES_PER_UPLOAD
 from vendors.voice_platform.samples import ACCEPTED_EXTENSIONS, SAMPLE_MAX_BYTES
@@ -40,12 +40,7 @@ class JsonObjectField(forms.CharField):
         text = super().clean(value).strip()
         if not text:
             return {}
-        try:
-            parsed = json.loads(text)
-        except ValueError as exc:
-            raise forms.ValidationError(
-                f"This is not valid JSON: {exc}", code="json_syntax"
-            ) from None
+        parsed = parse_json_form_text(text)
         if not isinstance(parsed, dict):
             raise forms.ValidationError(
                 'Give a JSON object, e.g. {"prompt": "You are …"}.', code="json_object"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -12,6 +11,7 @@ from calls.selectors import calling_accounts
 from campaigns.models import Campaign, DialState, default_retry_rules
 from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
 from contacts.selectors import contact_time_zones
+from dashboard.json_input import JSONObjectField
 
 DAY_CHOICES = [
     (0, "Mon"),
@@ -22,31 +22,6 @@ DAY_CHOICES = [
     (5, "Sat"),
     (6, "Sun"),
 ]
-
-
-class JSONObjectField(forms.CharField):
-    """A JSON object typed in a textarea."""
-
-    widget = forms.Textarea(attrs={"rows": 4, "class": "code-input"})
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return json.dumps(value, indent=2)
-        return value
-
-    def to_python(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return value
-        text = (value or "").strip()
-        if not text:
-            return {}
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"This is not valid JSON ({exc.msg}).") from None
-        if not isinstance(parsed, dict):
-            raise forms.ValidationError("Give a JSON object: { ... }.")
-        return parsed
 
 
 class CampaignForm(forms.Form):

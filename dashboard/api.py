@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -39,6 +40,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from dashboard import selectors
+from dashboard.json_input import JsonLimits, RequestBodyTooLarge
 from dashboard.models import ApiToken, AuditAction, AuditEvent
 from dashboard.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, primary_role
 
@@ -143,6 +145,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, RequestDataTooBig):  # Django's own cap (DATA_UPLOAD_MAX_MEMORY_SIZE)
+        exc = RequestBodyTooLarge()
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        exc = exceptions.ValidationError([str(exc)])
 
     if not isinstance(exc, exceptions.APIException):
         view_name = type(context.get("view")).__name__
@@ -349,6 +355,9 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
     """drf-spectacular postprocessing hook: every operation documents the shared error body,
     and its free-text query parameters say that NUL characters are refused."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    limits = JsonLimits.from_settings()
+    info = result.setdefault("info", {})
+    info["description"] = f"{info.get('description', '')}\n\n{limits.describe()}".strip()
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in {"get", "post", "put", "patch", "delete"}:
@@ -362,7 +371,7 @@ def add_error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
             if "requestBody" in operation:
                 # DRF answers a body in a content type the endpoint does not parse with 415.
                 statuses["415"] = "The body's content type is not one this endpoint reads."
-                statuses["413"] = "The body is larger than the API accepts."
+                statuses["413"] = f"The body is larger than {limits.max_body_bytes:,} bytes."
             for status, description in statuses.items():
                 responses.setdefault(
                     status,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.urls import reverse
@@ -10,7 +9,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,6 +28,12 @@ from dashboard.api import (
     paginate,
     paginated,
     query_filters,
+)
+from dashboard.json_input import (
+    CheckedFormParser,
+    CheckedMultiPartParser,
+    JsonInputError,
+    parse_json_text,
 )
 from dashboard.roles import Capability, has_capability
 
@@ -51,8 +55,8 @@ class ImportRequestSerializer(serializers.Serializer):
         if not value:
             return None
         try:
-            assignments = json.loads(value)
-        except ValueError:
+            assignments = parse_json_text(value, path=("mapping",), depth=2)
+        except JsonInputError:
             assignments = None
         if not isinstance(assignments, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in assignments.items()
@@ -99,7 +103,7 @@ def _body(contact_import: ContactImport, request: Request) -> dict[str, Any]:
 )
 @api_requires(Capability.EDIT_CONTACTS)
 @api_view(["POST"])
-@parser_classes([MultiPartParser, FormParser])
+@parser_classes([CheckedMultiPartParser, CheckedFormParser])
 def import_contacts(request: Request) -> Response:
     """Upload a contacts CSV; it is imported in the background (poll `status_url`)."""
     payload = ImportRequestSerializer(data=request.data)

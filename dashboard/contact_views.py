@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -46,6 +47,10 @@ def _get_contact(pk: int) -> Contact:
         return selectors.contact_get(pk=pk)
     except Contact.DoesNotExist:
         raise Http404("No such contact.") from None
+
+
+def _status(form: forms.Form) -> int:
+    return 400 if form.is_bound and form.errors else 200
 
 
 def _get_import(pk: int, *, columns: bool = True) -> ContactImport:
@@ -123,7 +128,9 @@ def contact_create(request: HttpRequest) -> HttpResponse:
         contact = services.contact_create(**form.contact_values())
         messages.success(request, f"Contact {contact} created.")
         return redirect("contacts:detail", pk=contact.pk)
-    return render(request, "contacts/contact_form.html", {"form": form, "contact": None})
+    return render(
+        request, "contacts/contact_form.html", {"form": form, "contact": None}, status=_status(form)
+    )
 
 
 @requires(Capability.EDIT_CONTACTS)
@@ -135,7 +142,12 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         services.contact_update(contact=contact, **form.contact_values())
         messages.success(request, f"Contact {contact} saved.")
         return redirect("contacts:detail", pk=contact.pk)
-    return render(request, "contacts/contact_form.html", {"form": form, "contact": contact})
+    return render(
+        request,
+        "contacts/contact_form.html",
+        {"form": form, "contact": contact},
+        status=_status(form),
+    )
 
 
 @requires(Capability.EDIT_CONTACTS)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.utils import timezone
 
+from dashboard.json_input import parse_json_form_text
 from dashboard.models import ROLE_CHOICES, AuditAction
 from dashboard.roles import Role
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind, VendorMode
@@ -141,10 +142,7 @@ class VendorAccountForm(forms.Form):
         raw = self.cleaned_data["rate_limits"].strip()
         if not raw:
             return {}
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise forms.ValidationError(f"This is not valid JSON: {exc}") from None
+        value = parse_json_form_text(raw)
         if not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, e.g. {"default": 100}.')
         try:

@@ -292,6 +292,12 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["dashboard.authentication.ApiTokenRateThrottle"],
+    # DRF's own parsers, bounded and checked by the CALLOPS_JSON_* limits below.
+    "DEFAULT_PARSER_CLASSES": [
+        "dashboard.json_input.CheckedJSONParser",
+        "dashboard.json_input.CheckedFormParser",
+        "dashboard.json_input.CheckedMultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "dashboard.api.api_exception_handler",
 }
 # Requests per API token (DRF rate syntax: N/second, N/minute, N/hour, N/day).
@@ -351,6 +357,14 @@ CALLOPS_CONTACT_IMPORT_WORKERS = env_int("CALLOPS_CONTACT_IMPORT_WORKERS", 0, mi
 # `make run`: how many new Revont records (human reps' calls) the sandbox makes an hour, so the
 # AI calls a person places stay visible in the call log and the review queue.
 CALLOPS_DEMO_REVONT_RECORDS_PER_HOUR = env_int("CALLOPS_DEMO_REVONT_RECORDS_PER_HOUR", 4, minimum=1)
+# What an API body (and a page form's JSON field) may hold (dashboard/json_input.py): a larger
+# body is a 413, anything past the other limits a 400 naming the field. 100,000 items per array
+# is what POST /api/v1/campaigns/ takes as picked contacts.
+CALLOPS_JSON_MAX_BODY_BYTES = env_int("CALLOPS_JSON_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1)
+CALLOPS_JSON_MAX_DEPTH = env_int("CALLOPS_JSON_MAX_DEPTH", 32, minimum=2)
+CALLOPS_JSON_MAX_KEYS = env_int("CALLOPS_JSON_MAX_KEYS", 1000, minimum=1)
+CALLOPS_JSON_MAX_ITEMS = env_int("CALLOPS_JSON_MAX_ITEMS", 100_000, minimum=1)
+CALLOPS_JSON_MAX_STRING_CHARS = env_int("CALLOPS_JSON_MAX_STRING_CHARS", 65_536, minimum=1)
 
 # Every line goes through one handler that masks webhook URL tokens (dashboard/log_redaction.py),
 # Django's own loggers' lines included.

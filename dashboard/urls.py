@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/docs/", views.api_docs, name="api_docs"),
 ]
 
+handler400 = "dashboard.views.bad_request"
 handler404 = "dashboard.views.not_found"

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.defaults import bad_request as default_bad_request
 from django.views.defaults import page_not_found
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -24,6 +28,7 @@ from dashboard.forms import (
     UserRoleForm,
     VendorAccountForm,
 )
+from dashboard.json_input import RequestBodyTooLarge
 from dashboard.models import ApiToken, AuditAction, AuditEvent
 from dashboard.roles import Capability, public, requires
 from dashboard.selectors import overview_counts
@@ -457,3 +462,16 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         body = {"error": {"code": "not_found", "message": "No such API endpoint."}}
         return JsonResponse(body, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 that says so (Django's default: 400)."""
+    if not isinstance(exception, RequestDataTooBig):
+        return default_bad_request(request, exception)
+    if request.path.startswith("/api/"):
+        error = RequestBodyTooLarge()
+        body = {"error": {"code": error.default_code, "message": str(error.detail)}}
+        return JsonResponse(body, status=413)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    page = loader.render_to_string("413.html", {"limit_bytes": limit})
+    return HttpResponse(page, status=413)

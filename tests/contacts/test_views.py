@@ -91,7 +91,7 @@ def test_it_creates_a_contact_with_a_normalized_number(client_as):
 
 def test_it_refuses_a_bad_number_with_its_reason(client_as):
     response = client_as("operator").post(reverse("contacts:create"), {"phone": "+1 555 0100"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "This number cannot be used: not a valid number for region US." in (
         response.content.decode()
     )
