@@ -72,7 +72,8 @@ def _multipart_as_clients_send_it(ctx, value):
     # Werkzeug encodes an empty form field without the blank line that browsers, requests and
     # curl send (pallets/werkzeug#2639), and Django's parser drops such a part unseen: the
     # in-process requests would then differ from what real clients send. Encode as requests does.
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not value:
+        # Nothing to send: requests would send no body and no Content-Type at all.
         return _werkzeug_multipart(ctx, value)
     files, data = prepare_multipart_parts(ctx, value)
     prepared = requests.PreparedRequest()
