@@ -55,26 +55,6 @@ def assert_no_token_in(output: str, tokens: list[str]) -> None:
         assert f"{token[:4]}****" in output  # the line was written, masked
 
 
-def make_run_gunicorn_command(monkeypatch, tmp_path: Path, port: int) -> list[str]:
-    """The web command `make run` (manage.py run) starts, captured instead of spawned."""
-    spawned: dict[str, list[str]] = {}
-    monkeypatch.setattr(settings, "VAR_DIR", tmp_path)
-    monkeypatch.setattr(run_command, "call_command", lambda *args, **kwargs: None)
-    monkeypatch.setattr(run_command, "seed_users", list)
-    monkeypatch.setattr(run_command, "seed_contacts", lambda: None)
-    monkeypatch.setattr(run_command.Command, "_start_sandbox", lambda self, port, speed: [])
-    monkeypatch.setattr(run_command.Command, "_watch", lambda self: None)
-    monkeypatch.setattr(
-        run_command.Command,
-        "_spawn",
-        lambda self, name, command, env, **kwargs: spawned.setdefault(name, command),
-    )
-    command = run_command.Command(stdout=io.StringIO())
-    command.children = []
-    command._run({"port": port, "sandbox_port": 1, "sandbox_speed": 4.0})
-    return spawned["web"]
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -111,7 +91,7 @@ def test_it_masks_webhook_tokens_in_a_real_gunicorn_started_as_make_run_does(
 ):
     callcov, revrag = accounts
     port = free_port()
-    command = make_run_gunicorn_command(monkeypatch, tmp_path, port)
+    command = run_command.web_command(port)  # exactly what make run starts
     assert "--access-logfile" in command
     env = child_process_env(
         CALLOPS_VAR_DIR=str(tmp_path),

@@ -87,7 +87,7 @@ def test_it_creates_a_flow_and_an_agent_then_shows_its_page(
         )
     page.reload()
     assert page.locator(".kpi").first.inner_text().startswith("2")
-    assert "90 s" in page.locator(".kpis").inner_text()
+    assert "1 min 30 s" in page.locator(".kpis").inner_text()
     screenshot("agent-page")
 
     # Usable at once: the new-call form offers it.

@@ -45,6 +45,15 @@ SANDBOX_KEY_STYLE = {"callcov": "sk_test_", "revor": "sk-revor-"}
 WORKER_NODE = "callops-worker@%h"
 
 
+def web_command(port: int) -> list[str]:
+    """The web server `make run` starts: gunicorn with an access log that masks webhook tokens."""
+    return [
+        sys.executable, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--workers", "2", "--threads", "4", "--access-logfile", "-",
+        "--logger-class", "dashboard.log_redaction.RedactingGunicornLogger",
+    ]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Run the web server, a Celery worker, Celery beat and the vendor sandbox together."
 
@@ -142,13 +151,7 @@ class Command(BaseCommand):
              "--schedule", str(var_dir / "celerybeat-schedule")],
             env,
         )  # fmt: skip
-        self._start(
-            "web",
-            [python, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{options['port']}",
-             "--workers", "2", "--threads", "4", "--access-logfile", "-",
-             "--logger-class", "dashboard.log_redaction.RedactingGunicornLogger"],
-            env,
-        )  # fmt: skip
+        self._start("web", web_command(options["port"]), env)
 
         url = f"http://127.0.0.1:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"\ncallops is starting at {url}"))
