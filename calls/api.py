@@ -17,6 +17,22 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api import (
+    PAGINATION_PARAMETERS,
+    KeysetPagination,
+    OptionalBoolean,
+    ReadModelSerializer,
+    api_requires,
+    error_doc,
+    error_response,
+    paginate,
+    paginated,
+    query_filters,
+)
+from accounts.audit import audit_record
+from accounts.converters import MAX_ID
+from accounts.models import AuditAction
+from accounts.roles import Capability, has_capability
 from calls.forms import MAX_SECONDS
 from calls.models import (
     Agent,
@@ -38,22 +54,6 @@ from calls.selectors import (
 from calls.services import CallRejected, call_create
 from calls.webhooks import webhook_replay
 from contacts.models import Contact
-from dashboard.api import (
-    PAGINATION_PARAMETERS,
-    KeysetPagination,
-    OptionalBoolean,
-    ReadModelSerializer,
-    api_requires,
-    error_doc,
-    error_response,
-    paginate,
-    paginated,
-    query_filters,
-)
-from dashboard.audit import audit_record
-from dashboard.converters import MAX_ID
-from dashboard.models import AuditAction
-from dashboard.roles import Capability, has_capability
 from vendors.models import VendorAccount
 
 

@@ -8,13 +8,13 @@ from django import forms
 from django.apps import apps
 from django.http import QueryDict
 
+from accounts.converters import MAX_ID
+from accounts.json_input import clean_json_value
 from calls.models import Agent, CallOutcome, CallState, FollowUpChannel, PostCallRule
 from calls.selectors import CallFilters, calling_accounts
 from calls.state import VENDOR_OUTCOMES
 from calls.templating import TemplateError, check_template
 from contacts.models import Contact
-from dashboard.converters import MAX_ID
-from dashboard.json_input import clean_json_value
 from vendors.models import VendorAccount, VendorKind
 
 # Bounds of the database columns, so an absurd number is ignored like any bad filter.

@@ -12,10 +12,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.roles import Capability, requires
 from calls import post_call, selectors
 from calls.forms import PostCallRuleForm
 from calls.models import PostCallRule, PostCallStep
-from dashboard.roles import Capability, requires
 from vendors.models import VendorAccount, VendorKind
 
 

@@ -19,6 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from calls.models import (
     LIVE_STATES,
     Agent,
@@ -41,8 +43,6 @@ from calls.webhooks import unmatched_webhooks_for, webhook_replay
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import is_on_do_not_call
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction
 from vendors.errors import VendorError, VendorNotFound, VendorRateLimited, VendorUnavailable
 from vendors.models import VendorAccount, VendorKind
 from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for

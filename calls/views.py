@@ -21,6 +21,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
+from accounts.roles import Capability, has_capability, requires
 from calls import selectors, services
 from calls.forms import CallFilterForm, NewCallForm
 from calls.models import (
@@ -35,9 +38,6 @@ from calls.services import CallRejected, call_create
 from calls.voice_views import agents_page_extras
 from calls.webhooks import webhook_replay
 from contacts.csv_export import inert_cell
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction
-from dashboard.roles import Capability, has_capability, requires
 from vendors.text import load_vendor_json
 
 # How often a live call's page asks for news (seconds); the template uses it too.

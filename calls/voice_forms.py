@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from dashboard.json_input import parse_json_form_text
+from accounts.json_input import parse_json_form_text
 from vendors.models import Speaker, SpeakerStatus, VendorAccount, VendorKind, VoiceFlow
 from vendors.voice_config import MAX_SAMPLES_PER_UPLOAD
 from vendors.voice_platform.samples import ACCEPTED_EXTENSIONS, SAMPLE_MAX_BYTES

@@ -18,6 +18,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
+from accounts.roles import Capability, has_capability, requires
 from calls.agent_config import voice_agent_create, voice_configuration_refresh
 from calls.voice_forms import (
     SampleUploadForm,
@@ -26,9 +29,6 @@ from calls.voice_forms import (
     VoiceFlowForm,
     voice_accounts,
 )
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction
-from dashboard.roles import Capability, has_capability, requires
 from vendors.models import Speaker, SpeakerStatus, VendorAccount, VoiceFlow
 from vendors.voice_config import (
     Availability,

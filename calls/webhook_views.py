@@ -12,8 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.roles import public
 from calls.webhooks import webhook_store
-from dashboard.roles import public
 from vendors.errors import WebhookRejected
 from vendors.models import VendorAccount
 

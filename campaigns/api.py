@@ -16,11 +16,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from calls.models import Agent
-from campaigns import selectors, services
-from campaigns.models import Campaign
-from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
-from dashboard.api import (
+from accounts.api import (
     PAGINATION_PARAMETERS,
     ReadModelSerializer,
     api_requires,
@@ -29,10 +25,14 @@ from dashboard.api import (
     paginate,
     paginated,
 )
-from dashboard.audit import audit_record
-from dashboard.converters import MAX_ID
-from dashboard.models import AuditAction
-from dashboard.roles import Capability, has_capability
+from accounts.audit import audit_record
+from accounts.converters import MAX_ID
+from accounts.models import AuditAction
+from accounts.roles import Capability, has_capability
+from calls.models import Agent
+from campaigns import selectors, services
+from campaigns.models import Campaign
+from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
 from vendors.models import VendorAccount
 
 

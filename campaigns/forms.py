@@ -6,12 +6,12 @@ from typing import Any
 
 from django import forms
 
+from accounts.json_input import JSONObjectField
 from calls.models import Agent
 from calls.selectors import calling_accounts
 from campaigns.models import Campaign, DialState, default_retry_rules
 from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
 from contacts.selectors import contact_time_zones
-from dashboard.json_input import JSONObjectField
 
 DAY_CHOICES = [
     (0, "Mon"),

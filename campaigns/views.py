@@ -11,13 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
+from accounts.roles import Capability, has_capability, requires
 from calls.selectors import post_call_rule_list
 from campaigns import selectors, services
 from campaigns.forms import DAY_CHOICES, CampaignForm, EntryFilterForm
 from campaigns.models import Campaign, CampaignStatus
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction
-from dashboard.roles import Capability, has_capability, requires
 
 # How often a running campaign's counters refresh (seconds); the template uses it too.
 POLL_SECONDS = 3

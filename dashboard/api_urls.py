@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from dashboard import api
+from accounts import api
 
 urlpatterns = [
     path("", include("calls.api_urls")),

@@ -12,11 +12,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from contacts import selectors, services
-from contacts.csv_import import FIELDS, CsvFileError, mapping_from_headers
-from contacts.models import Contact, ContactImport, DuplicatePolicy, ImportStatus
-from contacts.phones import PhoneError, PhoneResult, normalize_phone
-from dashboard.api import (
+from accounts.api import (
     ERROR_SCHEMA,
     PAGINATION_PARAMETERS,
     KeysetPagination,
@@ -29,13 +25,17 @@ from dashboard.api import (
     paginated,
     query_filters,
 )
-from dashboard.json_input import (
+from accounts.json_input import (
     CheckedFormParser,
     CheckedMultiPartParser,
     JsonInputError,
     parse_json_text,
 )
-from dashboard.roles import Capability, has_capability
+from accounts.roles import Capability, has_capability
+from contacts import selectors, services
+from contacts.csv_import import FIELDS, CsvFileError, mapping_from_headers
+from contacts.models import Contact, ContactImport, DuplicatePolicy, ImportStatus
+from contacts.phones import PhoneError, PhoneResult, normalize_phone
 
 
 class ImportRequestSerializer(serializers.Serializer):

@@ -15,6 +15,9 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
+from accounts.roles import Capability, has_capability, requires
 from calls.views import EchoBuffer
 from contacts import selectors, services
 from contacts.csv_export import inert_cell
@@ -30,10 +33,7 @@ from contacts.csv_import import (
 )
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
-from dashboard.audit import audit_record
 from dashboard.customer_push_views import voice_accounts as push_voice_accounts
-from dashboard.models import AuditAction
-from dashboard.roles import Capability, has_capability, requires
 
 PAGE_SIZE = 50
 

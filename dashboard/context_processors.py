@@ -5,7 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
-from dashboard.roles import Capability, has_capability, primary_role
+from accounts.roles import Capability, has_capability, primary_role
 from vendors.models import VendorAccount, VendorKind
 
 # The main navigation: (label, URL name, capability needed to see and open it).

@@ -14,6 +14,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
+from accounts.roles import Capability, requires
 from contacts import selectors
 from contacts.customer_push import (
     BATCH_SIZE,
@@ -25,9 +28,6 @@ from contacts.customer_push import (
     rows_of,
 )
 from contacts.models import Contact, CustomerPush, PushRowStatus
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction
-from dashboard.roles import Capability, requires
 from vendors.models import VendorAccount, VendorKind
 
 PAGE_SIZE = 50

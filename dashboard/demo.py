@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from accounts.roles import Role
 from calls.models import Agent, Call, CallReview, CallState, PostCallRule
 from calls.reviews import review_save
 from calls.revont_import import revont_import
@@ -24,7 +25,6 @@ from calls.services import agents_sync
 from campaigns.models import Campaign
 from campaigns.services import CampaignError, campaign_save, campaign_transition
 from contacts.models import Contact
-from dashboard.roles import Role
 from vendors.errors import VendorError
 from vendors.models import VendorAccount, VendorKind
 from vendors.services import vendor_client_for

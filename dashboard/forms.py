@@ -11,9 +11,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.utils import timezone
 
-from dashboard.json_input import parse_json_form_text
-from dashboard.models import ROLE_CHOICES, AuditAction
-from dashboard.roles import Role
+from accounts.json_input import parse_json_form_text
+from accounts.models import ROLE_CHOICES, AuditAction
+from accounts.roles import Role
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind, VendorMode
 from vendors.ratelimit import configured_limits
 

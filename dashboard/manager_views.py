@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.roles import Capability, requires
 from calls import reviews
 from calls.forms import CallFilterForm
 from calls.models import Call, CallState
@@ -19,7 +20,6 @@ from calls.selectors import call_filter_options, call_transcript
 from calls.views import EchoBuffer
 from contacts.csv_export import inert_cell
 from dashboard import analytics as stats
-from dashboard.roles import Capability, requires
 
 # --- Review queue --------------------------------------------------------------------------------
 

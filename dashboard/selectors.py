@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
+from accounts.roles import Role
 from calls.models import LIVE_STATES, TERMINAL_STATES, Call, CallState, WebhookEvent, WebhookStatus
 from calls.state import CONNECTED_OUTCOMES
 from campaigns.models import ACTIVE_CAMPAIGN_STATUSES, Campaign
 from contacts.models import Contact
-from dashboard.models import ApiToken, AuditEvent, Heartbeat
-from dashboard.roles import Role
+from dashboard.models import Heartbeat
 from vendors.models import RateWindowSource, VendorAccount
 from vendors.ratelimit import DEFAULT_GROUP, RateLimit, configured_limits
 
@@ -312,40 +312,6 @@ def user_get(*, pk: int) -> Any:
 
 
 # ---------------------------------------------------------------------------- settings: tokens
-
-
-def api_token_list() -> QuerySet[ApiToken]:
-    return ApiToken.objects.select_related("created_by").order_by("revoked_at", "-created_at")
-
-
-# ----------------------------------------------------------------------------- settings: audit
-
-
-def audit_event_list(
-    *,
-    action: str | None = None,
-    actor: str | None = None,
-    since: datetime | date | None = None,
-    until: datetime | date | None = None,
-) -> QuerySet[AuditEvent]:
-    """Audit events, newest first. A date `until` includes that whole day."""
-    events = AuditEvent.objects.all()
-    if action:
-        events = events.filter(action=action)
-    if actor:
-        events = events.filter(actor_label__icontains=actor)
-    if since is not None:
-        events = events.filter(at__gte=_moment(since, end_of_day=False))
-    if until is not None:
-        events = events.filter(at__lt=_moment(until, end_of_day=True))
-    return events.order_by("-at", "-id")
-
-
-def _moment(value: datetime | date, *, end_of_day: bool) -> datetime:
-    if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    day = value + timedelta(days=1) if end_of_day else value
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 # Heartbeat.name is at most 50 characters; longer worker names are hashed.

@@ -17,10 +17,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from dashboard.audit import audit_record
-from dashboard.authentication import generate_token
-from dashboard.models import ApiToken, AuditAction, Heartbeat
-from dashboard.roles import Role
+from accounts.audit import audit_record
+from accounts.authentication import generate_token
+from accounts.models import ApiToken, AuditAction
+from accounts.roles import Role
+from dashboard.models import Heartbeat
 from dashboard.selectors import active_admin_count, primary_role_of, worker_probe_name
 from vendors.errors import VendorError
 from vendors.models import VendorAccount, VendorKind

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "template_partials.apps.SimpleAppConfig",
     "axes",
     "csp",
+    "accounts",
     "dashboard",
     "vendors",
     "contacts",
@@ -285,20 +286,20 @@ CELERY_TIMEZONE = "UTC"
 REST_FRAMEWORK = {
     # A token first: its authenticate_header makes DRF answer 401 to a request without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "dashboard.authentication.ApiTokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["dashboard.authentication.ApiTokenRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.authentication.ApiTokenRateThrottle"],
     # DRF's own parsers, bounded and checked by the CALLOPS_JSON_* limits below.
     "DEFAULT_PARSER_CLASSES": [
-        "dashboard.json_input.CheckedJSONParser",
-        "dashboard.json_input.CheckedFormParser",
-        "dashboard.json_input.CheckedMultiPartParser",
+        "accounts.json_input.CheckedJSONParser",
+        "accounts.json_input.CheckedFormParser",
+        "accounts.json_input.CheckedMultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "dashboard.api.api_exception_handler",
+    "EXCEPTION_HANDLER": "accounts.api.api_exception_handler",
 }
 # Requests per API token (DRF rate syntax: N/second, N/minute, N/hour, N/day).
 CALLOPS_API_RATE = env_str("CALLOPS_API_RATE", "600/min")
@@ -323,7 +324,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "dashboard.api.add_error_responses",
+        "accounts.api.add_error_responses",
     ],
 }
 

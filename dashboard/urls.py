@@ -1,6 +1,7 @@
 from django.urls import include, path
 
-from dashboard import api, converters, manager_views, views
+from accounts import api, converters
+from dashboard import manager_views, views
 
 # <id:...> path converter, registered before any app's URLs are read.
 ID_CONVERTER = converters.IdConverter

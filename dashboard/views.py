@@ -18,8 +18,12 @@ from django.views.defaults import bad_request as default_bad_request
 from django.views.defaults import page_not_found
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts import selectors as account_selectors
+from accounts.audit import audit_record
+from accounts.json_input import RequestBodyTooLarge
+from accounts.models import ApiToken, AuditAction, AuditEvent
+from accounts.roles import Capability, public, requires
 from dashboard import selectors, services
-from dashboard.audit import audit_record
 from dashboard.forms import (
     ApiTokenForm,
     AuditFilterForm,
@@ -28,9 +32,6 @@ from dashboard.forms import (
     UserRoleForm,
     VendorAccountForm,
 )
-from dashboard.json_input import RequestBodyTooLarge
-from dashboard.models import ApiToken, AuditAction, AuditEvent
-from dashboard.roles import Capability, public, requires
 from dashboard.selectors import overview_counts
 from dashboard.usage import account_usage, vendor_usage
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind
@@ -375,7 +376,9 @@ def user_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires(Capability.MANAGE_SETTINGS)
 def token_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/settings_tokens.html", {"tokens": selectors.api_token_list()})
+    return render(
+        request, "dashboard/settings_tokens.html", {"tokens": account_selectors.api_token_list()}
+    )
 
 
 @requires(Capability.MANAGE_SETTINGS)
@@ -437,7 +440,7 @@ AUDIT_PAGE_SIZE = 50
 @requires(Capability.MANAGE_SETTINGS)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    events = selectors.audit_event_list(**form.filters())
+    events = account_selectors.audit_event_list(**form.filters())
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from dashboard.roles import Role
+from accounts.roles import Role
 
 # The vendor sandbox fixtures (`sandbox`, `make_account`, `webhook_receiver`) for every folder.
 pytest_plugins = ["tests.sandbox"]

@@ -180,7 +180,7 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
     """An API token; the built object carries its plaintext as `.plaintext` (never stored)."""
 
     class Meta:
-        model = "dashboard.ApiToken"
+        model = "accounts.ApiToken"
 
     name = factory.Sequence(lambda n: f"Integration {n}")
     role = "operator"
@@ -189,7 +189,7 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        from dashboard.authentication import generate_token
+        from accounts.authentication import generate_token
 
         new = generate_token()
         kwargs.setdefault("prefix", new.prefix)

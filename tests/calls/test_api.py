@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from accounts.roles import Role
 from calls.models import Agent, Call, CallState
 from calls.services import agents_sync
 from contacts.models import DoNotCallEntry
-from dashboard.roles import Role
 from dashboard.services import api_token_create
 from tests.factories import CallFactory
 

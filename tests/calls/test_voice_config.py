@@ -14,10 +14,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import AuditEvent
 from calls.forms import NewCallForm
 from calls.models import Agent
 from campaigns.forms import CampaignForm
-from dashboard.models import AuditEvent
 from vendors.models import RateBudget, Speaker, SpeakerSample, VoiceFlow
 from vendors.voice_config import try_again_message
 from vendors.voice_platform.samples import SampleRefused, check_sample

@@ -1,7 +1,7 @@
 from django.urls import reverse
 
+from accounts.models import AuditAction, AuditEvent
 from calls.models import WebhookEvent, WebhookStatus
-from dashboard.models import AuditAction, AuditEvent
 from tests.factories import WebhookEventFactory
 
 

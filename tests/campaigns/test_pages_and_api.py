@@ -7,8 +7,8 @@ import json
 import pytest
 from django.urls import reverse
 
+from accounts.models import AuditAction, AuditEvent
 from campaigns.models import Campaign, CampaignStatus, DialEntry
-from dashboard.models import AuditAction, AuditEvent
 from tests.factories import (
     AgentFactory,
     CampaignFactory,

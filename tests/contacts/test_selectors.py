@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.models import AuditAction, AuditEvent
 from contacts import services
 from contacts.selectors import do_not_call_numbers, is_on_do_not_call
-from dashboard.models import AuditAction, AuditEvent
 from tests.factories import DoNotCallEntryFactory
 
 pytestmark = pytest.mark.django_db

@@ -24,11 +24,11 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.transport.requests import prepare_multipart_parts
 from schemathesis.transport.wsgi import WSGI_TRANSPORT
 
+from accounts.audit import audit_record
+from accounts.converters import MAX_ID
+from accounts.models import AuditAction
 from calls.models import CallOutcome, CallState, WebhookStatus
 from campaigns.models import CampaignKind, CampaignStatus
-from dashboard.audit import audit_record
-from dashboard.converters import MAX_ID
-from dashboard.models import AuditAction
 from tests.factories import (
     AgentFactory,
     ApiTokenFactory,

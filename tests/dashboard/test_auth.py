@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dashboard.models import AuditAction, AuditEvent
-from dashboard.roles import Role
+from accounts.models import AuditAction, AuditEvent
+from accounts.roles import Role
 from tests.conftest import PASSWORD
 
 

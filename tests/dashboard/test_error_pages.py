@@ -6,7 +6,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import path
 
-from dashboard.roles import Capability, denied_reason
+from accounts.roles import Capability, denied_reason
 
 
 def test_it_names_the_roles_that_may_open_a_page():

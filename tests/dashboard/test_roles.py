@@ -13,7 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
-from dashboard.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, requires
+from accounts.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, requires
 from tests import factories
 
 ROLES = ("anonymous", "operator", "manager", "admin")
@@ -167,7 +167,7 @@ def test_it_gives_every_url_an_access_rule():
 
 
 def test_it_expects_401_from_an_api_view_for_anonymous_requests():
-    from dashboard import api
+    from accounts import api
 
     assert is_api_view(api.me)
     assert expected_status("api_me", api.me, "anonymous") == 401

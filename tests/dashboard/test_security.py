@@ -18,8 +18,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import Role
 from dashboard import demo, services
-from dashboard.roles import Role
 from tests.conftest import PASSWORD
 from vendors.models import VendorAccount, VendorKind
 

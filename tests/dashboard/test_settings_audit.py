@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction, AuditEvent
+from accounts.audit import audit_record
+from accounts.models import AuditAction, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from dashboard.authentication import hash_secret, split_token
-from dashboard.models import ApiToken, AuditAction, AuditEvent
+from accounts.authentication import hash_secret, split_token
+from accounts.models import ApiToken, AuditAction, AuditEvent
 from tests.factories import ApiTokenFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from accounts.models import AuditAction, AuditEvent
+from accounts.roles import Capability, Role, has_capability, primary_role
 from dashboard import services
-from dashboard.models import AuditAction, AuditEvent
-from dashboard.roles import Capability, Role, has_capability, primary_role
 
 pytestmark = pytest.mark.django_db
 

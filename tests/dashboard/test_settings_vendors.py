@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.models import AuditAction, AuditEvent
+from accounts.models import AuditAction, AuditEvent
 from tests.factories import VendorAccountFactory
 from vendors.models import RateBudget, VendorAccount, VendorKind
 

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from dashboard.models import AuditEvent
+from accounts.models import AuditEvent
 
 
 def test_it_registers_the_webhook_once_and_keeps_the_signing_secret(

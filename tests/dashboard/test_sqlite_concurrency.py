@@ -8,14 +8,14 @@ import sys
 import pytest
 from django.db import connection
 
-from dashboard.models import AuditEvent
+from accounts.models import AuditEvent
 from tests.utils import child_process_env
 
 WRITER = """
 import django
 django.setup()
 from django.db import transaction
-from dashboard.models import AuditEvent
+from accounts.models import AuditEvent
 for n in range({rows}):
     with transaction.atomic():
         # Read then write in one transaction: the pattern that deadlocks under DEFERRED.

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.models import AuditEvent
 from calls.models import Call, CallState
-from dashboard.models import AuditEvent
 from dashboard.usage import account_usage, month_start
 from tests.factories import (
     CallFactory,

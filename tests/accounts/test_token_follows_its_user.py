@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from dashboard.roles import Role
+from accounts.roles import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 import pytest
 
-from dashboard.audit import audit_record
-from dashboard.models import AuditAction, AuditEvent
+from accounts.audit import audit_record
+from accounts.models import AuditAction, AuditEvent
 
 
 def test_it_refuses_to_change_an_audit_event(db):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.json_input import JsonInputError, JsonLimits, check_json_value, parse_json_text
+from accounts.json_input import JsonInputError, JsonLimits, check_json_value, parse_json_text
 
 LIMITS = JsonLimits(
     max_body_bytes=10_000_000,

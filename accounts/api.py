@@ -2,7 +2,7 @@
 
 Reuse:
 
-    from dashboard.api import api_requires, paginate, paginated, error_response
+    from accounts.api import api_requires, paginate, paginated, error_response
 
     @extend_schema(responses=paginated(CallSerializer))
     @api_requires(Capability.VIEW_CALLS)   # above @api_view: sets permission + role-matrix rule
@@ -39,10 +39,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from dashboard import selectors
-from dashboard.json_input import JsonLimits, RequestBodyTooLarge
-from dashboard.models import ApiToken, AuditAction, AuditEvent
-from dashboard.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, primary_role
+from accounts import selectors
+from accounts.json_input import JsonLimits, RequestBodyTooLarge
+from accounts.models import ApiToken, AuditAction, AuditEvent
+from accounts.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, primary_role
 
 logger = logging.getLogger(__name__)
 

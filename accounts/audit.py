@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from dashboard.models import AuditAction, AuditEvent
+from accounts.models import AuditAction, AuditEvent
 
 
 def client_ip(request: HttpRequest | None) -> str | None:

@@ -25,8 +25,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from dashboard.models import ApiToken, TokenPrincipal
-from dashboard.roles import Role, roles_within
+from accounts.models import ApiToken, TokenPrincipal
+from accounts.roles import Role, roles_within
 
 TOKEN_SCHEME = "cop"  # noqa: S105 - the visible prefix of every token, not a secret
 AUTH_KEYWORDS = (b"bearer", b"token")
@@ -82,7 +82,7 @@ def principal_for(token: ApiToken) -> TokenPrincipal:
         is_staff=False,
         is_superuser=False,
     )
-    # dashboard.roles reads this cache before any group: these are the principal's only roles.
+    # accounts.roles reads this cache before any group: these are the principal's only roles.
     principal._callops_roles = roles_within(Role(token.role), creator)  # type: ignore[attr-defined]
     principal.api_token = token
     return principal
@@ -161,7 +161,7 @@ class ApiTokenRateThrottle(SimpleRateThrottle):
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "dashboard.authentication.ApiTokenAuthentication"
+    target_class = "accounts.authentication.ApiTokenAuthentication"
     name = "apiToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

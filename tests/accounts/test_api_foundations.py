@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import exceptions
 
-from dashboard.api import api_exception_handler
-from dashboard.audit import audit_record
-from dashboard.authentication import principal_for
-from dashboard.models import ApiToken, AuditAction, AuditEvent
-from dashboard.roles import ROLE_CAPABILITIES, Role
+from accounts.api import api_exception_handler
+from accounts.audit import audit_record
+from accounts.authentication import principal_for
+from accounts.models import ApiToken, AuditAction, AuditEvent
+from accounts.roles import ROLE_CAPABILITIES, Role
 from tests.factories import ApiTokenFactory
 
 pytestmark = pytest.mark.django_db
