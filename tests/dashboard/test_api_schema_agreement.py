@@ -136,3 +136,12 @@ def _operator():
     user = User.objects.create_user("ops")
     user.groups.add(Group.objects.get_or_create(name="operator")[0])
     return user
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/contacts/?q=+", "/api/v1/calls/?q=+&reason=+", "/api/v1/audit-events/?actor=+"],
+)
+def test_it_reads_a_search_of_only_spaces_as_no_filter(client_as, path):
+    answer = client_as("admin").get(path)
+    assert answer.status_code == 200, answer.content
