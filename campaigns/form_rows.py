@@ -51,13 +51,13 @@ def add_row_fields(form: forms.Form) -> None:
         )
     for n in range(VARIABLE_ROWS):
         form.fields[f"var_name_{n}"] = forms.CharField(
-            required=False, max_length=100, label=f"Variable {n + 1}: name"
+            required=False, max_length=100, label=f"Variable {n + 1}"
         )
         form.fields[f"var_source_{n}"] = forms.ChoiceField(
-            choices=CONTACT_SOURCES, required=False, label=f"Variable {n + 1}: filled from"
+            choices=CONTACT_SOURCES, required=False, label=f"Variable {n + 1} filled from"
         )
         form.fields[f"var_text_{n}"] = forms.CharField(
-            required=False, max_length=500, label=f"Variable {n + 1}: text"
+            required=False, max_length=500, label=f"Variable {n + 1} text"
         )
 
 

@@ -71,7 +71,7 @@ class CampaignForm(forms.Form):
     audience_search = forms.CharField(
         required=False,
         max_length=200,
-        label="Contacts matching",
+        label="Search text",
         help_text="Name, number or email; empty for every contact.",
     )
     audience_time_zone = forms.ChoiceField(required=False, label="In time zone")
