@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
+from django.conf import settings
+from django.forms.utils import ErrorDict
 
-from accounts.json_input import JSONObjectField
 from calls.models import Agent
-from calls.selectors import calling_accounts
+from calls.selectors import agents_for_account, calling_accounts
+from campaigns.form_rows import (
+    add_row_fields,
+    clean_retry_rows,
+    clean_variable_rows,
+    retry_rows,
+    row_initial,
+    variable_rows,
+)
 from campaigns.models import Campaign, DialState, default_retry_rules
-from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
+from campaigns.services import EDITABLE_FIELDS
+from contacts.models import Contact
 from contacts.selectors import contact_time_zones
 
 DAY_CHOICES = [
@@ -23,49 +35,76 @@ DAY_CHOICES = [
     (6, "Sun"),
 ]
 
+AUDIENCE_MODES = [("filter", "Contacts matching a filter"), ("pick", "Contacts I pick")]
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(available_timezones())]
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time as the user typed it (no zone): the form applies the zone they chose."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def to_python(self, value: Any) -> datetime | None:
+        if isinstance(value, str) and value.strip():
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise forms.ValidationError("Give a date and time, as 2026-03-01 09:00.") from None
+            return parsed.replace(tzinfo=None)
+        return super().to_python(value)
+
 
 class CampaignForm(forms.Form):
     name = forms.CharField(max_length=200)
     vendor_account = forms.ModelChoiceField(queryset=calling_accounts(), label="Vendor account")
     agent = forms.ModelChoiceField(
-        queryset=Agent.objects.filter(is_active=True).select_related("vendor_account"),
-        help_text="An agent of the chosen account.",
+        queryset=Agent.objects.none(),
+        error_messages={"invalid_choice": "Choose one of the chosen account's agents."},
+        help_text="The agents of the chosen vendor account.",
+    )
+    audience_mode = forms.ChoiceField(
+        choices=AUDIENCE_MODES, widget=forms.RadioSelect, label="Audience", initial="filter"
     )
     audience_search = forms.CharField(
         required=False,
         max_length=200,
-        label="Audience: contacts matching",
+        label="Search text",
         help_text="Name, number or email; empty for every contact.",
     )
-    audience_time_zone = forms.ChoiceField(required=False, label="Audience: time zone")
-    contact_ids = forms.CharField(
-        required=False,
-        label="Or pick contacts (ids)",
-        help_text="Comma-separated contact ids; replaces the search when given.",
+    audience_time_zone = forms.ChoiceField(required=False, label="In time zone")
+    audience_created_from = forms.DateField(
+        required=False, label="Added from", widget=forms.DateInput(attrs={"type": "date"})
     )
-    variables_template = JSONObjectField(
+    audience_created_until = forms.DateField(
+        required=False, label="Added until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    picked_contacts = forms.ModelMultipleChoiceField(
+        queryset=Contact.objects.all(),
         required=False,
-        label="Variables",
-        help_text='e.g. {"name": "{{ contact.name }}"}: contact fields only.',
+        widget=forms.MultipleHiddenInput,
+        label="Contacts picked",
+        error_messages={"invalid_choice": "A picked contact no longer exists; pick again."},
     )
     window_days = forms.TypedMultipleChoiceField(
         choices=DAY_CHOICES, coerce=int, widget=forms.CheckboxSelectMultiple, label="Calling days"
     )
     window_start_hour = forms.IntegerField(min_value=0, max_value=23, label="From hour (local)")
     window_end_hour = forms.IntegerField(min_value=1, max_value=24, label="Until hour (local)")
-    default_time_zone = forms.CharField(max_length=64, label="Time zone for contacts without one")
+    default_time_zone = forms.ChoiceField(
+        label="Time zone for contacts without one", choices=time_zone_choices
+    )
     calls_per_minute = forms.IntegerField(min_value=1, max_value=600, label="Calls per minute")
     max_concurrent_calls = forms.IntegerField(min_value=1, max_value=200, label="At most at once")
-    retry_rules = JSONObjectField(
-        required=False,
-        label="Retry rules",
-        help_text=(
-            'By outcome: {"retry_after_minutes": 120, "max_attempts": 3}, or null. Paced '
-            "campaigns only: the voice platform retries its own campaigns' calls."
-        ),
+    schedule_time_zone = forms.ChoiceField(
+        label="Schedule time zone",
+        choices=time_zone_choices,
+        help_text="The start and end below are in this time zone.",
     )
-    starts_at = forms.DateTimeField(required=False, label="Starts (UTC)")
-    ends_at = forms.DateTimeField(required=False, label="Ends (UTC)")
+    starts_at = LocalDateTimeField(required=False, label="Starts")
+    ends_at = LocalDateTimeField(required=False, label="Ends")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault(
@@ -74,66 +113,125 @@ class CampaignForm(forms.Form):
                 "window_days": [0, 1, 2, 3, 4],
                 "window_start_hour": 9,
                 "window_end_hour": 18,
-                "default_time_zone": "UTC",
+                "default_time_zone": settings.TIME_ZONE,
+                "schedule_time_zone": settings.TIME_ZONE,
                 "calls_per_minute": 10,
                 "max_concurrent_calls": 5,
-                "retry_rules": default_retry_rules(),
-                "variables_template": {"name": "{{ contact.name }}"},
+                "audience_mode": "filter",
+                **row_initial(
+                    retry_rules=default_retry_rules(),
+                    variables_template={"name": "{{ contact.name }}"},
+                ),
             },
         )
         super().__init__(*args, **kwargs)
         zones = [("", "Any"), ("-", "No time zone"), *((z, z) for z in contact_time_zones())]
         self.fields["audience_time_zone"].choices = zones
+        add_row_fields(self)
+        account_id = self["vendor_account"].value()
+        if str(account_id or "").isdigit():
+            self.fields["agent"].queryset = agents_for_account(vendor_account_id=int(account_id))
+        else:
+            self.fields["agent"].empty_label = "Choose a vendor account first"
+
+    @classmethod
+    def quiet(cls, data: Any) -> CampaignForm:
+        """The form as posted, shown again without judging it (the no-JavaScript "Show agents"
+        and "Find" buttons, and htmx reloads of one region)."""
+        form = cls(data)
+        form._errors = ErrorDict()  # nothing was checked, so nothing is wrong yet
+        return form
 
     @classmethod
     def for_campaign(cls, campaign: Campaign) -> CampaignForm:
         initial = {
             name: getattr(campaign, name) for name in cls.base_fields if hasattr(campaign, name)
         }
+        zone_name = campaign.schedule_time_zone or settings.TIME_ZONE
+        initial["schedule_time_zone"] = zone_name
+        for name in ("starts_at", "ends_at"):
+            if initial.get(name):
+                local = initial[name].astimezone(ZoneInfo(zone_name))
+                initial[name] = local.replace(tzinfo=None)  # shown as typed, in that zone
+        initial["audience_mode"] = "pick" if campaign.audience_picked else "filter"
         if campaign.audience_picked:
-            ids = campaign.entries.exclude(contact=None).values_list("contact_id", flat=True)
-            initial["contact_ids"] = ", ".join(str(pk) for pk in ids)
+            initial["picked_contacts"] = list(
+                campaign.entries.exclude(contact=None).values_list("contact_id", flat=True)
+            )
+        initial.update(
+            row_initial(
+                retry_rules=campaign.retry_rules, variables_template=campaign.variables_template
+            )
+        )
         return cls(initial=initial)
 
-    def clean_variables_template(self) -> dict:
-        try:
-            return check_template(self.cleaned_data["variables_template"])
-        except TemplateError as exc:
-            raise forms.ValidationError(str(exc)) from None
-
-    def clean_retry_rules(self) -> dict:
-        try:
-            return check_retry_rules(self.cleaned_data["retry_rules"])
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
-
-    def clean_default_time_zone(self) -> str:
-        value = self.cleaned_data["default_time_zone"].strip()
-        if not is_time_zone(value):
-            raise forms.ValidationError("Give an IANA time zone, as Europe/Paris.")
-        return value
-
-    def clean_contact_ids(self) -> list[int] | None:
-        text = self.cleaned_data["contact_ids"].strip()
-        if not text:
-            return None
-        try:
-            ids = [int(part) for part in text.replace(" ", "").split(",") if part]
-        except ValueError:
-            raise forms.ValidationError("Give contact ids separated by commas.") from None
-        return ids
+    def picked_ids(self) -> list[int]:
+        values = self["picked_contacts"].value() or []
+        return [int(value) for value in values if str(value).isdigit()]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         start, end = data.get("window_start_hour"), data.get("window_end_hour")
         if start is not None and end is not None and start >= end:
             self.add_error("window_end_hour", "End after the start hour.")
-        account, agent = data.get("vendor_account"), data.get("agent")
-        if account and agent and agent.vendor_account_id != account.pk:
-            self.add_error("agent", f"{agent} is not an agent of {account}.")
+        picking = data.get("audience_mode") == "pick"
+        if picking and not data.get("picked_contacts") and "picked_contacts" not in self.errors:
+            self.add_error("picked_contacts", "Tick at least one contact, or use a filter.")
+        added_from, added_until = (
+            data.get("audience_created_from"),
+            data.get("audience_created_until"),
+        )
+        if added_from and added_until and added_until < added_from:
+            self.add_error("audience_created_until", "End on or after the first day.")
+        self._clean_schedule(data)
+        data["retry_rules"] = clean_retry_rows(self, data)
+        data["variables_template"] = clean_variable_rows(self, data)
+        return data
+
+    def _clean_schedule(self, data: dict[str, Any]) -> None:
+        """Read the start and end in the chosen zone and keep them in UTC."""
+        zone_name = data.get("schedule_time_zone")
+        if not zone_name:
+            return
+        tz = ZoneInfo(zone_name)
+        for name in ("starts_at", "ends_at"):
+            local = data.get(name)
+            if local is None:
+                continue
+            aware = local.replace(tzinfo=tz)
+            if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local:
+                self.add_error(name, f"This time does not exist in {zone_name} (a clock change).")
+                data[name] = None
+                continue
+            data[name] = aware.astimezone(UTC)
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             self.add_error("ends_at", "End after the start.")
-        return data
+
+    def campaign_data(self) -> dict[str, Any]:
+        """What campaigns.services.campaign_save stores."""
+        data = self.cleaned_data
+        names = [name for name in EDITABLE_FIELDS if name in data]
+        saved = {name: data[name] for name in names}
+        saved["audience_picked"] = data["audience_mode"] == "pick"
+        return saved
+
+    def audience_filter(self) -> dict[str, Any]:
+        """The arguments of campaigns.services.audience_contacts."""
+        data = self.cleaned_data
+        if data["audience_mode"] == "pick":
+            return {"contact_ids": [contact.pk for contact in data["picked_contacts"]]}
+        return {
+            "search": data["audience_search"].strip(),
+            "time_zone": data["audience_time_zone"],
+            "created_from": data["audience_created_from"],
+            "created_until": data["audience_created_until"],
+        }
+
+    def retry_rows(self) -> list[list[forms.BoundField]]:
+        return retry_rows(self)
+
+    def variable_rows(self) -> list[list[forms.BoundField]]:
+        return variable_rows(self)
 
 
 class EntryFilterForm(forms.Form):
@@ -146,5 +244,6 @@ class EntryFilterForm(forms.Form):
             ("dnc", "dnc"),
             ("outside", "outside"),
             ("invalid", "invalid"),
+            ("not_dialled", "not_dialled"),
         ],
     )

@@ -66,6 +66,11 @@ class Campaign(models.Model):
     audience_search = models.CharField(max_length=200, blank=True)
     audience_time_zone = models.CharField(max_length=64, blank=True)
     audience_picked = models.BooleanField(default=False)  # contacts picked one by one
+    audience_created_from = models.DateField(null=True, blank=True)
+    audience_created_until = models.DateField(null=True, blank=True)
+    # The zone the schedule was typed in (starts_at/ends_at are stored in UTC): the form shows
+    # them in it again.
+    schedule_time_zone = models.CharField(max_length=64, blank=True)
     # The pace schedule: the absolute time the next call may start (paced campaigns).
     next_slot_at = models.DateTimeField(null=True, blank=True)
     # Native campaigns: how many audience batches the vendor has, and its last stats.
@@ -97,6 +102,8 @@ class DialState(models.TextChoices):
     SKIPPED_DNC = "skipped_dnc", "Skipped: do-not-call"
     SKIPPED_INVALID = "skipped_invalid", "Skipped: invalid number"
     OUTSIDE_WINDOW = "outside_window", "Skipped: outside every calling window"
+    NOT_DIALLED = "not_dialled", "Not dialled (stopped)"
+    RETRY_CANCELLED = "retry_cancelled", "Cancelled (stopped)"
 
 
 DUE_DIAL_STATES = (DialState.PENDING, DialState.RETRY_SCHEDULED)

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call
 from calls.state import CONNECTED_OUTCOMES
 from campaigns.models import Campaign, CampaignStatus, DialEntry, DialState
 from campaigns.schedule import has_window
+from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
-from contacts.selectors import do_not_call_numbers
+from contacts.selectors import contact_list, do_not_call_numbers
 from vendors.pricing import estimated_cost, recorded_minutes
 
 PREVIEW_GROUPS = {
@@ -30,8 +31,52 @@ def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("vendor_account", "agent")
 
 
+def campaign_list_with_progress() -> QuerySet[Campaign]:
+    """Campaigns with `entry_count` and `settled_count`, for the list's progress bars."""
+    return (
+        campaign_list()
+        .annotate(
+            entry_count=Count("entries"),
+            settled_count=Count("entries", filter=Q(entries__state__in=SETTLED)),
+        )
+        .order_by("-created_at", "-id")  # a GROUP BY query drops Meta.ordering
+    )
+
+
 def campaign_get(*, pk: int) -> Campaign:
     return campaign_list().get(pk=pk)
+
+
+AUDIENCE_SAMPLE = 5
+PICK_LIST_SIZE = 25
+
+
+@dataclass(frozen=True)
+class AudiencePreview:
+    count: int
+    sample: list[Contact]
+
+
+def audience_preview(
+    *, search: str, time_zone: str, created_from: date | None, created_until: date | None
+) -> AudiencePreview:
+    """How many contacts a campaign's audience filter selects, and the first few of them."""
+    from campaigns.services import audience_contacts
+
+    contacts = audience_contacts(
+        search=search,
+        time_zone=time_zone,
+        created_from=created_from,
+        created_until=created_until,
+    )
+    return AudiencePreview(count=contacts.count(), sample=list(contacts[:AUDIENCE_SAMPLE]))
+
+
+def pick_candidates(*, search: str, picked_ids: list[int]) -> list[Contact]:
+    """The contacts offered for picking: those already picked, then the search's matches."""
+    picked = list(Contact.objects.filter(pk__in=picked_ids).order_by("name", "id"))
+    matches = contact_list(search=search).exclude(pk__in=picked_ids).order_by("name", "id")
+    return picked + list(matches[:PICK_LIST_SIZE])
 
 
 @dataclass
@@ -41,6 +86,7 @@ class PreviewGroups:
     dnc: list[int] = field(default_factory=list)
     outside_window: list[int] = field(default_factory=list)
     invalid: list[int] = field(default_factory=list)
+    not_dialled: list[int] = field(default_factory=list)  # the campaign stopped first
 
     def ids(self, group: str) -> list[int]:
         return {
@@ -48,6 +94,7 @@ class PreviewGroups:
             "dnc": self.dnc,
             "outside": self.outside_window,
             "invalid": self.invalid,
+            "not_dialled": self.not_dialled,
         }.get(group, [])
 
 
@@ -64,7 +111,13 @@ def preview_groups(campaign: Campaign, *, now: datetime | None = None) -> Previe
     Invalid numbers first, then the do-not-call list (decided from its raw entries, never from
     a past call's outcome), then time zones with no calling window between the campaign's start
     (or now) and its end. Entries already dialled or settled count as dialled.
+
+    Once launched, the entries' own states answer, so the preview agrees with the list of
+    entries: a pending entry is still to be dialled (the dispatcher checks the do-not-call list
+    again at dialling time), and a stopped campaign's entries are in no group of the preview.
     """
+    if campaign.status != CampaignStatus.DRAFT:
+        return _launched_groups(campaign)
     now = now or timezone.now()
     start = max(campaign.starts_at or now, now)
     rows = list(
@@ -90,6 +143,21 @@ def preview_groups(campaign: Campaign, *, now: datetime | None = None) -> Previe
             if tz_name not in zone_open:
                 zone_open[tz_name] = has_window(campaign, tz_name, start, campaign.ends_at)
             (groups.dial if zone_open[tz_name] else groups.outside_window).append(pk)
+    return groups
+
+
+def _launched_groups(campaign: Campaign) -> PreviewGroups:
+    rows = list(DialEntry.objects.filter(campaign=campaign).values_list("pk", "state"))
+    groups = PreviewGroups(total=len(rows))
+    by_state = {
+        DialState.SKIPPED_DNC: groups.dnc,
+        DialState.SKIPPED_INVALID: groups.invalid,
+        DialState.OUTSIDE_WINDOW: groups.outside_window,
+        DialState.NOT_DIALLED: groups.not_dialled,
+        DialState.RETRY_CANCELLED: groups.dial,  # dialled at least once
+    }
+    for pk, state in rows:
+        by_state.get(state, groups.dial).append(pk)
     return groups
 
 
@@ -124,6 +192,8 @@ SETTLED = (
     DialState.SKIPPED_DNC,
     DialState.SKIPPED_INVALID,
     DialState.OUTSIDE_WINDOW,
+    DialState.NOT_DIALLED,
+    DialState.RETRY_CANCELLED,
 )
 
 

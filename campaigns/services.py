@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
@@ -83,18 +83,38 @@ EDITABLE_FIELDS = (
     "audience_search",
     "audience_time_zone",
     "audience_picked",
+    "audience_created_from",
+    "audience_created_until",
+    "schedule_time_zone",
 )
 
 
 def audience_contacts(
-    *, search: str = "", time_zone: str = "", contact_ids: Iterable[int] | None = None
+    *,
+    search: str = "",
+    time_zone: str = "",
+    contact_ids: Iterable[int] | None = None,
+    created_from: date | None = None,
+    created_until: date | None = None,
 ) -> QuerySet[Contact]:
-    """Picked contacts when ids are given, else every contact matching the search and zone."""
+    """Picked contacts when ids are given, else every contact matching the filter.
+
+    The creation dates are whole days (both included) in the server's TIME_ZONE.
+    """
     from contacts.selectors import contact_list
 
     if contact_ids is not None:
         return Contact.objects.filter(pk__in=list(contact_ids)).order_by("id")
-    return contact_list(search=search, time_zone=time_zone).order_by("id")
+    contacts = contact_list(search=search, time_zone=time_zone)
+    if created_from is not None:
+        contacts = contacts.filter(created_at__gte=_day_start(created_from))
+    if created_until is not None:
+        contacts = contacts.filter(created_at__lt=_day_start(created_until + timedelta(days=1)))
+    return contacts.order_by("id")
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def campaign_save(
@@ -220,6 +240,7 @@ def campaign_transition(*, campaign_id: int, action: str) -> Campaign:
         if action == "stop":
             campaign.stopped_at = now
             fields.append("stopped_at")
+            _settle_on_stop(campaign)
         campaign.status = target
         campaign.save(update_fields=fields)
         if campaign.kind == CampaignKind.NATIVE:
@@ -229,6 +250,17 @@ def campaign_transition(*, campaign_id: int, action: str) -> Campaign:
             elif action == "stop" and campaign.vendor_campaign_id:
                 transaction.on_commit(lambda: _enqueue("stop_native_campaign", campaign_pk))
     return campaign
+
+
+def _settle_on_stop(campaign: Campaign) -> None:
+    """Nobody waits for a stopped campaign: say so on every entry it will never dial again."""
+    entries = DialEntry.objects.filter(campaign=campaign)
+    entries.filter(state=DialState.PENDING).update(
+        state=DialState.NOT_DIALLED, next_attempt_at=None, updated_at=timezone.now()
+    )
+    entries.filter(state=DialState.RETRY_SCHEDULED).update(
+        state=DialState.RETRY_CANCELLED, next_attempt_at=None, updated_at=timezone.now()
+    )
 
 
 def _enqueue(task_name: str, campaign_id: int) -> None:
@@ -552,6 +584,9 @@ def record_outcome(*, entry_id: int, now: datetime | None = None) -> int:
             entry.next_attempt_at = None
         elif entry.attempts >= rule["max_attempts"]:
             entry.state = DialState.EXHAUSTED
+            entry.next_attempt_at = None
+        elif entry.campaign.status == CampaignStatus.STOPPED:
+            entry.state = DialState.RETRY_CANCELLED  # the call ended after the stop
             entry.next_attempt_at = None
         else:
             ended = call.ended_at or now or timezone.now()

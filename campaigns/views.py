@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -41,39 +43,74 @@ def _get(pk: int) -> Campaign:
 @requires(Capability.VIEW_CAMPAIGNS)
 @require_GET
 def campaigns(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.campaign_list(), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.campaign_list_with_progress(), 50).get_page(request.GET.get("page"))
     can_run = has_capability(request.user, Capability.RUN_CAMPAIGNS)
     return render(request, "campaigns/campaigns.html", {"page": page, "can_run": can_run})
 
 
+# htmx target id -> the region of campaigns/campaign_form.html that answers it.
+_FORM_REGIONS = {
+    "agent-field": "agent-field",
+    "audience-preview": "audience-preview",
+    "pick-list": "pick-list",
+}
+
+
 def _save(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
-    form = (
-        CampaignForm(request.POST)
-        if request.method == "POST"
-        else (CampaignForm.for_campaign(campaign) if campaign else CampaignForm())
-    )
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        contact_ids = data.pop("contact_ids")
-        data["audience_picked"] = contact_ids is not None
-        contacts = services.audience_contacts(
-            search=data["audience_search"].strip(),
-            time_zone=data["audience_time_zone"],
-            contact_ids=contact_ids,
-        )
-        try:
-            saved = services.campaign_save(
-                campaign=campaign, data=data, contacts=contacts, created_by=request.user
-            )
-        except services.CampaignError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, f"Campaign {saved.name} saved as a draft.")
-            return redirect("campaigns:detail", pk=saved.pk)
+    region = _FORM_REGIONS.get(request.htmx.target or "") if request.htmx else None
+    if request.method == "POST" and "refresh" in request.POST:
+        # The no-JavaScript "Show agents", "Count" and "Find" buttons: the form again, unjudged.
+        form = CampaignForm.quiet(request.POST)
+    elif request.method == "POST":
+        form = CampaignForm(request.POST)
+        if form.is_valid():
+            contacts = services.audience_contacts(**form.audience_filter())
+            try:
+                saved = services.campaign_save(
+                    campaign=campaign,
+                    data=form.campaign_data(),
+                    contacts=contacts,
+                    created_by=request.user,
+                )
+            except services.CampaignError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Campaign {saved.name} saved as a draft.")
+                return redirect("campaigns:detail", pk=saved.pk)
+    elif region:
+        form = CampaignForm.quiet(request.GET)
+    else:
+        form = CampaignForm.for_campaign(campaign) if campaign else CampaignForm()
+    source = request.POST if request.method == "POST" else request.GET
+    pick_search = source.get("pick_q", "").strip()[:200]
+    context = {
+        "form": form,
+        "campaign": campaign,
+        "audience": selectors.audience_preview(
+            search=str(form["audience_search"].value() or "").strip()[:200],
+            time_zone=str(form["audience_time_zone"].value() or ""),
+            created_from=_day(form["audience_created_from"].value()),
+            created_until=_day(form["audience_created_until"].value()),
+        ),
+        "pick_search": pick_search,
+        "pick_candidates": selectors.pick_candidates(
+            search=pick_search, picked_ids=form.picked_ids()
+        ),
+        "picked_ids": set(form.picked_ids()),
+    }
+    if region:
+        return render(request, f"campaigns/campaign_form.html#{region}", context)
     status = 400 if form.is_bound and form.errors else 200
-    return render(
-        request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign}, status=status
-    )
+    return render(request, "campaigns/campaign_form.html", context, status=status)
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value or ""))
+    except ValueError:
+        return None
 
 
 @requires(Capability.RUN_CAMPAIGNS)
@@ -123,6 +160,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": [(action, CONFIRM[action]) for action in services.allowed_actions(campaign)]
         if has_capability(request.user, Capability.RUN_CAMPAIGNS)
         else [],
+        "schedule_zone": campaign.schedule_time_zone or settings.TIME_ZONE,
         "window_days": [DAY_NAMES[day] for day in campaign.window_days if day in DAY_NAMES],
         "post_call_rules": post_call_rule_list(campaign_id=campaign.pk),
         "can_edit_rules": has_capability(request.user, Capability.MANAGE_POST_CALL_RULES),

@@ -30,17 +30,22 @@ def form_data(agent, **extra):
         "name": "Renewals",
         "vendor_account": agent.vendor_account_id,
         "agent": agent.pk,
+        "audience_mode": "filter",
         "audience_search": "",
         "audience_time_zone": "",
-        "contact_ids": "",
-        "variables_template": '{"name": "{{ contact.name }}"}',
+        "var_name_0": "name",
+        "var_source_0": "name",
         "window_days": ["0", "1", "2", "3", "4", "5", "6"],
         "window_start_hour": "0",
         "window_end_hour": "24",
         "default_time_zone": "UTC",
+        "schedule_time_zone": "UTC",
         "calls_per_minute": "30",
         "max_concurrent_calls": "3",
-        "retry_rules": '{"not_picked": {"retry_after_minutes": 120, "max_attempts": 3}}',
+        "retry_outcome_0": "not_picked",
+        "retry_after_0": "2",
+        "retry_unit_0": "hours",
+        "retry_attempts_0": "3",
     }
     data.update(extra)
     return data
@@ -68,7 +73,7 @@ def test_an_operator_creates_a_campaign_and_sees_its_preview(client_as, revrag_a
 def test_the_form_refuses_templates_reaching_beyond_contact_fields(client_as, revrag_agent):
     response = client_as("operator").post(
         reverse("campaigns:new"),
-        form_data(revrag_agent, variables_template='{"x": "{{ settings.SECRET_KEY }}"}'),
+        form_data(revrag_agent, var_name_1="x", var_text_1="{{ settings.SECRET_KEY }}"),
     )
     assert response.status_code == 400
     assert "is not a contact field" in response.content.decode()
@@ -150,13 +155,18 @@ def test_editing_a_draft_keeps_its_picked_audience(client_as, revrag_agent):
     picked = ContactFactory(phone_e164="+14155550301")
     ContactFactory(phone_e164="+14155550302")
     client = client_as("operator")
-    client.post(reverse("campaigns:new"), form_data(revrag_agent, contact_ids=str(picked.pk)))
+    client.post(
+        reverse("campaigns:new"),
+        form_data(revrag_agent, audience_mode="pick", picked_contacts=[str(picked.pk)]),
+    )
     campaign = Campaign.objects.get()
     edit = client.get(reverse("campaigns:edit", kwargs={"pk": campaign.pk}))
     assert f'value="{picked.pk}"' in edit.content.decode()
     client.post(
         reverse("campaigns:edit", kwargs={"pk": campaign.pk}),
-        form_data(revrag_agent, name="Renamed", contact_ids=str(picked.pk)),
+        form_data(
+            revrag_agent, name="Renamed", audience_mode="pick", picked_contacts=[str(picked.pk)]
+        ),
     )
     campaign.refresh_from_db()
     assert campaign.name == "Renamed"

@@ -79,8 +79,9 @@ def test_it_imports_builds_launches_watches_and_stops_a_campaign(
     page.goto("/campaigns/new")
     page.get_by_label("Name").fill("E2E renewals")
     page.get_by_label("Vendor account").select_option(label=account.name)
+    page.locator("#id_agent option").nth(1).wait_for(state="attached")  # htmx: its agents
     page.get_by_label("Agent").select_option(index=1)
-    page.get_by_label("Audience: contacts matching").fill("E2E")
+    page.get_by_label("Search text").fill("E2E")
     for day in page.locator("input[name=window_days]").all():
         day.check()
     page.get_by_label("From hour (local)").fill("0")
