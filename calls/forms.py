@@ -11,7 +11,13 @@ from django.http import QueryDict
 from accounts.converters import MAX_ID
 from accounts.json_input import clean_json_value
 from calls.models import Agent, CallOutcome, CallState, FollowUpChannel, PostCallRule
-from calls.prefill import declared_variables, number_reading, refill_rows, variables_for
+from calls.prefill import (
+    declared_variables,
+    number_reading,
+    refill_rows,
+    region_number,
+    variables_for,
+)
 from calls.selectors import CallFilters, calling_accounts
 from calls.state import VENDOR_OUTCOMES
 from calls.templating import TemplateError, check_template
@@ -141,10 +147,8 @@ class NewCallForm(forms.Form):
             if account_id
             else Agent.objects.none()
         )
-        region = settings_region()
-        self.fields[
-            "to_number"
-        ].help_text = f"Any usual format; a number without + is read as a {region} number."
+        reading = region_number(settings_region())
+        self.fields["to_number"].help_text = f"Any usual format; without + it is read as {reading}."
         source = self._source()
         self.variable_rows = _rows(source, "var")
         self.metadata_rows = _rows(source, "meta")

@@ -106,9 +106,10 @@ def refill_rows(
     return kept
 
 
-def _article(region: str) -> str:
-    # Said letter by letter: "an FR number", "a US number".
-    return "an" if region[:1] in "AEFHILMNORSX" else "a"
+def region_number(region: str) -> str:
+    """ "a US number", "an FR number" (the region is said letter by letter)."""
+    article = "an" if region[:1] in "AEFHILMNORSX" else "a"
+    return f"{article} {region} number"
 
 
 def number_reading(raw: str) -> str:
@@ -123,7 +124,7 @@ def number_reading(raw: str) -> str:
     try:
         e164 = normalize_phone(text, default_region=region).e164
     except PhoneError as exc:
-        return f"Not {_article(region)} {region} number: {exc.reason}."
+        return f"Not {region_number(region)}: {exc.reason}."
     parsed = _parse_keeping_source(text, region)
     shown = phonenumbers.format_number(
         phonenumbers.parse(e164), PhoneNumberFormat.INTERNATIONAL
@@ -133,7 +134,7 @@ def number_reading(raw: str) -> str:
     ):
         # Dialled with an international prefix (011 44 …): the region did not decide it.
         return f"Read as {shown}"
-    return f"Read as {_article(region)} {region} number: {shown}"
+    return f"Read as {region_number(region)}: {shown}"
 
 
 def _parse_keeping_source(text: str, region: str) -> Any:
