@@ -262,7 +262,8 @@ def call_recording(request: HttpRequest, pk: int) -> HttpResponse:
 # htmx target id -> the region of calls/call_new.html that answers it; anything else (the
 # "New call" buttons) gets the whole form in a <dialog>.
 _NEW_CALL_REGIONS = {
-    "agent-field": "agent-field",
+    "agent-field": "account-change",
+    "call-variables": "variables",
     "contact-options": "contact-options",
     "number-hint": "number-hint",
     "new-call-form": "form-body",

@@ -218,19 +218,44 @@ def test_it_fills_the_agents_variables_from_the_chosen_contact(client_as, collec
     assert 'placeholder="default: there"' in page
 
 
-def test_it_fills_the_variables_in_the_htmx_reload_of_the_form(client_as, collections_agent):
+def test_it_fills_the_variables_when_the_account_changes(client_as, collections_agent):
     contact = ContactFactory(name="Grace Hopper")
     response = client_as("operator").get(
         NEW,
         {"vendor_account": collections_agent.vendor_account_id, "contact": contact.pk},
-        HTTP_HX_TARGET="new-call-form",
+        HTTP_HX_TARGET="agent-field",
         **HTMX,
     )
     html = response.content.decode()
-    assert html.lstrip().startswith('<form id="new-call-form"')
-    # The account's only agent is the one the browser selects: its variables are filled.
+    assert html.lstrip().startswith('<div id="agent-field"')
+    # The account's first agent is the one the browser selects: its variables come along, to
+    # be swapped in place of the old ones.
+    assert '<fieldset id="call-variables"' in html
+    assert 'hx-swap-oob="true"' in html
     assert 'value="Grace Hopper"' in html
     assert f'name="prefilled_for" value="{collections_agent.pk}:{contact.pk}"' in html
+
+
+def test_it_fills_the_variables_when_the_contact_changes(client_as, collections_agent):
+    contact = ContactFactory(name="Grace Hopper")
+    response = client_as("operator").get(
+        NEW,
+        {
+            "vendor_account": collections_agent.vendor_account_id,
+            "agent": collections_agent.pk,
+            "contact": contact.pk,
+            "prefilled_for": f"{collections_agent.pk}:",
+            "var_key": ["customer_name", "first_name"],
+            "var_value": ["", ""],
+        },
+        HTTP_HX_TARGET="call-variables",
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<fieldset id="call-variables"')
+    assert "hx-swap-oob" not in html
+    assert 'value="Grace Hopper"' in html
+    assert 'value="Grace"' in html
 
 
 def test_it_replaces_the_previous_contacts_values_and_keeps_typed_ones(
