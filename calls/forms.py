@@ -11,10 +11,18 @@ from django.http import QueryDict
 from accounts.converters import MAX_ID
 from accounts.json_input import clean_json_value
 from calls.models import Agent, CallOutcome, CallState, FollowUpChannel, PostCallRule
+from calls.prefill import (
+    declared_variables,
+    number_reading,
+    refill_rows,
+    region_number,
+    variables_for,
+)
 from calls.selectors import CallFilters, calling_accounts
 from calls.state import VENDOR_OUTCOMES
 from calls.templating import TemplateError, check_template
 from contacts.models import Contact
+from contacts.phones import settings_region
 from vendors.models import VendorAccount, VendorKind
 
 # Bounds of the database columns, so an absurd number is ignored like any bad filter.
@@ -78,9 +86,10 @@ class CallFilterForm(forms.Form):
         )
 
 
-# Rows of key/value inputs shown without JavaScript; the "Add row" button adds more.
-EMPTY_ROWS = 5
+# Key/value rows kept from one request; "Add a row" adds one empty row at a time.
 MAX_ROWS = 50
+# The no-JavaScript "Add a row" buttons: refresh=<this> adds an empty row to that list.
+ADD_ROW = {"var": "add-var-row", "meta": "add-meta-row"}
 
 
 def _rows(data: QueryDict | None, prefix: str) -> list[tuple[str, str]]:
@@ -92,7 +101,7 @@ def _rows(data: QueryDict | None, prefix: str) -> list[tuple[str, str]]:
     return list(zip(keys, values, strict=False))
 
 
-def _pairs(rows: list[tuple[str, str]], what: str) -> dict[str, str]:
+def _pairs(rows: list[tuple[str, str]], what: str, *, keep_empty: bool = True) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for raw_key, value in rows:
         key = raw_key.strip()
@@ -102,8 +111,14 @@ def _pairs(rows: list[tuple[str, str]], what: str) -> dict[str, str]:
             continue
         if key in pairs:
             raise forms.ValidationError(f"The {what} “{key}” is given twice.")
-        pairs[key] = value
+        if value or keep_empty:
+            pairs[key] = value
     return pairs
+
+
+def _as_id(raw: Any) -> int | None:
+    text = str(raw or "")
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
 class NewCallForm(forms.Form):
@@ -118,7 +133,6 @@ class NewCallForm(forms.Form):
         required=False,
         max_length=40,
         label="Phone number",
-        help_text="Any usual format; numbers without + are read as local.",
     )
     # Filled from the key/value rows in clean(); declared so errors land next to the rows.
     variables = forms.Field(required=False)
@@ -133,43 +147,100 @@ class NewCallForm(forms.Form):
             if account_id
             else Agent.objects.none()
         )
-        self.variable_rows = _rows(data, "var") or self._initial_rows("var")
-        self.metadata_rows = _rows(data, "meta") or self._initial_rows("meta")
+        reading = region_number(settings_region())
+        self.fields["to_number"].help_text = f"Any usual format; without + it is read as {reading}."
+        source = self._source()
+        self.variable_rows = _rows(source, "var")
+        self.metadata_rows = _rows(source, "meta")
+        self.declared = declared_variables(self.chosen_agent())
+        self.prefilled_for = str(source.get("prefilled_for", "")) if source else ""
+        if not self.is_bound:
+            self._prefill_variables()
+        refresh = source.get("refresh", "") if source and not self.is_bound else ""
+        self.extra_rows = {prefix: int(refresh == value) for prefix, value in ADD_ROW.items()}
+
+    def _source(self) -> QueryDict | None:
+        if self.is_bound:
+            return self.data
+        return self.initial if isinstance(self.initial, QueryDict) else None
 
     def _chosen_account_id(self) -> int | None:
-        raw = (self.data if self.is_bound else self.initial).get("vendor_account")
-        try:
-            return int(raw) if raw else None
-        except (TypeError, ValueError):
-            return None
+        return _as_id((self.data if self.is_bound else self.initial).get("vendor_account"))
 
-    def _initial_rows(self, prefix: str) -> list[tuple[str, str]]:
-        initial = self.initial
-        if isinstance(initial, QueryDict):
-            return _rows(initial, prefix)
-        return []
+    def chosen_agent(self) -> Agent | None:
+        """The agent the form shows as chosen: the one asked for when it belongs to the
+        account, else the first one listed (what the browser selects)."""
+        agents = self.fields["agent"].queryset
+        wanted = _as_id((self.data if self.is_bound else self.initial).get("agent"))
+        if wanted is not None:
+            found = agents.filter(pk=wanted).first()
+            if found is not None:
+                return found
+        return agents.first()
 
-    def padded_rows(self, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return rows + [("", "")] * max(1, EMPTY_ROWS - len(rows))
+    def _chosen_contact(self, contact_id: int | None) -> Contact | None:
+        return Contact.objects.filter(pk=contact_id).first() if contact_id else None
+
+    def _prefill_variables(self) -> None:
+        """Fill the agent's declared variables from the chosen contact, once per choice of
+        agent and contact: `prefilled_for` ("agent:contact") says which choice filled the
+        rows, so a value the operator typed survives reloads and a new contact's values
+        replace only the previous contact's."""
+        agent = self.chosen_agent()
+        contact_id = _as_id(self.initial.get("contact"))
+        choice = f"{agent.pk if agent else ''}:{contact_id or ''}"
+        if choice == self.prefilled_for:
+            return
+        previous_agent_id, _, previous_contact_id = self.prefilled_for.partition(":")
+        previous_agent = Agent.objects.filter(pk=_as_id(previous_agent_id)).first()
+        previous = variables_for(previous_agent, self._chosen_contact(_as_id(previous_contact_id)))
+        current = variables_for(agent, self._chosen_contact(contact_id))
+        self.variable_rows = refill_rows(self.variable_rows, previous=previous, current=current)
+        self.prefilled_for = choice
+
+    def _shown_rows(self, rows: list[tuple[str, str]], prefix: str) -> list[tuple[str, str]]:
+        filled = [(key, value) for key, value in rows if key.strip() or value.strip()]
+        return filled + [("", "")] * (1 + self.extra_rows[prefix])
 
     @property
-    def variable_inputs(self) -> list[tuple[str, str]]:
-        return self.padded_rows(self.variable_rows)
+    def variable_inputs(self) -> list[tuple[str, str, str]]:
+        """(name, value, placeholder) rows: a declared variable shows its default."""
+        defaults = {variable["name"]: variable["default"] for variable in self.declared}
+        return [
+            (key, value, f"default: {defaults[key.strip()]}" if defaults.get(key.strip()) else "")
+            for key, value in self._shown_rows(self.variable_rows, "var")
+        ]
 
     @property
     def metadata_inputs(self) -> list[tuple[str, str]]:
-        return self.padded_rows(self.metadata_rows)
+        return self._shown_rows(self.metadata_rows, "meta")
+
+    @property
+    def to_number_reading(self) -> str:
+        if self.errors.get("to_number"):
+            return ""
+        source = self._source()
+        return number_reading(str(source.get("to_number", ""))) if source else ""
 
     def clean_variables(self) -> dict[str, str]:
-        # The rows are read from the raw POST, past the text fields' own NUL check.
-        return clean_json_value(_pairs(self.variable_rows, "variable"))
+        # The rows are read from the raw POST, past the text fields' own NUL check. A variable
+        # left empty is not sent, so the agent uses its own default.
+        return clean_json_value(_pairs(self.variable_rows, "variable", keep_empty=False))
 
     def clean_metadata(self) -> dict[str, str]:
         return clean_json_value(_pairs(self.metadata_rows, "metadata key"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if not data.get("contact") and not (data.get("to_number") or "").strip():
+        contact, number = data.get("contact"), (data.get("to_number") or "").strip()
+        if contact and number:
+            self.add_error(
+                "to_number",
+                f"Call either {contact} or this number, not both: clear the number, or choose "
+                "“No contact” to call the number.",
+            )
+            self.add_error("contact", "A number is typed below as well: keep one of the two.")
+        elif not contact and not number:
             self.add_error("to_number", "Pick a contact or type the number to call.")
         return data
 

@@ -346,7 +346,7 @@ AGENT_PERIODS = {"7": 7, "30": 30, "90": 90}
 def agent_performance(*, since: datetime, agent_id: int | None = None) -> QuerySet[Agent]:
     """Every agent (or one) with its figures for calls created since `since`, all computed by
     the database in one grouped query: calls, connected calls, ended calls, average duration of
-    connected calls."""
+    connected calls, and the review score (average rating of the rated calls, and how many)."""
     window = Q(calls__created_at__gte=since)
     connected = window & Q(calls__outcome__in=list(CONNECTED_OUTCOMES))
     agents = Agent.objects.select_related("vendor_account").annotate(
@@ -355,6 +355,9 @@ def agent_performance(*, since: datetime, agent_id: int | None = None) -> QueryS
         period_ended=Count("calls", filter=window & Q(calls__state=CallState.ENDED)),
         period_failed=Count("calls", filter=window & Q(calls__state=CallState.FAILED)),
         average_duration=Avg("calls__duration_seconds", filter=connected),
+        # A call has at most one review: the join adds no rows to count twice.
+        period_rated=Count("calls__review__rating", filter=window),
+        average_rating=Avg("calls__review__rating", filter=window),
     )
     if agent_id is not None:
         agents = agents.filter(pk=agent_id)

@@ -262,8 +262,10 @@ def call_recording(request: HttpRequest, pk: int) -> HttpResponse:
 # htmx target id -> the region of calls/call_new.html that answers it; anything else (the
 # "New call" buttons) gets the whole form in a <dialog>.
 _NEW_CALL_REGIONS = {
-    "agent-field": "agent-field",
+    "agent-field": "account-change",
+    "call-variables": "variables",
     "contact-options": "contact-options",
+    "number-hint": "number-hint",
     "new-call-form": "form-body",
 }
 
@@ -273,7 +275,8 @@ _NEW_CALL_REGIONS = {
 def call_new(request: HttpRequest) -> HttpResponse:
     """The new-call form: an htmx modal on any page, a full page without JavaScript."""
     if request.method == "POST" and "refresh" in request.POST:
-        # The no-JavaScript "Show agents" / "Find" buttons: show the form again, unchecked.
+        # The no-JavaScript "Show agents" / "Find" / "Add a row" buttons: show the form again,
+        # unchecked.
         form = NewCallForm(initial=request.POST)
     elif request.method == "POST":
         form = NewCallForm(request.POST)
@@ -299,7 +302,8 @@ def call_new(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Call to {call.to_number} requested.")
                 return redirect(url)
     else:
-        # A GET may preset values (?contact=12 from a contact's page; htmx field reloads).
+        # A GET may preset values (?contact=12 from a contact's Call button; htmx reloads of
+        # the form when the account, agent or contact changes).
         form = NewCallForm(initial=request.GET) if request.GET else NewCallForm()
     source = request.POST if request.method == "POST" else request.GET
     contact_id = source.get("contact", "")

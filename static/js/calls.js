@@ -103,8 +103,9 @@
   }
 
   // --- Key/value rows ---------------------------------------------------------------------------
-  function revealAddButtons(root) {
-    each(root, "[data-add-row]", function (button) { button.hidden = false; });
+  // One empty row is sent; "Add a row" submits the form for another without JavaScript, and
+  // with it copies the last row in place.
+  function hideNoJsButtons(root) {
     each(root, ".no-js-only", function (element) { element.hidden = true; });
   }
 
@@ -112,6 +113,7 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-add-row]");
     if (!button) return;
+    event.preventDefault();
     var rows = button.parentElement.querySelector('.kv-rows[data-kv="' + button.dataset.addRow + '"]');
     var last = rows && rows.querySelector(".kv-row:last-child");
     if (!last) return;
@@ -119,6 +121,7 @@
     rowCounter += 1;
     copy.querySelectorAll("input").forEach(function (input) {
       input.value = "";
+      if (input.name.slice(-6) === "_value") input.placeholder = "value";
       input.id = input.id.replace(/-\d+$/, "-" + rowCounter);
     });
     copy.querySelectorAll("label").forEach(function (label) {
@@ -130,7 +133,7 @@
 
   function init(root) {
     upgradeDialogs(root);
-    revealAddButtons(root);
+    hideNoJsButtons(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });

@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import Call, CallOutcome, CallState
-from tests.factories import AgentFactory, CallFactory
+from tests.factories import AgentFactory, CallFactory, CallReviewFactory
 
 
 def test_it_shows_each_agents_figures_for_the_period(client_as):
@@ -41,3 +41,34 @@ def test_it_shows_each_agents_figures_for_the_period(client_as):
 
 def test_it_answers_404_for_an_unknown_agent(client_as):
     assert client_as("operator").get(reverse("calls:agent", kwargs={"pk": 999})).status_code == 404
+
+
+def test_it_shows_each_agents_review_score_for_the_period(client_as):
+    agent = AgentFactory(name="Renewals bot")
+    unrated = AgentFactory(name="Quiet bot")
+    for rating in (5, 4, 2):
+        call = CallFactory(agent=agent, vendor_account=agent.vendor_account, state=CallState.ENDED)
+        CallReviewFactory(call=call, rating=rating)
+    # Reviewed without a rating: not counted as rated.
+    plain = CallFactory(agent=agent, vendor_account=agent.vendor_account, state=CallState.ENDED)
+    CallReviewFactory(call=plain, rating=None)
+    old = CallFactory(agent=agent, vendor_account=agent.vendor_account, state=CallState.ENDED)
+    CallReviewFactory(call=old, rating=1)
+    Call.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    CallFactory(agent=unrated, vendor_account=unrated.vendor_account, state=CallState.ENDED)
+
+    client = client_as("operator")
+    page = client.get(reverse("calls:agents")).content.decode()
+    assert "Review score" in page
+    assert '3.7 <span class="muted">(3 rated)</span>' in page  # (5 + 4 + 2) / 3, last 30 days
+    page_90 = client.get(reverse("calls:agents") + "?days=90").content.decode()
+    assert '3.0 <span class="muted">(4 rated)</span>' in page_90  # the 40-day-old 1 counts
+
+    detail = client.get(reverse("calls:agent", kwargs={"pk": agent.pk})).content.decode()
+    assert '<span class="kpi-value">3.7 / 5</span>' in detail
+    assert "review score, 3 calls rated" in detail
+    quiet = client.get(reverse("calls:agent", kwargs={"pk": unrated.pk})).content.decode()
+    assert (
+        '<span class="kpi-value">—</span><span class="kpi-label">review score, 0 calls rated'
+        in quiet
+    )

@@ -12,6 +12,7 @@ from calls.services import agents_sync
 from simulators.server import start
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
+from tests.factories import ContactFactory
 from vendors.models import VendorAccount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -77,3 +78,46 @@ def test_it_places_a_call_and_follows_it_to_the_recording(
         )
         assert page.locator(".transcript .turn.is-current").count() == 1
     screenshot("call-page")
+
+
+def test_it_calls_a_contact_from_its_row_with_the_variables_filled(
+    page, role_users, revrag_sandbox, screenshot
+):
+    contact = ContactFactory(name="Ada Lovelace", phone_e164="+14155550177")
+    sign_in(page, role_users["operator"].username, PASSWORD)
+    page.wait_for_url("**/")
+    page.goto("/contacts/")
+    page.get_by_role("link", name="Call Ada Lovelace").click()
+
+    dialog = page.locator("dialog.modal")
+    dialog.wait_for()
+    assert page.evaluate("() => document.querySelector('dialog.modal').matches(':modal')")
+    assert dialog.locator("#nc-contact").input_value() == str(contact.pk)
+    dialog.get_by_label("Vendor account").select_option(label=revrag_sandbox.name)
+    # The form reloads for the account's first agent: its declared variables, from the contact.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('input[name=var_value]')]"
+        ".some((input) => input.value === 'Ada Lovelace')"
+    )
+    assert dialog.locator("#nc-contact").input_value() == str(contact.pk)
+    rows = dialog.locator('.kv-rows[data-kv="var"] .kv-row').count()
+    dialog.locator('[data-add-row="var"]').click()
+    assert dialog.locator('.kv-rows[data-kv="var"] .kv-row').count() == rows + 1
+    assert page.url.endswith("/contacts/")  # "Add a row" stayed in the modal
+    assert not dialog.get_by_role("button", name="Find").is_visible()  # no-JS only
+
+    # A number typed as well: read in the default region, then refused beside both fields.
+    dialog.get_by_label("…or a phone number").fill("415 555 0101")
+    dialog.get_by_text("Read as a US number: +1 415 555 0101").wait_for()
+    dialog.get_by_role("button", name="Place the call").click()
+    dialog.get_by_text("not both").wait_for()
+    assert dialog.locator("#nc-contact").input_value() == str(contact.pk)
+    assert not Call.objects.exists()
+    screenshot("new-call-from-contact")
+
+    dialog.get_by_label("…or a phone number").fill("")
+    dialog.get_by_role("button", name="Place the call").click()
+    page.wait_for_url(re.compile(r"/calls/\d+/$"))
+    call = Call.objects.get(to_number=contact.phone_e164)
+    assert call.contact == contact
+    assert call.variables.get("customer_name") == "Ada Lovelace"
