@@ -625,8 +625,10 @@ PALETTE = (
     "#78350f",
 )
 WIDTH = 760
-HEIGHT = 300
-LEFT, RIGHT, TOP, BOTTOM = 60, 16, 28, 78
+HEIGHT = 344
+# BOTTOM holds an x label of MAX_LABEL characters turned 35° plus, below it, the axis title;
+# LEFT holds the widest tick ("10,000") beside the turned y-axis title.
+LEFT, RIGHT, TOP, BOTTOM = 70, 16, 28, 122
 MAX_LABEL = 18
 
 
