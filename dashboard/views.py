@@ -25,6 +25,7 @@ from dashboard.forms import (
     VendorAccountForm,
 )
 from dashboard.models import ApiToken, AuditAction, AuditEvent
+from dashboard.overview_charts import overview_charts
 from dashboard.roles import Capability, public, requires
 from dashboard.selectors import overview_counts
 from dashboard.usage import account_usage, vendor_usage
@@ -65,7 +66,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @requires(Capability.VIEW_OVERVIEW)
 def overview(request: HttpRequest) -> HttpResponse:
-    context = {"counts": overview_counts()}
+    context = {"counts": overview_counts(), "charts": overview_charts()}
     if request.htmx:
         return render(request, "dashboard/overview.html#counts", context)
     return render(request, "dashboard/overview.html", context)

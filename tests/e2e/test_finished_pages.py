@@ -123,3 +123,16 @@ def test_it_keeps_chart_axis_titles_clear_of_labels(page, role_users, screenshot
     page.locator("#chart-calls text.x-label", has_text="An agent").first.wait_for()
     assert page.evaluate(OVERLAPS) == []
     screenshot("analytics-by-agent")
+
+
+def test_it_opens_the_call_log_from_an_overview_outcome_bar(page, role_users, screenshot):
+    analytics_calls()
+    refresh_summary()
+    sign_in(page, role_users["operator"].username, PASSWORD)
+    page.wait_for_url("**/")
+    page.locator("#chart-hours svg").wait_for()
+    assert page.evaluate(OVERLAPS) == []
+    screenshot("overview-charts")
+    page.locator("#chart-outcomes a.bar-link").first.click()
+    page.wait_for_url("**/calls/?outcome=**")
+    assert page.locator("table tbody tr").count() >= 1
