@@ -123,6 +123,13 @@ def test_it_keeps_chart_axis_titles_clear_of_labels(page, role_users, screenshot
     page.locator("#chart-calls text.x-label", has_text="An agent").first.wait_for()
     assert page.evaluate(OVERLAPS) == []
     screenshot("analytics-by-agent")
+    # A new date regroups without a Show click too (the button stays for pages without JS).
+    since = (timezone.localdate() - timedelta(days=2)).isoformat()
+    page.locator("#a-since").fill(since)
+    page.wait_for_url(f"**since={since}**")
+    page.get_by_text(
+        f"Calls requested from {timezone.localdate() - timedelta(days=2):%-d %b %Y}"
+    ).wait_for()
 
 
 def test_it_opens_the_call_log_from_an_overview_outcome_bar(page, role_users, screenshot):
