@@ -428,6 +428,15 @@ def heat_map_grid(
 ) -> list[list[int]]:
     """Calls per weekday (Monday first) and local hour: summed hours plus unsummarised calls."""
     grid = [[0] * 24 for _ in WEEKDAYS]
+    for (day, hour), count in hour_totals(sources, unsummarised).items():
+        grid[day.weekday()][hour] += count
+    return grid
+
+
+def hour_totals(
+    sources: Sources, unsummarised: list[dict[str, Any]] | None = None
+) -> dict[tuple[date, int], int]:
+    """Calls per local day and hour: summed hours plus unsummarised calls."""
     rows: list[dict[str, Any]] = []
     if sources.heat_filter is not None:
         rows += (
@@ -437,9 +446,11 @@ def heat_map_grid(
             .order_by()
         )
     rows += unsummarised_calls(sources) if unsummarised is None else unsummarised
+    totals: dict[tuple[date, int], int] = {}
     for row in rows:
-        grid[row["local_day"].weekday()][row["local_hour"]] += row["count"]
-    return grid
+        key = (row["local_day"], row["local_hour"])
+        totals[key] = totals.get(key, 0) + row["count"]
+    return totals
 
 
 @dataclass(frozen=True)
@@ -625,8 +636,10 @@ PALETTE = (
     "#78350f",
 )
 WIDTH = 760
-HEIGHT = 300
-LEFT, RIGHT, TOP, BOTTOM = 60, 16, 28, 78
+HEIGHT = 344
+# BOTTOM holds an x label of MAX_LABEL characters turned 35° plus, below it, the axis title;
+# LEFT holds the widest tick ("10,000") beside the turned y-axis title.
+LEFT, RIGHT, TOP, BOTTOM = 70, 16, 28, 122
 MAX_LABEL = 18
 
 
@@ -773,8 +786,11 @@ def bar_chart(
     y_title: str,
     digits: int = 0,
     suffix: str = "",
+    links: Sequence[Sequence[str]] | None = None,
 ) -> SafeString:
-    """Vertical bars, one colour per series side by side, each bar's value printed on it."""
+    """Vertical bars, one colour per series side by side, each bar's value printed on it.
+
+    links: per series, per label, where its bar leads (the filtered call log)."""
     values = [value for _name, points in series for value in points if value is not None]
     top = _nice_max(max(values, default=0))
     plot_w = WIDTH - LEFT - RIGHT
@@ -786,33 +802,35 @@ def bar_chart(
         parts += _legend([name for name, _points in series])
     for index, label in enumerate(labels):
         left = LEFT + slot * index + slot * 0.1
-        for number_, (_name, points) in enumerate(series):
+        for number_, (name, points) in enumerate(series):
             value = points[index]
             if value is None:
                 continue
             h = plot_h * value / top
             x = left + bar_w * number_
             y = HEIGHT - BOTTOM - h
-            parts.append(
-                _html(
-                    '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}">'
-                    "<title>{}: {}{}</title></rect>"
-                    '<text class="value" x="{:.1f}" y="{:.1f}" text-anchor="middle" '
-                    'font-size="10">{}{}</text>',
-                    x,
-                    y,
-                    bar_w,
-                    h,
-                    PALETTE[number_ % len(PALETTE)],
-                    label,
-                    number(value, digits),
-                    suffix,
-                    x + bar_w / 2,
-                    y - 3,
-                    number(value, digits),
-                    suffix,
-                )
+            bar = _html(
+                '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}">'
+                "<title>{}{}: {}{}</title></rect>"
+                '<text class="value" x="{:.1f}" y="{:.1f}" text-anchor="middle" '
+                'font-size="10">{}{}</text>',
+                x,
+                y,
+                bar_w,
+                h,
+                PALETTE[number_ % len(PALETTE)],
+                f"{name} " if len(series) > 1 else "",
+                label,
+                number(value, digits),
+                suffix,
+                x + bar_w / 2,
+                y - 3,
+                number(value, digits),
+                suffix,
             )
+            if links is not None:
+                bar = _html('<a class="bar-link" href="{}">{}</a>', links[number_][index], bar)
+            parts.append(bar)
         parts.append(_x_label(LEFT + slot * (index + 0.5), label))
     return _svg(title, parts)
 
@@ -1102,7 +1120,7 @@ def chart_duration(params: AnalyticsParams, rows_: list[SummaryRow]) -> Chart:
     return Chart("duration", "Average and median duration", svg, columns, rows, note=MEDIAN_NOTE)
 
 
-def _outcome_label(value: str) -> str:
+def outcome_label(value: str) -> str:
     return CallOutcome(value).label if value in CallOutcome.values else (value or "No outcome yet")
 
 
@@ -1114,7 +1132,7 @@ def chart_outcomes(
     order += sorted(value for value in counts if value not in order)
     shown = _visible(params, groups)
     stacks = [
-        (_outcome_label(value), [counts[value].get(group.key, 0) for group in shown])
+        (outcome_label(value), [counts[value].get(group.key, 0) for group in shown])
         for value in order
     ]
     svg = stacked_bar_chart(
@@ -1124,7 +1142,7 @@ def chart_outcomes(
         x_title=params.grouping_label,
         y_title="Calls",
     )
-    columns = [params.grouping_label, *(_outcome_label(value) for value in order)]
+    columns = [params.grouping_label, *(outcome_label(value) for value in order)]
     rows = [
         [group.label, *(counts[value].get(group.key, 0) for value in order)] for group in groups
     ]

@@ -32,6 +32,7 @@ from dashboard.forms import (
     UserRoleForm,
     VendorAccountForm,
 )
+from dashboard.overview_charts import overview_charts
 from dashboard.selectors import overview_counts
 from dashboard.usage import account_usage, vendor_usage
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind
@@ -71,7 +72,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @requires(Capability.VIEW_OVERVIEW)
 def overview(request: HttpRequest) -> HttpResponse:
-    context = {"counts": overview_counts()}
+    context = {"counts": overview_counts(), "charts": overview_charts()}
     if request.htmx:
         return render(request, "dashboard/overview.html#counts", context)
     return render(request, "dashboard/overview.html", context)
