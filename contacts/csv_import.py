@@ -110,6 +110,8 @@ class CsvFile:
     delimiter: str
     headers: list[str]
     row_count: int
+    # Rows after the header with no cell filled: not imported, only counted.
+    blank_rows: int = 0
 
 
 def decode(data: bytes, *, whole_file: bool = True) -> str:
@@ -219,7 +221,7 @@ def read_file(data: bytes, *, max_columns: int) -> CsvFile:
     if not text.strip():
         raise CsvFileError("The file is empty.")
     delimiter = header.delimiter
-    rows = 0
+    rows = blanks = 0
     headers: list[str] | None = None
     try:
         for row in _reader(text, delimiter):
@@ -229,13 +231,17 @@ def read_file(data: bytes, *, max_columns: int) -> CsvFile:
                 headers = [cell.strip() for cell in row]
             elif not _blank(row):
                 rows += 1
+            else:
+                blanks += 1
     except csv.Error as exc:
         raise CsvFileError(f"The file is not a readable CSV file ({exc}).") from None
     if headers is None:
         raise CsvFileError("The file is empty.")
     if rows == 0:
         raise CsvFileError("The file has a header row but no data rows.")
-    return CsvFile(text=text, delimiter=delimiter, headers=headers, row_count=rows)
+    return CsvFile(
+        text=text, delimiter=delimiter, headers=headers, row_count=rows, blank_rows=blanks
+    )
 
 
 def _blank(row: Sequence[str]) -> bool:

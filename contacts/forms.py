@@ -89,9 +89,9 @@ class ImportUploadForm(forms.Form):
 class ImportMappingForm(forms.Form):
     duplicates = forms.ChoiceField(
         choices=DuplicatePolicy.choices,
-        initial=DuplicatePolicy.MERGE,
+        initial=DuplicatePolicy.FILL,
         widget=forms.RadioSelect,
-        label="When a number is already stored or repeated in the file",
+        label="When a number is already stored",
     )
 
     def __init__(self, *args: Any, headers: list[str], mapping: list[str], **kwargs: Any) -> None:

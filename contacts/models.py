@@ -63,8 +63,11 @@ IMPORT_FINISHED = (ImportStatus.DONE, ImportStatus.FAILED)
 
 
 class DuplicatePolicy(models.TextChoices):
-    MERGE = "merge", "Merge into the existing contact"
-    SKIP = "skip", "Skip the row, keep the existing contact"
+    """What a row does to a contact already stored with its number."""
+
+    FILL = "fill", "Fill empty fields only: keep every value already stored"
+    OVERWRITE = "overwrite", "Overwrite: the file's non-empty values replace the stored ones"
+    SKIP = "skip", "Skip: leave the stored contact exactly as it is"
 
 
 class ContactImport(models.Model):
@@ -82,17 +85,22 @@ class ContactImport(models.Model):
     # One target field per column, in column order ("" = ignore), see contacts.csv_import.FIELDS.
     mapping = models.JSONField(default=list, blank=True)
     duplicates = models.CharField(
-        max_length=5, choices=DuplicatePolicy.choices, default=DuplicatePolicy.MERGE
+        max_length=10, choices=DuplicatePolicy.choices, default=DuplicatePolicy.FILL
     )
     status = models.CharField(
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
     )
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
+    # Every data row is rejected, repeats a number of an earlier row, or is the first row of
+    # its number: that one created a contact, changed a stored one or left it unchanged.
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
-    skipped_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    repeated_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
+    # Rows with no cell filled (not data rows, so not in total_rows).
+    blank_row_count = models.PositiveIntegerField(default=0)
     # Runs claimed so far; a run killed again and again ends `failed` instead of looping.
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.CharField(max_length=500, blank=True)
@@ -133,6 +141,22 @@ class ContactImportRejection(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line_number}: {self.reason}"
+
+
+class ContactImportUpdate(models.Model):
+    """A stored contact an import changed: {field: [old, new]} for each field it changed."""
+
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="updates"
+    )
+    phone_e164 = models.CharField(max_length=16)
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["contact_import", "phone_e164", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.phone_e164}: {', '.join(self.changes)}"
 
 
 # --------------------------------------------------------------- customers pushed to the vendor

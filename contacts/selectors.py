@@ -9,7 +9,13 @@ from django.db import connection
 from django.db.models import BinaryField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 
 from contacts.db import bulk_cursor, on_postgres
-from contacts.models import Contact, ContactImport, ContactImportRejection, DoNotCallEntry
+from contacts.models import (
+    Contact,
+    ContactImport,
+    ContactImportRejection,
+    ContactImportUpdate,
+    DoNotCallEntry,
+)
 
 _DNC_CHUNK = 5000
 _PHONE_LIKE = re.compile(r"[\d\s()+./-]+")
@@ -148,3 +154,7 @@ def contact_import_file(*, pk: int, head: int | None = None) -> bytes:
 
 def contact_import_rejections(*, contact_import: ContactImport) -> QuerySet[ContactImportRejection]:
     return contact_import.rejections.order_by("line_number", "id")
+
+
+def contact_import_updates(*, contact_import: ContactImport) -> QuerySet[ContactImportUpdate]:
+    return contact_import.updates.order_by("phone_e164", "id")

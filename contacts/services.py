@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import gc
-import json
 import logging
 import multiprocessing
 import os
@@ -21,22 +20,24 @@ from django.db.models import F
 from django.utils import timezone
 
 from contacts.csv_import import (
-    CheckedRow,
     CsvFileError,
     CsvHeader,
     RejectedRow,
-    check_chunk,
-    check_chunk_for_copy,
     check_header,
     check_mapping,
     guess_mapping,
     init_pool_worker,
     init_worker,
     iter_rows,
-    parse_copy_line,
     read_file,
 )
 from contacts.db import bulk_cursor, on_postgres
+from contacts.import_rows import (
+    WRITE_BATCH,
+    MemoryRows,
+    PostgresRows,
+    StagedRows,
+)
 from contacts.models import (
     Contact,
     ContactImport,
@@ -54,19 +55,12 @@ ImportFileError = CsvFileError
 
 # A run that the worker loses this many times (killed, out of memory) ends failed.
 MAX_IMPORT_ATTEMPTS = 3
-# Rows per INSERT; Django lowers it further on SQLite to stay under the variable limit.
-WRITE_BATCH = 2000
 # Rows per piece of work handed to a worker process, and the smallest file worth the ~0.5 s
 # that starting the workers costs (a smaller one is checked in the import's own process).
 CHUNK_ROWS = 5000
 PARALLEL_MIN_ROWS = 20_000
-# On PostgreSQL, staged rows go into the contacts table each time this many have gathered,
-# while the workers check the next rows (a chunk at a time measured as well as 20,000 at a
-# time, and leaves less to write at the end).
-STAGED_WRITE_ROWS = CHUNK_ROWS
 # How often the validation phase publishes its progress (seconds).
 PROGRESS_EVERY = 0.5
-_CONTACT_FIELDS = ("name", "email", "linkedin_url", "time_zone", "metadata", "updated_at")
 
 
 def max_import_bytes() -> int:
@@ -171,6 +165,7 @@ def contact_import_create(
             headers=csv_file.headers,
             mapping=guess_mapping(csv_file.headers),
             total_rows=csv_file.row_count,
+            blank_row_count=csv_file.blank_rows,
             created_by=created_by if getattr(created_by, "pk", None) else None,
         )
         if postgres:
@@ -211,7 +206,9 @@ def contact_import_start(
     from contacts.tasks import run_contact_import  # tasks import services
 
     if duplicates not in DuplicatePolicy.values:
-        raise ImportFileError(f"Unknown duplicate policy “{duplicates}”: use merge or skip.")
+        raise ImportFileError(
+            f"Unknown choice for stored numbers “{duplicates}”: use fill, overwrite or skip."
+        )
     check_import_columns(contact_import)
     mapping = check_mapping(mapping, contact_import.headers)
     started = ContactImport.objects.filter(
@@ -254,14 +251,13 @@ def contact_import_run(*, import_id: int) -> None:
             "nothing was saved. Try a smaller file.",
         )
         return
-    merge = contact_import.duplicates == DuplicatePolicy.MERGE
     try:
         check_import_columns(contact_import)
         mapping = check_mapping(contact_import.mapping, contact_import.headers)
         if on_postgres():
-            _import_on_postgres(contact_import, mapping, merge=merge)
+            _import_on_postgres(contact_import, mapping)
         else:
-            _import_in_memory(contact_import, mapping, merge=merge)
+            _import_in_memory(contact_import, mapping)
     except _Superseded:
         return  # a later run of the same import owns it now; this one wrote nothing
     except CsvFileError as exc:
@@ -280,22 +276,26 @@ class _Superseded(Exception):  # noqa: N818 - not an error: another run took the
     """A later run of the same import (a redelivered task) has claimed it since this one."""
 
 
-def _import_in_memory(contact_import: ContactImport, mapping: list[str], *, merge: bool) -> None:
-    rows = _MemoryRows(merge=merge)
+def _import_in_memory(contact_import: ContactImport, mapping: list[str]) -> None:
+    rows = MemoryRows(policy=contact_import.duplicates, import_id=contact_import.pk)
     with _progress_publisher(contact_import.pk, own_connection=False) as publish:
         rejections = _check_rows(contact_import, mapping, rows, publish)
     with transaction.atomic():
         _store(contact_import, rows, rejections)
 
 
-def _import_on_postgres(contact_import: ContactImport, mapping: list[str], *, merge: bool) -> None:
+def _import_on_postgres(contact_import: ContactImport, mapping: list[str]) -> None:
     # The whole import is one transaction, open while the rows are checked: its progress goes
     # through a connection of its own, or nobody would see it before the end.
     with (
         _progress_publisher(contact_import.pk, own_connection=True) as publish,
         transaction.atomic(),
     ):
-        rows = _PostgresRows(merge=merge, time_zones_given="time_zone" in mapping)
+        rows = PostgresRows(
+            policy=contact_import.duplicates,
+            import_id=contact_import.pk,
+            time_zones_given="time_zone" in mapping,
+        )
         rejections = _check_rows(contact_import, mapping, rows, publish)
         _store(contact_import, rows, rejections)
 
@@ -440,7 +440,7 @@ def _checked_chunks(
 def _check_rows(
     contact_import: ContactImport,
     mapping: list[str],
-    rows: _StagedRows,
+    rows: StagedRows,
     publish: Callable[[int], None],
 ) -> list[RejectedRow]:
     """Checks every row into `rows` (deduplicated) and returns the rejected ones."""
@@ -473,237 +473,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _StagedRows:
-    """The accepted rows of an import, one per number: the first row of each number, with
-    what its later rows change (merge: a later non-empty cell wins, extra data is combined)
-    or only counted (skip)."""
-
-    def __init__(self, *, merge: bool) -> None:
-        self.merge = merge
-        self.seen: set[str] = set()
-        # Later rows of a number, merged: phone -> [name, email, linkedin_url, time_zone, meta].
-        self.later_rows: dict[str, list[Any]] = {}
-        self.in_file_merged = 0
-        self.in_file_skipped = 0
-
-    # The function that checks a chunk of rows (run in the worker processes) and add(), which
-    # takes what it returns and gives back the rejected rows.
-    check: Callable[..., Any] = staticmethod(check_chunk)
-
-    def add(self, checked: Any) -> list[RejectedRow]:
-        raise NotImplementedError
-
-    def later(self, row: CheckedRow) -> None:
-        """Another row of a number seen before."""
-        if not self.merge:
-            self.in_file_skipped += 1
-            return
-        self.in_file_merged += 1
-        later = self.later_rows.setdefault(row[0], ["", "", "", "", {}])
-        for index in range(4):
-            later[index] = row[index + 1] or later[index]
-        later[4].update(row[6] or {})
-
-    def write(self) -> tuple[int, int, int]:
-        """Writes the contacts (in the caller's transaction): (created, stored contacts
-        updated, stored contacts skipped)."""
-        raise NotImplementedError
-
-
-class _MemoryRows(_StagedRows):
-    """SQLite: the rows stay in memory and are written in batches of plain INSERTs."""
-
-    def __init__(self, *, merge: bool) -> None:
-        super().__init__(merge=merge)
-        self.firsts: list[CheckedRow] = []
-
-    def add(self, checked: tuple[list[CheckedRow], list[RejectedRow]]) -> list[RejectedRow]:
-        accepted, rejected = checked
-        seen = self.seen
-        for row in accepted:
-            if row[0] in seen:
-                self.later(row)
-            else:
-                seen.add(row[0])
-                self.firsts.append(row)
-        return rejected
-
-    def write(self) -> tuple[int, int, int]:
-        return _write_from_memory(self)
-
-    def merged(self) -> Iterator[CheckedRow]:
-        for row in self.firsts:
-            later = self.later_rows.get(row[0])
-            if later is None:
-                yield row
-                continue
-            name, email, linkedin_url, time_zone, metadata = later
-            yield (
-                row[0],
-                name or row[1],
-                email or row[2],
-                linkedin_url or row[3],
-                time_zone or row[4],
-                row[5],
-                {**(row[6] or {}), **metadata} or None,
-            )
-
-
-# The staging table of a PostgreSQL import: temporary, so it is private to the connection and
-# vanishes with it (a killed worker leaves nothing behind).
-_STAGING = "contact_import_rows"
-_STAGING_LATER = "contact_import_later_rows"
-_STAGING_COLUMNS = (
-    "phone_e164",
-    "name",
-    "email",
-    "linkedin_url",
-    "time_zone",
-    "derived_time_zone",
-    "metadata",
-)
-
-
-class _PostgresRows(_StagedRows):
-    """PostgreSQL: each checked chunk goes to a temporary staging table with COPY, and from
-    there into the contacts at once (INSERT ... ON CONFLICT), while the worker processes check
-    the next chunks; all in the import's one transaction."""
-
-    def __init__(self, *, merge: bool, time_zones_given: bool = True) -> None:
-        super().__init__(merge=merge)
-        # Without a time zone column no row gives one: one statement per chunk is enough.
-        self.time_zones_given = time_zones_given
-        self.staged = 0
-        self.unwritten = 0
-        self.created = 0
-        self.updated = 0
-        # One timestamp for the whole import, as when it was written in one statement.
-        self.now = timezone.now()
-        self.table = connection.ops.quote_name(Contact._meta.db_table)
-        with bulk_cursor() as cursor:
-            for table in (_STAGING, _STAGING_LATER):
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                cursor.execute(
-                    f"CREATE TEMP TABLE {table} (phone_e164 text, name text, email text, "
-                    "linkedin_url text, time_zone text, derived_time_zone text, metadata jsonb) "
-                    "ON COMMIT DROP"
-                )
-
-    check = staticmethod(check_chunk_for_copy)
-
-    def add(self, checked: tuple[list[str], list[str], list[RejectedRow]]) -> list[RejectedRow]:
-        phones, lines, rejected = checked
-        seen = self.seen
-        firsts: list[str] = []
-        for phone, line in zip(phones, lines, strict=True):
-            if phone in seen:
-                self.later(parse_copy_line(line))
-            else:
-                seen.add(phone)
-                firsts.append(line)
-        if firsts:
-            with (
-                bulk_cursor() as cursor,
-                cursor.copy(f"COPY {_STAGING} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy,
-            ):
-                copy.write("".join(firsts))
-            self.staged += len(firsts)
-            self.unwritten += len(firsts)
-            if self.unwritten >= STAGED_WRITE_ROWS:
-                self._write_staged()
-        return rejected
-
-    def _write_staged(self) -> None:
-        with bulk_cursor() as cursor:
-            self._insert_staged(cursor)
-            cursor.execute(f"TRUNCATE {_STAGING}")
-        self.unwritten = 0
-
-    def _insert_staged(self, cursor: Any) -> None:
-        """The staged rows into the contacts: new numbers inserted, stored ones merged into
-        (what the file gives wins, an empty cell keeps what is stored) or left alone (skip).
-
-        No table lock: ON CONFLICT settles a number that someone else stores meanwhile, row
-        by row, and other writers of contacts go on (only the same numbers wait for the end).
-        """
-        columns = (
-            "phone_e164, name, email, linkedin_url, time_zone, metadata, created_at, updated_at"
-        )
-        if not self.merge:
-            cursor.execute(
-                f"INSERT INTO {self.table} ({columns}) "  # noqa: S608 - identifiers from the model
-                "SELECT phone_e164, name, email, linkedin_url, "
-                "COALESCE(NULLIF(time_zone, ''), derived_time_zone), COALESCE(metadata, '{}'), "
-                f"%s, %s FROM {_STAGING} ORDER BY phone_e164 "
-                "ON CONFLICT (phone_e164) DO NOTHING",
-                [self.now, self.now],
-            )
-            self.created += cursor.rowcount
-            return
-        # A time zone given in the file wins over the stored one; the zone derived from the
-        # number only fills an empty one. EXCLUDED holds a single time zone, so the rows that
-        # give one and the rows that do not are written by two statements.
-        statements = [
-            ("<> ''", "time_zone", "EXCLUDED.time_zone"),
-            ("= ''", "derived_time_zone", "COALESCE(NULLIF(c.time_zone, ''), EXCLUDED.time_zone)"),
-        ]
-        for given, time_zone, stored_or_given in statements[0 if self.time_zones_given else 1 :]:
-            cursor.execute(
-                f"WITH written AS (INSERT INTO {self.table} AS c ({columns}) "  # noqa: S608
-                f"SELECT phone_e164, name, email, linkedin_url, {time_zone}, "
-                f"COALESCE(metadata, '{{}}'), %s, %s FROM {_STAGING} "
-                f"WHERE COALESCE(time_zone, '') {given} "
-                # In number order the unique index takes a chunk's rows page by page.
-                "ORDER BY phone_e164 "
-                "ON CONFLICT (phone_e164) DO UPDATE SET "
-                "name = COALESCE(NULLIF(EXCLUDED.name, ''), c.name), "
-                "email = COALESCE(NULLIF(EXCLUDED.email, ''), c.email), "
-                "linkedin_url = COALESCE(NULLIF(EXCLUDED.linkedin_url, ''), c.linkedin_url), "
-                f"time_zone = {stored_or_given}, "
-                "metadata = (CASE WHEN jsonb_typeof(c.metadata) = 'object' THEN c.metadata "
-                "ELSE '{}' END) || EXCLUDED.metadata, "
-                "updated_at = EXCLUDED.updated_at "
-                # xmax is 0 on a row version this statement inserted, and set on one it
-                # updated (the row lock the update took): created or merged into.
-                "RETURNING xmax = 0 AS created) "
-                "SELECT count(*) FILTER (WHERE created), count(*) FROM written",
-                [self.now, self.now],
-            )
-            created, written = cursor.fetchone()
-            self.created += created
-            self.updated += written - created
-
-    def write(self) -> tuple[int, int, int]:
-        """Folds the later rows of repeated numbers into their contacts (merge only), and
-        gives (created, stored contacts updated, stored contacts skipped)."""
-        if self.unwritten:
-            self._write_staged()
-        if self.later_rows:
-            with bulk_cursor() as cursor:
-                with cursor.copy(
-                    f"COPY {_STAGING_LATER} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN"
-                ) as copy:
-                    for phone, later in self.later_rows.items():
-                        metadata = json.dumps(later[4]) if later[4] else None
-                        copy.write_row((phone, *later[:4], "", metadata))
-                # Temporary tables get no statistics unless asked: without them the planner
-                # takes the table for a small one and may pick a nested loop over a large one.
-                cursor.execute(f"ANALYZE {_STAGING_LATER}")
-                cursor.execute(
-                    f"UPDATE {self.table} AS c SET "  # noqa: S608 - identifiers from the model
-                    "name = COALESCE(NULLIF(l.name, ''), c.name), "
-                    "email = COALESCE(NULLIF(l.email, ''), c.email), "
-                    "linkedin_url = COALESCE(NULLIF(l.linkedin_url, ''), c.linkedin_url), "
-                    "time_zone = COALESCE(NULLIF(l.time_zone, ''), c.time_zone), "
-                    "metadata = c.metadata || COALESCE(l.metadata, '{}'), "
-                    "updated_at = %s "
-                    f"FROM {_STAGING_LATER} AS l WHERE c.phone_e164 = l.phone_e164",
-                    [self.now],
-                )
-        return self.created, self.updated, self.staged - self.created - self.updated
-
-
-def _store(contact_import: ContactImport, rows: _StagedRows, rejections: list[RejectedRow]) -> None:
+def _store(contact_import: ContactImport, rows: StagedRows, rejections: list[RejectedRow]) -> None:
     """Writes what is left of the rows, the rejections and the counts (in the caller's
     transaction), or raises _Superseded, and the transaction then takes back what was written."""
     # The lock makes a second run of the same import (a redelivered task) wait here and
@@ -715,7 +485,7 @@ def _store(contact_import: ContactImport, rows: _StagedRows, rejections: list[Re
     )
     if current.status != ImportStatus.RUNNING or current.attempts != contact_import.attempts:
         raise _Superseded
-    created, updated, skipped = rows.write()
+    created, updated, unchanged = rows.write()
     ContactImportRejection.objects.bulk_create(
         [
             ContactImportRejection(
@@ -732,107 +502,11 @@ def _store(contact_import: ContactImport, rows: _StagedRows, rejections: list[Re
         status=ImportStatus.DONE,
         processed_rows=F("total_rows"),
         created_count=created,
-        updated_count=rows.in_file_merged + updated,
-        skipped_count=rows.in_file_skipped + skipped,
+        updated_count=updated,
+        unchanged_count=unchanged,
+        repeated_count=rows.repeated,
         rejected_count=len(rejections),
         finished_at=timezone.now(),
         # The rows are stored now; the upload itself is no longer needed.
         data=b"",
     )
-
-
-def _max_rows(columns: int) -> int:
-    max_params = connection.features.max_query_params or 65535
-    return max(1, min(WRITE_BATCH, max_params // columns))
-
-
-def _write_from_memory(rows: _MemoryRows) -> tuple[int, int, int]:
-    """(created, stored contacts updated, stored contacts skipped) with batched INSERTs."""
-    merged = list(rows.merged())
-    existing = _existing([row[0] for row in merged], full=rows.merge)
-    created = updated = skipped = 0
-    to_write: list[tuple[str, str, str, str, str, dict[str, Any]]] = []
-    for phone, name, email, linkedin_url, time_zone, derived, metadata in merged:
-        old = existing.get(phone)
-        if old is None:
-            created += 1
-            to_write.append(
-                (phone, name, email, linkedin_url, time_zone or derived, metadata or {})
-            )
-        elif rows.merge:
-            # What the file gives wins; an empty cell keeps what is stored.
-            updated += 1
-            _, old_name, old_email, old_linkedin, old_zone, old_metadata = old
-            to_write.append(
-                (
-                    phone,
-                    name or old_name,
-                    email or old_email,
-                    linkedin_url or old_linkedin,
-                    time_zone or old_zone or derived,
-                    {**(old_metadata or {}), **(metadata or {})},
-                )
-            )
-        else:
-            skipped += 1
-    _upsert_contacts(to_write, merge=rows.merge)
-    return created, updated, skipped
-
-
-_IMPORT_COLUMNS = ("phone_e164", "name", "email", "linkedin_url", "time_zone", "metadata")
-
-
-def _existing(phones: list[str], *, full: bool) -> dict[str, tuple[Any, ...]]:
-    """The stored contacts among these numbers: (phone, name, email, linkedin, zone, metadata)."""
-    quote = connection.ops.quote_name
-    columns = _IMPORT_COLUMNS if full else _IMPORT_COLUMNS[:1]
-    select = (
-        f"SELECT {', '.join(map(quote, columns))} FROM {quote(Contact._meta.db_table)} "  # noqa: S608
-        f"WHERE {quote('phone_e164')} "
-    )
-    metadata_field = Contact._meta.get_field("metadata")
-    batch = _max_rows(1)
-    found: dict[str, tuple[Any, ...]] = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(phones), batch):
-            chunk = phones[start : start + batch]
-            cursor.execute(select + f"IN ({', '.join(['%s'] * len(chunk))})", chunk)
-            for values in cursor.fetchall():
-                if full:
-                    metadata = metadata_field.from_db_value(values[5], None, connection)
-                    values = (*values[:5], metadata)
-                found[values[0]] = values
-    return found
-
-
-def _upsert_contacts(
-    rows: list[tuple[str, str, str, str, str, dict[str, Any]]], *, merge: bool
-) -> None:
-    """INSERT ... ON CONFLICT for many rows per statement (SQLite).
-
-    bulk_create(update_conflicts=...) sends the same kind of statement, but builds a model
-    instance and compiles every value through the ORM, which cost more than checking the rows.
-    A number stored meanwhile by someone else is merged into, or left alone with skip.
-    """
-    quote = connection.ops.quote_name
-    columns = [*_IMPORT_COLUMNS, "created_at", "updated_at"]
-    if merge:
-        updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in _CONTACT_FIELDS)
-        conflict = f" ON CONFLICT ({quote('phone_e164')}) DO UPDATE SET {updates}"
-    else:
-        conflict = f" ON CONFLICT ({quote('phone_e164')}) DO NOTHING"
-    # Identifiers come from the model only; every value is a parameter.
-    insert = f"INSERT INTO {quote(Contact._meta.db_table)} ({', '.join(map(quote, columns))}) "
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    empty = json.dumps({})
-    batch = _max_rows(len(columns))
-    placeholder = f"({', '.join(['%s'] * len(columns))})"
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            params: list[Any] = []
-            for row in chunk:
-                params.extend(row[:5])
-                params.extend((json.dumps(row[5]) if row[5] else empty, now, now))
-            values = ", ".join([placeholder] * len(chunk))
-            cursor.execute(f"{insert}VALUES {values}{conflict}", params)

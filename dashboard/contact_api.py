@@ -48,8 +48,14 @@ class ImportRequestSerializer(serializers.Serializer):
         + ". Without it the columns are guessed from their headers.",
     )
     duplicates = serializers.ChoiceField(
-        choices=DuplicatePolicy.choices, default=DuplicatePolicy.MERGE
+        choices=[*DuplicatePolicy.choices, ("merge", "Older name of fill")],
+        default=DuplicatePolicy.FILL,
+        help_text="For a number already stored: fill (only its empty fields; the default), "
+        "overwrite (the file's non-empty values win) or skip. merge, its older name, is fill.",
     )
+
+    def validate_duplicates(self, value: str) -> str:
+        return DuplicatePolicy.FILL if value == "merge" else value
 
     def validate_mapping(self, value: str) -> dict[str, str] | None:
         if not value:
@@ -76,7 +82,14 @@ class ImportStatusSerializer(serializers.Serializer):
     processed_rows = serializers.IntegerField()
     created = serializers.IntegerField(source="created_count")
     updated = serializers.IntegerField(source="updated_count")
-    skipped = serializers.IntegerField(source="skipped_count")
+    unchanged = serializers.IntegerField(
+        source="unchanged_count",
+        help_text="Stored contacts whose values the file left as they were.",
+    )
+    repeated = serializers.IntegerField(
+        source="repeated_count", help_text="Rows whose number an earlier row of the file gave."
+    )
+    blank_rows = serializers.IntegerField(source="blank_row_count")
     rejected = serializers.IntegerField(source="rejected_count")
     error = serializers.CharField(source="error_message")
     created_at = serializers.DateTimeField()

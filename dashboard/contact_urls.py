@@ -16,6 +16,7 @@ urlpatterns = [
     path("import/", views.contact_import, name="import"),
     path("import/<id:pk>/", views.contact_import_detail, name="import_detail"),
     path("import/<id:pk>/rejected.csv", views.contact_import_rejected, name="import_rejected"),
+    path("import/<id:pk>/updated.csv", views.contact_import_updates, name="import_updates"),
     path("push/", customer_push_views.customer_push_new, name="push"),
     path("pushes/", customer_push_views.customer_pushes, name="pushes"),
     path("pushes/<id:pk>/", customer_push_views.customer_push_detail, name="push_detail"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from typing import Any
 
 from django import forms
@@ -32,6 +33,7 @@ from contacts.csv_import import (
     read_header,
 )
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
+from contacts.import_rows import CHANGED_FIELDS
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
 from dashboard.customer_push_views import voice_accounts as push_voice_accounts
 
@@ -375,5 +377,39 @@ def contact_import_rejected(request: HttpRequest, pk: int) -> StreamingHttpRespo
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="import-{contact_import.pk}-rejected.csv"'
+    )
+    return response
+
+
+def _change_text(value: Any) -> str:
+    # Metadata is an object: shown as the JSON it is stored as.
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@requires(Capability.EDIT_CONTACTS)
+def contact_import_updates(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The stored contacts an import changed, as CSV: a row per changed field, old → new."""
+    contact_import = _get_import(pk, columns=False)
+    writer = csv.writer(EchoBuffer())
+    updates = selectors.contact_import_updates(contact_import=contact_import)
+
+    def rows():
+        yield writer.writerow(["phone", "field", "old value", "new value"])
+        for update in updates.iterator(chunk_size=2000):
+            for field in CHANGED_FIELDS:
+                if field in update.changes:
+                    old, new = update.changes[field]
+                    yield writer.writerow(
+                        [
+                            inert_cell(update.phone_e164),
+                            field,
+                            inert_cell(_change_text(old)),
+                            inert_cell(_change_text(new)),
+                        ]
+                    )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="import-{contact_import.pk}-updated.csv"'
     )
     return response

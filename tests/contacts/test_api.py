@@ -34,7 +34,7 @@ def test_it_accepts_an_import_and_reports_its_status(
     assert body["status_url"].endswith(f"/api/v1/contacts/imports/{body['id']}")
     status = client.get(body["status_url"]).json()
     assert status["status"] == ImportStatus.DONE
-    assert (status["created"], status["skipped"], status["total_rows"]) == (1, 1, 2)
+    assert (status["created"], status["repeated"], status["total_rows"]) == (1, 1, 2)
     assert Contact.objects.get().name == "Ada"
 
 

@@ -55,7 +55,7 @@ def test_it_writes_hostile_cells_of_rejected_rows_inert_and_numbers_readable(
                 "column_1": "phone",
                 "column_2": "email",
                 "column_3": "metadata",
-                "duplicates": "merge",
+                "duplicates": "fill",
             },
         )
     created.refresh_from_db()

@@ -177,7 +177,7 @@ def test_it_refuses_to_start_a_stored_wide_import_and_changes_nothing(
     client_as, django_capture_on_commit_callbacks
 ):
     stored = wide_import(201)
-    form = {f"column_{i}": "" for i in range(201)} | {"column_0": "phone", "duplicates": "merge"}
+    form = {f"column_{i}": "" for i in range(201)} | {"column_0": "phone", "duplicates": "fill"}
     with django_capture_on_commit_callbacks() as queued:
         response = client_as("operator").post(
             reverse("contacts:import_detail", args=[stored.pk]), form

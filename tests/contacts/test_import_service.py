@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError, connection, connections
 from django.db.models import F
 
-from contacts import csv_import, selectors, services
+from contacts import csv_import, import_rows, selectors, services
 from contacts.csv_import import (
     CsvFileError,
     copy_line,
@@ -28,7 +28,7 @@ def csv_bytes(*lines: str, encoding: str = "utf-8") -> bytes:
 def run_import(
     data: bytes,
     *,
-    duplicates: str = "merge",
+    duplicates: str = "overwrite",
     mapping: list[str] | None = None,
 ) -> ContactImport:
     """Upload, start and run an import the way the task does (tasks do not run in tests)."""
@@ -119,9 +119,10 @@ def test_it_merges_duplicates_into_stored_contacts():
             "Bob,415 555 2672,",
             "Robert,415-555-2672,bob@example.com",
         ),
-        duplicates="merge",
+        duplicates="overwrite",
     )
-    assert (done.created_count, done.updated_count, done.skipped_count) == (1, 3, 0)
+    counts = (done.created_count, done.updated_count, done.unchanged_count, done.repeated_count)
+    assert counts == (1, 1, 0, 2)
     ada = Contact.objects.get(phone_e164="+14155552671")
     # What the file gives wins; an empty cell keeps what was stored (name, time zone).
     assert (ada.name, ada.email, ada.time_zone) == (
@@ -144,7 +145,8 @@ def test_it_skips_duplicates_when_asked():
         ),
         duplicates="skip",
     )
-    assert (done.created_count, done.updated_count, done.skipped_count) == (1, 0, 2)
+    counts = (done.created_count, done.updated_count, done.unchanged_count, done.repeated_count)
+    assert counts == (1, 0, 1, 1)
     assert Contact.objects.get(phone_e164="+14155552671").email == "ada@old.example"
     assert Contact.objects.get(phone_e164="+14155552672").name == "Bob"
 
@@ -187,7 +189,7 @@ def test_it_refuses_a_mapping_without_a_phone_column():
     assert created.mapping == ["name", "email"]
     with pytest.raises(CsvFileError, match="No phone column"):
         services.contact_import_start(
-            contact_import=created, mapping=created.mapping, duplicates="merge"
+            contact_import=created, mapping=created.mapping, duplicates="overwrite"
         )
     created.refresh_from_db()
     assert created.status == ImportStatus.UPLOADED
@@ -226,7 +228,7 @@ def test_it_gives_up_after_repeated_interruptions():
     created = services.contact_import_create(
         file=io.BytesIO(csv_bytes("phone", "415 555 2671")), file_name="c.csv"
     )
-    services.contact_import_start(contact_import=created, mapping=["phone"], duplicates="merge")
+    services.contact_import_start(contact_import=created, mapping=["phone"], duplicates="overwrite")
     ContactImport.objects.filter(pk=created.pk).update(
         status=ImportStatus.RUNNING, attempts=services.MAX_IMPORT_ATTEMPTS
     )
@@ -250,7 +252,7 @@ def test_it_imports_2000_rows_quickly():
     started = time.perf_counter()
     done = run_import(data)
     elapsed = time.perf_counter() - started
-    assert (done.created_count, done.updated_count) == (2000, 100)
+    assert (done.created_count, done.updated_count, done.repeated_count) == (2000, 0, 100)
     assert Contact.objects.count() == 2000
     print(f"\n2,100 rows imported in {elapsed:.2f} s ({2100 / elapsed:,.0f} rows/s)")
 
@@ -261,17 +263,17 @@ def test_it_enqueues_the_import_on_commit_only(django_capture_on_commit_callback
     )
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(CsvFileError):
         services.contact_import_start(
-            contact_import=created, mapping=["name", ""], duplicates="merge"
+            contact_import=created, mapping=["name", ""], duplicates="overwrite"
         )
     assert callbacks == []
     with django_capture_on_commit_callbacks() as callbacks:
         services.contact_import_start(
-            contact_import=created, mapping=["name", "phone"], duplicates="merge"
+            contact_import=created, mapping=["name", "phone"], duplicates="overwrite"
         )
     assert len(callbacks) == 1
     with pytest.raises(CsvFileError, match="already been started"):
         services.contact_import_start(
-            contact_import=created, mapping=["name", "phone"], duplicates="merge"
+            contact_import=created, mapping=["name", "phone"], duplicates="overwrite"
         )
 
 
@@ -280,14 +282,16 @@ def import_result(done: ContactImport) -> tuple:
         done.status,
         done.created_count,
         done.updated_count,
-        done.skipped_count,
+        done.unchanged_count,
+        done.repeated_count,
         done.rejected_count,
         list(done.rejections.values_list("line_number", "raw", "reason")),
+        list(done.updates.values_list("phone_e164", "changes")),
         [row[:5] for row in snapshot()],
     )
 
 
-@pytest.mark.parametrize("duplicates", ["merge", "skip"])
+@pytest.mark.parametrize("duplicates", ["fill", "overwrite", "skip"])
 def test_it_checks_a_large_file_in_worker_processes_with_the_same_result(
     duplicates, monkeypatch, settings
 ):
@@ -321,7 +325,7 @@ def test_it_checks_a_large_file_in_worker_processes_with_the_same_result(
     in_workers = import_result(run_import(data, duplicates=duplicates, mapping=mapping))
     assert pools and pools[0] is not None  # the workers did the checking
     assert in_workers == alone
-    assert alone[0] == ImportStatus.DONE and alone[4] == 8
+    assert alone[0] == ImportStatus.DONE and alone[5] == 8
 
 
 def test_it_combines_the_extra_data_of_a_repeated_number():
@@ -336,7 +340,7 @@ def test_it_combines_the_extra_data_of_a_repeated_number():
         ),
         mapping=["name", "phone", "metadata", "metadata"],
     )
-    assert (done.created_count, done.updated_count) == (1, 3)
+    assert (done.created_count, done.updated_count, done.repeated_count) == (1, 1, 2)
     ada = Contact.objects.get(phone_e164="+14155552671")
     assert ada.name == "Ada L"
     assert ada.metadata == {"source": "crm", "tier": "2", "team": "blue"}
@@ -387,7 +391,8 @@ def test_it_gives_the_file_s_time_zone_precedence_and_derives_the_rest():
         ),
         mapping=["name", "phone", "time_zone"],
     )
-    assert (done.created_count, done.updated_count, done.skipped_count) == (3, 5, 0)
+    counts = (done.created_count, done.updated_count, done.unchanged_count, done.repeated_count)
+    assert counts == (3, 2, 1, 2)
     zones = dict(Contact.objects.values_list("phone_e164", "time_zone"))
     assert zones == {
         "+14155552671": "Asia/Tokyo",
@@ -410,7 +415,7 @@ def test_it_leaves_the_contacts_untouched_when_a_late_row_breaks_the_import(monk
     before = snapshot()
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(services, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
     data = csv_bytes(
         "name,phone,email",
         *[f"Person {i},+1415{2000000 + i},p{i}@example.com" for i in range(60)],
@@ -425,13 +430,13 @@ def test_it_leaves_the_contacts_untouched_when_a_late_row_breaks_the_import(monk
 
     monkeypatch.setattr(csv_import, "_email_ok", email_ok)
     writes = []
-    real_write_staged = services._PostgresRows._write_staged
+    real_write_staged = import_rows.PostgresRows._write_staged
 
     def write_staged(rows):
         writes.append(rows.unwritten)
         real_write_staged(rows)
 
-    monkeypatch.setattr(services._PostgresRows, "_write_staged", write_staged)
+    monkeypatch.setattr(import_rows.PostgresRows, "_write_staged", write_staged)
     done = run_import(data)
     assert done.status == ImportStatus.FAILED
     assert "nothing was saved" in done.error_message
@@ -448,7 +453,7 @@ def test_it_keeps_nothing_from_a_run_superseded_while_it_checked(monkeypatch, se
     before = snapshot()
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(services, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
     claimed = []
     real_check_rows = services._check_rows
 
@@ -473,11 +478,11 @@ def test_it_shows_progress_but_no_contact_before_the_import_commits(monkeypatch,
         pytest.skip("SQLite writes the contacts at the end, after checking")
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(services, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
     monkeypatch.setattr(services, "PROGRESS_EVERY", 0)
     onlooker = connections.create_connection(connection.alias)  # what the contacts page sees
     seen = []
-    real_add = services._PostgresRows.add
+    real_add = import_rows.PostgresRows.add
 
     def add(rows, checked):
         rejected = real_add(rows, checked)
@@ -488,7 +493,7 @@ def test_it_shows_progress_but_no_contact_before_the_import_commits(monkeypatch,
             seen.append((progress, cursor.fetchone()[0]))
         return rejected
 
-    monkeypatch.setattr(services._PostgresRows, "add", add)
+    monkeypatch.setattr(import_rows.PostgresRows, "add", add)
     try:
         done = run_import(large_file(50))
     finally:

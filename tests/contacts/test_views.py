@@ -265,7 +265,7 @@ def test_it_asks_for_a_phone_column(client_as):
     created = ContactImport.objects.get()
     response = client.post(
         reverse("contacts:import_detail", args=[created.pk]),
-        {"column_0": "name", "column_1": "", "duplicates": "merge"},
+        {"column_0": "name", "column_1": "", "duplicates": "fill"},
     )
     assert response.status_code == 400
     assert "No phone column" in response.content.decode()
