@@ -37,7 +37,7 @@ from calls.recordings import RecordingRefused, open_recording
 from calls.services import CallRejected, call_create
 from calls.voice_views import agents_page_extras
 from calls.webhooks import webhook_replay
-from contacts.csv_export import inert_cell
+from contacts.csv_export import EchoBuffer, inert_cell
 from vendors.text import load_vendor_json
 
 # How often a live call's page asks for news (seconds); the template uses it too.
@@ -79,13 +79,6 @@ def call_log(request: HttpRequest) -> HttpResponse:
         return render(request, "calls/call_log.html#results", context)
     context["options"] = selectors.call_filter_options()
     return render(request, "calls/call_log.html", context)
-
-
-class EchoBuffer:
-    """A csv.writer target that hands each written row back, for streamed CSV responses."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 EXPORT_COLUMNS = [

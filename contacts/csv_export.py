@@ -47,3 +47,10 @@ def _valid_phone_number(text: str) -> bool:
         return phonenumbers.is_valid_number(phonenumbers.parse(text, None))
     except phonenumbers.NumberParseException:
         return False
+
+
+class EchoBuffer:
+    """A csv.writer target that hands each written row back, for streamed CSV responses."""
+
+    def write(self, value: str) -> str:
+        return value

@@ -17,8 +17,7 @@ from calls import reviews
 from calls.forms import CallFilterForm
 from calls.models import Call, CallState
 from calls.selectors import call_filter_options, call_transcript
-from calls.views import EchoBuffer
-from contacts.csv_export import inert_cell
+from contacts.csv_export import EchoBuffer, inert_cell
 from dashboard import analytics as stats
 
 # --- Review queue --------------------------------------------------------------------------------

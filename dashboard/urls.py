@@ -16,7 +16,7 @@ urlpatterns = [
     path("review/<id:pk>/", manager_views.review_save, name="review_save"),
     path("settings/", include("dashboard.settings_urls")),
     path("calls/", include("calls.urls")),
-    path("contacts/", include("dashboard.contact_urls")),
+    path("contacts/", include("contacts.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("webhooks/", include("calls.webhook_urls")),
     path("api/v1/", include("dashboard.api_urls")),

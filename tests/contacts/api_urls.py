@@ -6,5 +6,5 @@ from dashboard.urls import urlpatterns as project_urlpatterns
 
 urlpatterns = [
     *project_urlpatterns,
-    path("api/v1/", include("dashboard.contact_api_urls")),
+    path("api/v1/", include("contacts.api_urls")),
 ]

@@ -95,7 +95,7 @@ def test_it_refuses_roles_that_cannot_edit_contacts(client_as, role, status):
 
 def test_it_declares_its_capability_for_the_role_matrix():
     from accounts.roles import Capability
-    from dashboard import contact_api as api
+    from contacts import api
 
     assert api.import_contacts.required_capability == Capability.EDIT_CONTACTS
     assert api.import_status.required_capability == Capability.EDIT_CONTACTS

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from contacts import views as contact_views
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
-from dashboard import contact_views
 from tests.factories import (
     CallFactory,
     ContactFactory,

@@ -58,6 +58,7 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "contacts:dnc_remove": lambda: {"pk": factories.DoNotCallEntryFactory().pk},
     "contacts:import_detail": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:import_rejected": lambda: {"pk": factories.ContactImportFactory().pk},
+    "contacts:import_updates": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts_api:import_status": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:push_detail": lambda: {"pk": factories.CustomerPushFactory().pk},
     "calls:detail": lambda: {"pk": factories.CallFactory().pk},

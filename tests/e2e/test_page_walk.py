@@ -20,6 +20,7 @@ NOT_SCREENS = {
     "calls:export",
     "calls:recording",
     "contacts:import_rejected",
+    "contacts:import_updates",
     "contacts:export",
     "api_schema",
 }

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import contact_api as api
+from contacts import api
 
 app_name = "contacts_api"
 

@@ -1,7 +1,6 @@
 from django.urls import path
 
-from dashboard import contact_views as views
-from dashboard import customer_push_views
+from contacts import push_views, views
 
 app_name = "contacts"
 
@@ -17,7 +16,7 @@ urlpatterns = [
     path("import/<id:pk>/", views.contact_import_detail, name="import_detail"),
     path("import/<id:pk>/rejected.csv", views.contact_import_rejected, name="import_rejected"),
     path("import/<id:pk>/updated.csv", views.contact_import_updates, name="import_updates"),
-    path("push/", customer_push_views.customer_push_new, name="push"),
-    path("pushes/", customer_push_views.customer_pushes, name="pushes"),
-    path("pushes/<id:pk>/", customer_push_views.customer_push_detail, name="push_detail"),
+    path("push/", push_views.customer_push_new, name="push"),
+    path("pushes/", push_views.customer_pushes, name="pushes"),
+    path("pushes/<id:pk>/", push_views.customer_push_detail, name="push_detail"),
 ]

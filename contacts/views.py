@@ -19,9 +19,8 @@ from django_htmx.http import HttpResponseStopPolling
 from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.roles import Capability, has_capability, requires
-from calls.views import EchoBuffer
 from contacts import selectors, services
-from contacts.csv_export import inert_cell
+from contacts.csv_export import EchoBuffer, inert_cell
 from contacts.csv_import import (
     FIELDS,
     MAX_HEADER_BYTES,
@@ -35,7 +34,7 @@ from contacts.csv_import import (
 from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
 from contacts.import_rows import CHANGED_FIELDS
 from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
-from dashboard.customer_push_views import voice_accounts as push_voice_accounts
+from contacts.push_views import voice_accounts as push_voice_accounts
 
 PAGE_SIZE = 50
 
