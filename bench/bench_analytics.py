@@ -298,8 +298,8 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from django.utils import timezone
 
-    from dashboard import analytics_summary
-    from dashboard.models import SummaryState
+    from analytics import summary as analytics_summary
+    from analytics.models import SummaryState
 
     setup_test_environment()  # the test client's host is allowed, templates are recorded
     if args.reuse:

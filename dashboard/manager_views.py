@@ -1,8 +1,7 @@
-"""Pages for managers: the call review queue and analytics."""
+"""The review queue: managers read, rate and tag ended calls one at a time."""
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django import forms
@@ -17,8 +16,6 @@ from calls import reviews
 from calls.forms import CallFilterForm
 from calls.models import Call, CallState
 from calls.selectors import call_filter_options, call_transcript
-from contacts.csv_export import EchoBuffer, inert_cell
-from dashboard import analytics as stats
 
 # --- Review queue --------------------------------------------------------------------------------
 
@@ -148,46 +145,3 @@ def review_save(request: HttpRequest, pk: int) -> HttpResponse:
     after = reviews.review_position(queue=queue, call_id=call.pk).next_id
     messages.success(request, f"Call {call.pk} reviewed.")
     return redirect(_review_url(query, call=after))
-
-
-# --- Analytics -----------------------------------------------------------------------------------
-
-
-@requires(Capability.VIEW_ANALYTICS)
-@require_GET
-def analytics(request: HttpRequest) -> HttpResponse:
-    form, params = stats.analytics_params(request.GET)
-    report = stats.analytics_report(params)
-    context = {
-        "form": form,
-        "params": params,
-        "groupings": stats.GROUPINGS.items(),
-        "charts": report.charts,
-        "report": report,
-    }
-    if request.htmx:
-        return render(request, "dashboard/analytics.html#report", context)
-    return render(request, "dashboard/analytics.html", context)
-
-
-@requires(Capability.VIEW_ANALYTICS)
-@require_GET
-def analytics_export(request: HttpRequest) -> HttpResponse:
-    """One chart's numbers as CSV, for the same range and grouping as the page."""
-    key = request.GET.get("chart", "")
-    if key not in stats.CHART_KEYS:
-        return HttpResponse(
-            "Unknown chart: use one of " + ", ".join(stats.CHART_KEYS) + ".",
-            status=400,
-            content_type="text/plain",
-        )
-    _form, params = stats.analytics_params(request.GET)
-    (chart,) = stats.analytics_report(params, only=key).charts
-    writer = csv.writer(EchoBuffer())
-    # The columns name groups and outcomes too: written through the same guard as the rows.
-    lines = [writer.writerow([inert_cell(cell) for cell in chart.columns])]
-    lines += [writer.writerow([inert_cell(cell) for cell in row]) for row in chart.rows]
-    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
-    name = f"{key}-{params.grouping}-{params.start.isoformat()}-{params.end.isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response

@@ -12,9 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from analytics import charts, figures, report, summary
 from calls.models import CallOutcome
-from dashboard import analytics
-from dashboard import analytics_summary as summary
 
 
 @dataclass(frozen=True)
@@ -35,20 +34,20 @@ def overview_charts(today: date | None = None) -> OverviewCharts:
     today = today or timezone.localdate()
     yesterday = today - timedelta(days=1)
     tz = timezone.get_current_timezone()
-    totals = analytics.hour_totals(summary.sources_for(yesterday, today, tz))
+    totals = figures.hour_totals(summary.sources_for(yesterday, today, tz))
     per_hour = {
         day: [totals.get((day, hour), 0) for hour in range(24)] for day in (yesterday, today)
     }
-    params = analytics.AnalyticsParams(start=today, end=today)
-    stats = analytics.call_stats(params, summary.sources_for(today, today, tz))
+    params = figures.AnalyticsParams(start=today, end=today)
+    stats = figures.call_stats(params, summary.sources_for(today, today, tz))
     counts: dict[str, int] = {}
     for (_day, _account, _state, outcome, _reason), values in stats.items():
         counts[outcome] = counts.get(outcome, 0) + values["calls"]
     order = [value for value in CallOutcome.values if counts.get(value)]
     order += sorted(value for value in counts if value not in CallOutcome.values)
-    outcomes = [(value, analytics.outcome_label(value), counts[value]) for value in order]
+    outcomes = [(value, report.outcome_label(value), counts[value]) for value in order]
     hours = [f"{hour:02d}" for hour in range(24)]
-    hours_svg = analytics.bar_chart(
+    hours_svg = charts.bar_chart(
         title="Calls per hour, today against yesterday",
         labels=hours,
         series=[("Yesterday", per_hour[yesterday]), ("Today", per_hour[today])],
@@ -56,7 +55,7 @@ def overview_charts(today: date | None = None) -> OverviewCharts:
         y_title="Calls",
         links=[[call_log_url(day)] * 24 for day in (yesterday, today)],
     )
-    outcomes_svg = analytics.bar_chart(
+    outcomes_svg = charts.bar_chart(
         title="Today's outcomes",
         labels=[label for _value, label, _count in outcomes],
         series=[("Calls", [count for _value, _label, count in outcomes])],

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "dashboard",
+    "analytics",
     "vendors",
     "contacts",
     "calls",

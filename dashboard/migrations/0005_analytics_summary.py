@@ -1,5 +1,5 @@
 """The analytics summary: tables summed per local hour and day, and the triggers that record
-every change to calls and reviews so the summary can catch up (dashboard/analytics_summary.py).
+every change to calls and reviews so the summary can catch up (now analytics/summary.py).
 
 The summary starts empty and unbuilt: the analytics page reads the calls table until the first
 refresh (beat, every minute) or `manage.py analytics_backfill` has built it.
@@ -12,13 +12,13 @@ from django.db import migrations, models
 
 
 def install_triggers(apps, schema_editor):
-    from dashboard.analytics_summary import install_triggers
+    from analytics.summary import install_triggers
 
     install_triggers(schema_editor.connection)
 
 
 def drop_triggers(apps, schema_editor):
-    from dashboard.analytics_summary import drop_triggers
+    from analytics.summary import drop_triggers
 
     drop_triggers(schema_editor.connection)
 

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ["accounts", "vendors", "contacts", "calls", "campaigns", "dashboard", "simulators"]
+PACKAGES = [
+    "accounts",
+    "vendors",
+    "contacts",
+    "calls",
+    "campaigns",
+    "analytics",
+    "dashboard",
+    "simulators",
+]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

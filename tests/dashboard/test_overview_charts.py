@@ -9,8 +9,8 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
+from analytics.summary import refresh_summary
 from calls.models import Call, CallOutcome, CallState
-from dashboard.analytics_summary import refresh_summary
 from tests.factories import CallFactory
 
 pytestmark = pytest.mark.django_db

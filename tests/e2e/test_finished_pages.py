@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from analytics.summary import refresh_summary
 from calls.models import Call, CallOutcome, CallState
 from campaigns.models import DialState
-from dashboard.analytics_summary import refresh_summary
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
 from tests.factories import (

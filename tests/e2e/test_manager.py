@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from analytics.summary import refresh_summary
 from calls.models import Call, CallOutcome, CallReview, CallState
-from dashboard.analytics_summary import refresh_summary
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in
 from tests.factories import AgentFactory, CallFactory, VendorAccountFactory

@@ -16,10 +16,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics import figures, report
+from analytics import summary as summary_
 from calls.models import Call, CallOutcome, CallState, PostCallAction, StepStatus
 from campaigns.models import CampaignKind
-from dashboard import analytics
-from dashboard import analytics_summary as summary_
 from tests.factories import (
     AgentFactory,
     CallFactory,
@@ -143,29 +143,29 @@ def dataset(mode):
     return calls
 
 
-def params(group: str) -> analytics.AnalyticsParams:
+def params(group: str) -> figures.AnalyticsParams:
     from django.http import QueryDict
 
     query = QueryDict(mutable=True)
     query.update({**RANGE, "group": group})
-    return analytics.analytics_params(query)[1]
+    return figures.analytics_params(query)[1]
 
 
-def sources_of(params_: analytics.AnalyticsParams) -> summary_.Sources:
+def sources_of(params_: figures.AnalyticsParams) -> summary_.Sources:
     return summary_.sources_for(params_.start, params_.end, timezone.get_current_timezone())
 
 
 def stats(group: str) -> dict:
-    return analytics.call_stats(params(group), sources_of(params(group)))
+    return figures.call_stats(params(group), sources_of(params(group)))
 
 
-def summary(group: str) -> dict[str, analytics.SummaryRow]:
+def summary(group: str) -> dict[str, figures.SummaryRow]:
     params_ = params(group)
     sources = sources_of(params_)
-    rows = analytics.summary_rows(
+    rows = figures.summary_rows(
         params_,
-        analytics.call_stats(params_, sources),
-        analytics.duration_histograms(params_, sources),
+        figures.call_stats(params_, sources),
+        figures.duration_histograms(params_, sources),
     )
     return {row.group.label: row for row in rows}
 
@@ -225,16 +225,16 @@ def test_it_says_the_median_is_an_estimate_and_how_close(client_as, dataset):
 
 
 def test_it_breaks_down_outcomes_per_group(dataset):
-    groups, counts = analytics.outcome_rows(params("agent"), stats("agent"))
+    groups, counts = figures.outcome_rows(params("agent"), stats("agent"))
     alice = next(group.key for group in groups if group.label == "Alice")
     assert counts[CallOutcome.COMPLETED][alice] == 1
     assert counts[CallOutcome.NOT_PICKED][alice] == 1
     assert counts[""][alice] == 1  # the failed call has no outcome
-    assert analytics.reason_rows(stats("day"))[0] == ("AGENT_HANGUP", 2)
+    assert figures.reason_rows(stats("day"))[0] == ("AGENT_HANGUP", 2)
 
 
 def test_it_counts_calls_per_weekday_and_hour(dataset):
-    grid = analytics.heat_map_grid(sources_of(params("day")))
+    grid = figures.heat_map_grid(sources_of(params("day")))
     assert grid[0][9] == 2  # Monday 09:00 and 09:30
     assert grid[0][14] == 1
     assert grid[2][14] == 1  # Wednesday
@@ -244,7 +244,7 @@ def test_it_counts_calls_per_weekday_and_hour(dataset):
 
 
 def test_it_averages_review_scores_per_group(dataset):
-    rows = {row.group.label: row for row in analytics.review_rows(params("agent"), stats("agent"))}
+    rows = {row.group.label: row for row in figures.review_rows(params("agent"), stats("agent"))}
     assert (rows["Alice"].reviews, rows["Alice"].rated) == (2, 2)
     assert rows["Alice"].avg_rating == pytest.approx(3.5)
     assert rows[HOSTILE].avg_rating == pytest.approx(4)
@@ -259,7 +259,7 @@ def test_it_builds_the_campaign_funnel_from_dial_entries(dataset):
         (0, ""),
     ):
         DialEntryFactory(campaign=campaign, attempts=attempts, last_outcome=last_outcome)
-    (row,) = analytics.funnel_rows(params("day"), sources_of(params("day")))
+    (row,) = figures.funnel_rows(params("day"), sources_of(params("day")))
     assert row.name == "Spring renewals"
     # Four contacts, three called, two whose latest call connected, one completed.
     assert (row.contacts, row.dialled, row.connected, row.completed) == (4, 3, 2, 1)
@@ -282,9 +282,7 @@ def test_it_counts_native_campaigns_from_their_own_dial_entries(dataset):
     ):
         DialEntryFactory(campaign=native, attempts=attempts, last_outcome=last_outcome)
     CampaignFactory(name="Launched before the range", launched_at=at(1) - timedelta(days=3))
-    rows = {
-        row.name: row for row in analytics.funnel_rows(params("day"), sources_of(params("day")))
-    }
+    rows = {row.name: row for row in figures.funnel_rows(params("day"), sources_of(params("day")))}
     assert set(rows) == {"Spring renewals", "Native push"}
     assert (rows["Native push"].contacts, rows["Native push"].dialled) == (3, 2)
     assert (rows["Native push"].connected, rows["Native push"].completed) == (1, 1)
@@ -306,7 +304,7 @@ def test_it_counts_contacts_a_follow_up_reached_in_the_funnel(client_as, dataset
         action=PostCallAction.FOLLOW_UP,
         status=StepStatus.DONE,
     )
-    (row,) = analytics.funnel_rows(params("day"), sources_of(params("day")))
+    (row,) = figures.funnel_rows(params("day"), sources_of(params("day")))
     assert row.followups == 1
     page = client_as("manager").get(reverse("analytics"), RANGE).content.decode()
     assert "not available yet" not in page
@@ -314,16 +312,14 @@ def test_it_counts_contacts_a_follow_up_reached_in_the_funnel(client_as, dataset
 
 
 def test_it_estimates_cost_per_group_from_each_accounts_price(dataset):
-    rows = {
-        row.group.label: row for row in analytics.cost_rows(params("account"), stats("account"))
-    }
+    rows = {row.group.label: row for row in figures.cost_rows(params("account"), stats("account"))}
     # Acme: 60 + 30 + 10 s at 0.10 a minute; Other has no price.
     assert rows["Acme voice"].minutes == pytest.approx(100 / 60)
     assert rows["Acme voice"].cost == Decimal(100) * Decimal("0.10") / 60
     assert rows["Acme voice"].unpriced_minutes == 0
     assert rows["Other voice"].cost is None
     assert rows["Other voice"].unpriced_minutes == pytest.approx(2)
-    days = {row.group.label: row for row in analytics.cost_rows(params("day"), stats("day"))}
+    days = {row.group.label: row for row in figures.cost_rows(params("day"), stats("day"))}
     assert days["2 Mar"].cost == Decimal(90) * Decimal("0.10") / 60
     # The failed call c7 is on Acme (nothing recorded); c5 and c6 on Other have no price.
     assert days["10 Mar"].cost == 0
@@ -346,12 +342,12 @@ def test_it_exports_the_estimated_cost_with_dashes_where_no_price_is_set(
 
 
 def test_it_renders_every_chart_as_svg_with_values_and_a_table(client_as, dataset):
-    for group in analytics.GROUPINGS:
+    for group in figures.GROUPINGS:
         response = client_as("manager").get(reverse("analytics"), {**RANGE, "group": group})
         assert response.status_code == 200
         page = response.content.decode()
-        assert page.count("<svg") == len(analytics.CHART_KEYS)
-        assert page.count("<details") == len(analytics.CHART_KEYS)
+        assert page.count("<svg") == len(report.CHART_KEYS)
+        assert page.count("<details") == len(report.CHART_KEYS)
         assert "Contacts: its dial entries" in page  # the funnel says what it uses
 
 

@@ -59,8 +59,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractHour, TruncDate, TruncHour
 from django.utils import timezone
 
-from calls.models import Call
-from dashboard.models import (
+from analytics.models import (
     CallDaySummary,
     CallHourSummary,
     CallHourTotal,
@@ -70,6 +69,7 @@ from dashboard.models import (
     SummaryChange,
     SummaryState,
 )
+from calls.models import Call
 
 UTC = ZoneInfo("UTC")
 Bucket = tuple[date, int]  # a local day and hour (0–23)

@@ -19,11 +19,8 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.models import Call, CallOutcome, CallReview, CallState
-from dashboard import analytics
-from dashboard import analytics_summary as summary
-from dashboard.celery import app as celery_app
-from dashboard.models import (
+from analytics import figures, report, summary
+from analytics.models import (
     CallDaySummary,
     CallHourSummary,
     CallHourTotal,
@@ -31,7 +28,9 @@ from dashboard.models import (
     SummaryChange,
     SummaryState,
 )
-from dashboard.tasks import refresh_analytics_summary
+from analytics.tasks import refresh_analytics_summary
+from calls.models import Call, CallOutcome, CallReview, CallState
+from dashboard.celery import app as celery_app
 from tests.factories import (
     AgentFactory,
     CallFactory,
@@ -58,24 +57,24 @@ QUICK = ("day", "agent")
 DURATIONS = (0, 4, 5, 29, 60, 299, 300, 314, 899, 900, 1800, 3599, 3600, 7300, 90_000)
 
 
-def params(group: str) -> analytics.AnalyticsParams:
+def params(group: str) -> figures.AnalyticsParams:
     query = QueryDict(mutable=True)
     query.update({**RANGE, "group": group})
-    return analytics.analytics_params(query)[1]
+    return figures.analytics_params(query)[1]
 
 
-def tables(*, use_summary: bool, groupings=tuple(analytics.GROUPINGS)) -> dict[tuple, tuple]:
+def tables(*, use_summary: bool, groupings=tuple(figures.GROUPINGS)) -> dict[tuple, tuple]:
     """Every chart's table (the numbers the page and its CSV show), for these groupings."""
     result = {}
     for group in groupings:
-        report = analytics.analytics_report(params(group), use_summary=use_summary)
-        for chart in report.charts:
+        built = report.analytics_report(params(group), use_summary=use_summary)
+        for chart in built.charts:
             result[(group, chart.key)] = (chart.columns, chart.rows)
     return result
 
 
 def assert_summary_matches_the_calls_table(
-    *, pending: bool | None = None, what: str = "", groupings=tuple(analytics.GROUPINGS)
+    *, pending: bool | None = None, what: str = "", groupings=tuple(figures.GROUPINGS)
 ) -> None:
     sources = summary.sources_for(
         params("day").start, params("day").end, timezone.get_current_timezone()
@@ -231,14 +230,14 @@ def test_it_counts_what_the_hand_computed_dataset_says_in_a_half_hour_zone(setti
     summary.refresh_summary()
     rows = {
         row.group.label: row.calls
-        for row in analytics.summary_rows(
+        for row in figures.summary_rows(
             params("day"),
-            analytics.call_stats(params("day"), _sources()),
+            figures.call_stats(params("day"), _sources()),
             {},
         )
     }
     assert (rows["4 Mar"], rows["5 Mar"]) == (1, 1)  # 23:50 on the 4th, 00:10 on the 5th
-    grid = analytics.heat_map_grid(_sources())
+    grid = figures.heat_map_grid(_sources())
     assert (grid[2][23], grid[3][0]) == (1, 1)  # Wednesday 23h, Thursday 00h
 
 
@@ -295,22 +294,18 @@ def test_it_reads_summarised_days_from_the_summary(client_as, world):
     """The page really reads the summary (a test that could not tell would prove nothing)."""
     summary.refresh_summary()
     row = CallDaySummary.objects.filter(day=date(2026, 3, 5)).order_by("pk").first()
-    before = analytics.summary_rows(
-        params("day"), analytics.call_stats(params("day"), _sources()), {}
-    )
+    before = figures.summary_rows(params("day"), figures.call_stats(params("day"), _sources()), {})
     CallDaySummary.objects.filter(pk=row.pk).update(calls=row.calls + 1000)
-    after = analytics.summary_rows(
-        params("day"), analytics.call_stats(params("day"), _sources()), {}
-    )
+    after = figures.summary_rows(params("day"), figures.call_stats(params("day"), _sources()), {})
     assert sum(r.calls for r in after) == sum(r.calls for r in before) + 1000
     # The heat map reads the hour totals, the medians the histograms.
-    grid = analytics.heat_map_grid(_sources())
+    grid = figures.heat_map_grid(_sources())
     total = CallHourTotal.objects.filter(day=date(2026, 3, 5)).order_by("pk").first()
     CallHourTotal.objects.filter(pk=total.pk).update(calls=total.calls + 7)
-    assert sum(map(sum, analytics.heat_map_grid(_sources()))) == sum(map(sum, grid)) + 7
-    histograms = analytics.duration_histograms(params("day"), _sources())
+    assert sum(map(sum, figures.heat_map_grid(_sources()))) == sum(map(sum, grid)) + 7
+    histograms = figures.duration_histograms(params("day"), _sources())
     DurationDaySummary.objects.filter(day=date(2026, 3, 5), slice="all").update(calls=0)
-    assert analytics.duration_histograms(params("day"), _sources()) != histograms
+    assert figures.duration_histograms(params("day"), _sources()) != histograms
 
 
 def test_it_recomputes_only_the_hours_that_changed(world):
@@ -422,7 +417,7 @@ def test_the_backfill_command_fills_the_summary_and_says_so(world, capsys):
 
 def test_beat_refreshes_the_summary_every_minute(world):
     schedule = celery_app.conf.beat_schedule["analytics-summary"]
-    assert schedule == {"task": "dashboard.tasks.refresh_analytics_summary", "schedule": 60.0}
+    assert schedule == {"task": "analytics.tasks.refresh_analytics_summary", "schedule": 60.0}
     assert refresh_analytics_summary.delay().get().startswith("done")
     assert _sources().using_summary
 

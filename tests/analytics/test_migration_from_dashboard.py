@@ -1,0 +1,42 @@
+"""Moving the analytics summary from dashboard/ to analytics/ keeps every row: a database at the
+schema before the move, holding summary rows, migrates forward and reads them as before."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("dashboard", "0006_accounts_models_moved"), ("analytics", None)]
+AFTER = [("dashboard", "0007_analytics_models_moved"), ("analytics", "0001_initial")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    executor.loader.build_graph()
+    applied = [target for target in targets if target[1] is not None]
+    return executor.loader.project_state(applied).apps
+
+
+def test_it_keeps_the_summary_rows_through_the_move():
+    old = migrate(BEFORE)
+    old.get_model("dashboard", "SummaryState").objects.update_or_create(
+        pk=1, defaults={"time_zone": "Europe/Paris"}
+    )
+    day = datetime.date(2026, 11, 30)
+    old.get_model("dashboard", "CallHourTotal").objects.create(day=day, hour=9, calls=7)
+
+    new = migrate(AFTER)
+    assert new.get_model("analytics", "SummaryState").objects.get(pk=1).time_zone == "Europe/Paris"
+    total = new.get_model("analytics", "CallHourTotal").objects.get(day=day, hour=9)
+    assert total.calls == 7
+
+    back = migrate(BEFORE)
+    assert back.get_model("dashboard", "CallHourTotal").objects.filter(calls=7).exists()
+    migrate(AFTER)
