@@ -18,16 +18,10 @@ from django.utils import timezone
 from calls.models import LIVE_STATES, Agent, Call, CallState
 from calls.services import agents_sync, call_sync
 from campaigns import tasks
+from campaigns.dispatch import book_next_run, dispatch_due, record_outcomes
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
 from campaigns.selectors import preview_groups
-from campaigns.services import (
-    InvalidTransition,
-    audience_set,
-    book_next_run,
-    campaign_transition,
-    dispatch_due,
-    record_outcomes,
-)
+from campaigns.services import InvalidTransition, audience_set, campaign_transition
 from contacts.models import Contact, DoNotCallEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)

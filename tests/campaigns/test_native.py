@@ -10,17 +10,15 @@ from django.utils import timezone
 
 from calls.models import LIVE_STATES, Agent, Call, CallEvent, CallState
 from calls.services import agents_sync, call_sync
+from campaigns.dispatch import record_outcomes
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
-from campaigns.services import (
+from campaigns.native import (
     NATIVE_SYNC_AFTER_STOP,
-    InvalidTransition,
-    audience_set,
-    campaign_transition,
     native_campaign_ids_to_sync,
     native_push,
     native_sync,
-    record_outcomes,
 )
+from campaigns.services import InvalidTransition, audience_set, campaign_transition
 from contacts.models import Contact, DoNotCallEntry
 from vendors.services import vendor_client_for
 
@@ -92,21 +90,21 @@ def test_launch_pushes_the_audience_in_batches_then_launches_and_stop_stops(
 
 
 def test_a_push_resumes_from_the_last_batch_the_vendor_took(voice_platform, sandbox, monkeypatch):
-    from campaigns import services
+    from campaigns import native
 
     campaign = native_campaign(voice_platform, 1000)
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING)
-    real_check = services._native_running
+    real_check = native._native_running
     checks = []
 
     def dies_before_the_second_batch(campaign_id):
         checks.append(campaign_id)
         return None if len(checks) == 3 else real_check(campaign_id)
 
-    monkeypatch.setattr(services, "_native_running", dies_before_the_second_batch)
+    monkeypatch.setattr(native, "_native_running", dies_before_the_second_batch)
     assert native_push(campaign_id=campaign.pk) == "stopped while pushing"
     assert Campaign.objects.get(pk=campaign.pk).pushed_batches == 1
-    monkeypatch.setattr(services, "_native_running", real_check)
+    monkeypatch.setattr(native, "_native_running", real_check)
 
     assert native_push(campaign_id=campaign.pk) == "launched"
     bulk = sandbox.log("voice_platform", method="POST", path_contains="/contacts/bulk")

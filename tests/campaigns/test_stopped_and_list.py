@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import CallOutcome, CallState
+from campaigns.dispatch import record_outcome
 from campaigns.models import Campaign, DialState
-from campaigns.services import record_outcome
 from tests.factories import (
     AgentFactory,
     CallFactory,

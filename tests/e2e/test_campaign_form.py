@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from calls.models import Agent
+from campaigns.dispatch import dispatch_due
 from campaigns.models import Campaign, CampaignStatus, DialState
-from campaigns.services import dispatch_due
 from contacts.models import Contact
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in

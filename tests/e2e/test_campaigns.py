@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from calls.models import Call
 from calls.services import agents_sync
+from campaigns.dispatch import dispatch_due
 from campaigns.models import Campaign, CampaignStatus
-from campaigns.services import dispatch_due
 from simulators.server import start
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in

@@ -1,0 +1,351 @@
+"""The paced dispatcher and the outcomes of its calls.
+
+The dispatcher claims dial entries and writes their calls in one short transaction that locks
+the campaign row and re-checks the status, so once a stop is committed no worker starts another
+call of that campaign. Calls are written through `calls.services.call_create`, which only
+writes: the calls app asks the vendor after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from calls.models import LIVE_STATES, Call, CallOutcome, CallState, EventSource
+from calls.services import CallRejected, RetryLater, call_create, call_dispatch
+from campaigns.models import (
+    DUE_DIAL_STATES,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    DialEntry,
+    DialState,
+)
+from campaigns.schedule import in_window, render_variables, retry_rule
+from contacts.selectors import do_not_call_numbers, do_not_call_phones
+
+logger = logging.getLogger(__name__)
+
+# A pace schedule further behind than this (idle, capped, outside hours) starts again from now
+# instead of bursting to catch up.
+CATCH_UP = timedelta(seconds=5)
+PACE_WINDOW = timedelta(seconds=60)
+
+
+# ------------------------------------------------------------------------- paced dispatcher
+
+
+@dataclass
+class DispatchResult:
+    started: list[int] = field(default_factory=list)  # call ids
+    slots: list[datetime] = field(default_factory=list)  # the scheduled start of each
+    skipped_dnc: int = 0
+    skipped_invalid: int = 0
+    reason: str = ""
+    # The next pace slot when the campaign is only waiting for it: the moment to run again.
+    next_slot_at: datetime | None = None
+
+
+def _open_time_zones(campaign: Campaign, due: QuerySet[DialEntry], now: datetime) -> list[str]:
+    zones = set(due.values_list("time_zone", flat=True).distinct())
+    return [name for name in zones if in_window(campaign, name, now)]
+
+
+def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchResult:
+    """Start the calls a running paced campaign may start now; safe to run on many workers."""
+    result = DispatchResult()
+    with transaction.atomic():
+        # The lock a stop also takes: a stop committed before this sees no running campaign,
+        # a stop that comes later waits until these calls are written.
+        campaign = (
+            Campaign.objects.select_for_update(of=("self",))
+            .select_related("vendor_account", "agent")
+            .filter(pk=campaign_id)
+            .first()
+        )
+        if campaign is None or campaign.kind != CampaignKind.PACED:
+            result.reason = "not a paced campaign"
+            return result
+        if campaign.status != CampaignStatus.RUNNING:
+            result.reason = f"campaign is {campaign.status}"
+            return result
+        now = now or timezone.now()
+        if campaign.starts_at and now < campaign.starts_at:
+            result.reason = "not started yet"
+            return result
+        entries = DialEntry.objects.filter(campaign=campaign)
+        if campaign.ends_at and now >= campaign.ends_at:
+            _finish(campaign, entries, now, ended=True)
+            result.reason = "ended"
+            return result
+
+        recent = entries.filter(last_attempt_at__gt=now - PACE_WINDOW).count()
+        live = Call.objects.filter(campaign=campaign, state__in=LIVE_STATES).count()
+        budget = min(campaign.calls_per_minute - recent, campaign.max_concurrent_calls - live)
+        interval = timedelta(seconds=60 / campaign.calls_per_minute)
+        slot = campaign.next_slot_at or now
+        if slot < now - CATCH_UP:
+            slot = now
+        slots: list[datetime] = []
+        while len(slots) < budget and slot <= now:
+            slots.append(slot)
+            slot += interval
+        if not slots:
+            result.reason = "pace" if budget > 0 else "rate or concurrency cap"
+            if budget > 0:
+                result.next_slot_at = slot
+            return result
+
+        due = entries.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            state__in=DUE_DIAL_STATES,
+        )
+        open_zones = _open_time_zones(campaign, due, now)
+        claimable = (
+            due.filter(time_zone__in=open_zones)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("contact")
+            .order_by("attempts", "next_attempt_at", "id")
+        )
+        claimed_any = False
+        swept = False
+        # An entry skipped at dialling time (do-not-call, deleted contact, bad number) gives its
+        # slot to the next one: entries are claimed again until the slots are used. (Skipped and
+        # dialled entries left the due states in this transaction, so they are not claimed twice.)
+        for _round in range(CLAIM_ROUNDS):
+            wanted = len(slots) - len(result.started)
+            claimed = list(claimable[:wanted]) if wanted > 0 else []
+            if not claimed:
+                break
+            claimed_any = True
+            skipped_before = result.skipped_dnc
+            if not _dial_entries(campaign, claimed, slots, result):
+                break  # paused
+            if result.skipped_dnc > skipped_before and not swept:
+                # Numbers put on the list since launch often come as a batch (an opt-out
+                # export): skip every due one now in one statement rather than one per
+                # claim round, which would leave the slot empty for several runs.
+                result.skipped_dnc += _skip_due_on_do_not_call(due)
+                swept = True
+        if not claimed_any:
+            if not entries.filter(state__in=(*DUE_DIAL_STATES, DialState.DIALLING)).exists():
+                _finish(campaign, entries, now, ended=False)
+                result.reason = "done"
+            else:
+                result.reason = "nothing due in a calling window"
+            return result
+        if result.started:
+            campaign.next_slot_at = result.slots[-1] + interval
+            campaign.save(update_fields=["next_slot_at", "updated_at"])
+            result.next_slot_at = campaign.next_slot_at
+        elif campaign.status == CampaignStatus.RUNNING:
+            # Every claimed entry was skipped: the slot is still free, run again at once.
+            result.next_slot_at = slots[0]
+    return result
+
+
+# Claim rounds a dispatcher run makes when entries it claimed had to be skipped.
+CLAIM_ROUNDS = 5
+
+
+def _dial_entries(
+    campaign: Campaign, claimed: list[DialEntry], slots: list[datetime], result: DispatchResult
+) -> bool:
+    """Writes the calls of the claimed entries on the next free slots; False if the campaign
+    had to be paused (its account or agent cannot call any more)."""
+    # The do-not-call list may have changed since launch: decided from its raw entries.
+    blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
+    for entry in claimed:
+        if entry.phone_e164 in blocked:
+            _skip(entry, DialState.SKIPPED_DNC, DNC_AT_DIALLING_NOTE)
+            result.skipped_dnc += 1
+            continue
+        if entry.contact is None:
+            _skip(entry, DialState.SKIPPED_INVALID, "The contact was deleted.")
+            result.skipped_invalid += 1
+            continue
+        try:
+            call, _created = call_create(
+                vendor_account=campaign.vendor_account,
+                agent=campaign.agent,
+                contact=entry.contact,
+                variables=render_variables(campaign.variables_template, entry.contact),
+                metadata={"campaign_id": campaign.pk, "dial_entry_id": entry.pk},
+                campaign_id=campaign.pk,
+                source=EventSource.SYSTEM,
+            )
+        except CallRejected as exc:
+            if exc.field == "to_number":
+                _skip(entry, DialState.SKIPPED_INVALID, exc.message)
+                result.skipped_invalid += 1
+                continue
+            # The account or agent cannot call any more: nobody of this campaign can be dialled.
+            campaign.status = CampaignStatus.PAUSED
+            campaign.last_error = f"Paused: {exc.message}"[:500]
+            campaign.save(update_fields=["status", "last_error", "updated_at"])
+            result.reason = campaign.last_error
+            return False
+        slot = slots[len(result.started)]
+        entry.state = DialState.DIALLING
+        entry.attempts += 1
+        # The slot, not the clock: the pace window counts slots, so a call started a little
+        # late does not take the place of the one a minute later.
+        entry.last_attempt_at = slot
+        entry.next_attempt_at = None
+        entry.last_call = call
+        entry.last_outcome = ""
+        entry.save(
+            update_fields=[
+                "state",
+                "attempts",
+                "last_attempt_at",
+                "next_attempt_at",
+                "last_call",
+                "last_outcome",
+                "updated_at",
+            ]
+        )
+        result.slots.append(slot)
+        result.started.append(call.pk)
+    return True
+
+
+def start_calls_now(result: DispatchResult) -> None:
+    """Asks the vendor for the calls a dispatcher run just wrote, here and at once.
+
+    Each call's own dispatch task was queued when it was written, but behind whatever else the
+    workers have queued (a round of syncs can hold it for seconds): starting it here keeps the
+    call on its slot. Whichever comes second finds the call claimed and does nothing; a call the
+    vendor cannot take now is left to its queued task, which retries it.
+    """
+    for call_id in result.started:
+        try:
+            call_dispatch(call_id=call_id)
+        except RetryLater:
+            continue
+        except Exception:
+            logger.exception("starting call %s of a campaign at its slot failed", call_id)
+
+
+# How far ahead a campaign's next run is booked (an ETA task); beyond it the beat takes over.
+WAKE_HORIZON = timedelta(minutes=5)
+
+
+def book_next_run(campaign_id: int, result: DispatchResult, *, owned: str = "") -> datetime | None:
+    """The time the campaign's dispatcher should run next (its next pace slot), or None.
+
+    Booked once per slot across workers (an atomic cache add), so the beat and the run at the
+    previous slot do not both queue it. The run booked for a slot (`owned`, its isoformat)
+    that finds that slot still ahead (a timer fired a few milliseconds early) books it again.
+    The beat every 2 s still starts campaigns and restarts the chain if a worker lost it; the
+    booked runs are what start calls on time.
+    """
+    wake = result.next_slot_at
+    if wake is None or wake - timezone.now() > WAKE_HORIZON:
+        return None
+    if owned and wake.isoformat() == owned:
+        return wake
+    key = f"campaign-run:{campaign_id}:{wake.timestamp():.3f}"
+    if not cache.add(key, 1, timeout=int(WAKE_HORIZON.total_seconds()) + 60):
+        return None
+    return wake
+
+
+DNC_AT_DIALLING_NOTE = "On the do-not-call list at dialling time."
+
+
+def _skip_due_on_do_not_call(due: QuerySet[DialEntry]) -> int:
+    """Marks every due entry whose number is on the do-not-call list as skipped; how many."""
+    return due.filter(phone_e164__in=do_not_call_phones()).update(
+        state=DialState.SKIPPED_DNC,
+        note=DNC_AT_DIALLING_NOTE,
+        next_attempt_at=None,
+        updated_at=timezone.now(),  # what auto_now would write; update() skips it
+    )
+
+
+def _skip(entry: DialEntry, state: str, note: str) -> None:
+    entry.state = state
+    entry.note = note[:300]
+    entry.next_attempt_at = None
+    entry.save(update_fields=["state", "note", "next_attempt_at", "updated_at"])
+
+
+def _finish(
+    campaign: Campaign, entries: QuerySet[DialEntry], now: datetime, *, ended: bool
+) -> None:
+    """Complete the campaign; past its end, entries never dialled are outside every window."""
+    if ended:
+        entries.filter(state__in=DUE_DIAL_STATES).update(
+            state=DialState.OUTSIDE_WINDOW, note="The campaign ended before a calling window."
+        )
+        if entries.filter(state=DialState.DIALLING).exists():
+            return  # completed once the calls in progress have ended
+    campaign.status = CampaignStatus.COMPLETED
+    campaign.save(update_fields=["status", "updated_at"])
+
+
+def running_paced_campaign_ids() -> list[int]:
+    return list(
+        Campaign.objects.filter(kind=CampaignKind.PACED, status=CampaignStatus.RUNNING).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+# -------------------------------------------------------------------------------- outcomes
+
+
+def record_outcomes(*, campaign_id: int | None = None, limit: int = 500) -> int:
+    """Move entries whose call has ended to completed, retry_scheduled or exhausted."""
+    entries = DialEntry.objects.filter(
+        state=DialState.DIALLING, last_call__state__in=(CallState.ENDED, CallState.FAILED)
+    )
+    if campaign_id is not None:
+        entries = entries.filter(campaign_id=campaign_id)
+    done = 0
+    for entry_id in list(entries.values_list("pk", flat=True)[:limit]):
+        done += record_outcome(entry_id=entry_id)
+    return done
+
+
+def record_outcome(*, entry_id: int, now: datetime | None = None) -> int:
+    """Apply the retry rules to one entry whose call ended; 1 if it moved, 0 if not (yet)."""
+    with transaction.atomic():
+        entry = (
+            DialEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("campaign", "last_call")
+            .filter(pk=entry_id, state=DialState.DIALLING)
+            .first()
+        )
+        if entry is None or entry.last_call is None:
+            return 0
+        call = entry.last_call
+        if call.state not in (CallState.ENDED, CallState.FAILED):
+            return 0
+        outcome = call.outcome or (CallOutcome.ERROR if call.state == CallState.FAILED else "")
+        # A native campaign's vendor retries on its own: its entries only record the outcome.
+        native = entry.campaign.kind == CampaignKind.NATIVE
+        rule = None if native else retry_rule(entry.campaign, outcome)
+        entry.last_outcome = outcome
+        if rule is None:
+            entry.state = DialState.COMPLETED
+            entry.next_attempt_at = None
+        elif entry.attempts >= rule["max_attempts"]:
+            entry.state = DialState.EXHAUSTED
+            entry.next_attempt_at = None
+        elif entry.campaign.status == CampaignStatus.STOPPED:
+            entry.state = DialState.RETRY_CANCELLED  # the call ended after the stop
+            entry.next_attempt_at = None
+        else:
+            ended = call.ended_at or now or timezone.now()
+            entry.state = DialState.RETRY_SCHEDULED
+            entry.next_attempt_at = ended + timedelta(minutes=rule["retry_after_minutes"])
+        entry.save(update_fields=["state", "last_outcome", "next_attempt_at", "updated_at"])
+    return 1

@@ -1,0 +1,275 @@
+"""Native campaigns: the voice platform runs them; callops pushes the audience in batches, reads
+the progress and stores each call the vendor placed. The vendor is asked only outside any
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from calls.models import Call
+from calls.services import call_adopt
+from calls.vendor_calls import update_from_voice_platform
+from campaigns.models import (
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    DialEntry,
+    DialState,
+)
+from vendors.errors import VendorError
+from vendors.services import vendor_client_for
+from vendors.voice_platform.schemas import Call as VoiceCall
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500  # the voice platform's bulk contacts limit
+
+
+# ------------------------------------------------------------------------ native campaigns
+
+
+def _native_contacts(entries: list[DialEntry]) -> list[dict]:
+    contacts = []
+    for entry in entries:
+        item: dict = {"phone": entry.phone_e164}
+        if entry.contact is not None:
+            if entry.contact.name:
+                item["name"] = entry.contact.name
+            if entry.contact.email:
+                item["email"] = entry.contact.email
+        contacts.append(item)
+    return contacts
+
+
+def _native_audience(campaign: Campaign) -> QuerySet[DialEntry]:
+    return (
+        DialEntry.objects.filter(campaign=campaign)
+        .exclude(
+            state__in=(
+                DialState.SKIPPED_DNC,
+                DialState.SKIPPED_INVALID,
+                DialState.OUTSIDE_WINDOW,
+            )
+        )
+        .select_related("contact")
+        .order_by("id")
+    )
+
+
+def _native_running(campaign_id: int) -> Campaign | None:
+    return (
+        Campaign.objects.select_related("vendor_account", "agent")
+        .filter(pk=campaign_id, kind=CampaignKind.NATIVE, status=CampaignStatus.RUNNING)
+        .first()
+    )
+
+
+def native_push(*, campaign_id: int) -> str:
+    """Create the vendor campaign, push the audience batch by batch, then launch it.
+
+    Resumable: each step is recorded when it succeeds (vendor id, batches pushed), and every
+    request carries an idempotency key derived from the campaign and the step, so a retry
+    after a crash repeats nothing at the vendor.
+    """
+    campaign = _native_running(campaign_id)
+    if campaign is None:
+        return "not running"
+    client = vendor_client_for(campaign.vendor_account)
+    prefix = f"callops-campaign-{campaign.pk}"
+    if not campaign.vendor_campaign_id:
+        created = client.create_campaign(
+            name=campaign.name,
+            agent_id=campaign.agent.vendor_agent_id,
+            idempotency_key=f"{prefix}-create",
+        )
+        Campaign.objects.filter(pk=campaign.pk, vendor_campaign_id="").update(
+            vendor_campaign_id=created.id
+        )
+        campaign.refresh_from_db()
+    entries = list(_native_audience(campaign))
+    batches = [entries[start : start + BATCH_SIZE] for start in range(0, len(entries), BATCH_SIZE)]
+    for index in range(campaign.pushed_batches, len(batches)):
+        if _native_running(campaign.pk) is None:
+            return "stopped while pushing"
+        batch = batches[index]
+        client.upsert_contacts(
+            _native_contacts(batch),
+            campaign_id=campaign.vendor_campaign_id,
+            idempotency_key=f"{prefix}-batch-{index}",
+        )
+        with transaction.atomic():
+            DialEntry.objects.filter(pk__in=[entry.pk for entry in batch]).update(
+                state=DialState.DIALLING
+            )
+            Campaign.objects.filter(pk=campaign.pk).update(pushed_batches=index + 1)
+    if _native_running(campaign.pk) is None:
+        return "stopped before launch"
+    launched = client.launch_campaign(
+        campaign.vendor_campaign_id, idempotency_key=f"{prefix}-launch"
+    )
+    _store_stats(campaign.pk, launched)
+    return "launched"
+
+
+def native_stop(*, campaign_id: int) -> None:
+    campaign = Campaign.objects.select_related("vendor_account").get(pk=campaign_id)
+    if not campaign.vendor_campaign_id:
+        return
+    client = vendor_client_for(campaign.vendor_account)
+    stopped = client.stop_campaign(
+        campaign.vendor_campaign_id, idempotency_key=f"callops-campaign-{campaign.pk}-stop"
+    )
+    _store_stats(campaign.pk, stopped)
+    # The calls the vendor placed since the last sync, now, while the page shows the stop;
+    # the sync goes on for a while after a stop in case this fails (native_campaign_ids_to_sync).
+    _adopt_native_calls_or_note(campaign)
+
+
+def native_sync(*, campaign_id: int) -> None:
+    """Progress of a native campaign from the vendor's stats; completed when the vendor says so."""
+    campaign = Campaign.objects.select_related("vendor_account").get(pk=campaign_id)
+    if not campaign.vendor_campaign_id:
+        return
+    try:
+        remote = vendor_client_for(campaign.vendor_account).get_campaign(
+            campaign.vendor_campaign_id
+        )
+    except VendorError as exc:
+        _note_sync_failure(campaign.pk, exc)
+        return
+    _store_stats(campaign.pk, remote)
+    if not _adopt_native_calls_or_note(campaign):
+        return
+    if remote.status.lower() in ("completed", "finished", "done"):
+        Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.RUNNING).update(
+            status=CampaignStatus.COMPLETED
+        )
+
+
+def _adopt_native_calls_or_note(campaign: Campaign) -> bool:
+    """_adopt_native_calls; False, with the reason on the campaign's page, if the vendor failed."""
+    try:
+        _adopt_native_calls(campaign)
+    except VendorError as exc:
+        _note_sync_failure(campaign.pk, exc)
+        return False
+    return True
+
+
+def _note_sync_failure(campaign_id: int, exc: VendorError) -> None:
+    Campaign.objects.filter(pk=campaign_id).update(last_error=f"Sync failed: {exc}"[:500])
+
+
+def _adopt_native_calls(campaign: Campaign) -> int:
+    """Stores the calls the vendor placed for the campaign that callops does not know yet, each
+    linked to its contact's dial entry; how many.
+
+    The vendor lists a campaign's calls newest first, with their total. The pages are read from
+    the newest until every call of the total is known here (usually one page: the new calls are
+    on top; a sync cut short only makes the next one read deeper). Calls that arrive during the
+    walk push the others down the list, so none is skipped. The new ones are stored oldest
+    first, as they were placed.
+    """
+    client = vendor_client_for(campaign.vendor_account)
+    known_count = (
+        Call.objects.filter(vendor_account=campaign.vendor_account, campaign=campaign)
+        .exclude(vendor_call_id="")
+        .count()
+    )
+    fresh: dict[str, VoiceCall] = {}
+    offset = 0
+    while True:
+        page = client.list_calls(
+            campaign_id=campaign.vendor_campaign_id, offset=offset, limit=NATIVE_CALL_PAGE
+        )
+        ids = [remote.id for remote in page.items]
+        known = set(
+            Call.objects.filter(
+                vendor_account=campaign.vendor_account, vendor_call_id__in=ids
+            ).values_list("vendor_call_id", flat=True)
+        )
+        for remote in page.items:
+            if remote.id not in known:
+                fresh.setdefault(remote.id, remote)
+        offset += len(page.items)
+        if not page.items or offset >= page.total or known_count + len(fresh) >= page.total:
+            break
+    return _adopt_native_call_list(campaign, list(reversed(fresh.values())))
+
+
+# The voice platform's largest page of calls.
+NATIVE_CALL_PAGE = 100
+
+
+def _adopt_native_call_list(campaign: Campaign, fresh: list[VoiceCall]) -> int:
+    entries = {
+        entry.phone_e164: entry
+        for entry in DialEntry.objects.filter(
+            campaign=campaign, phone_e164__in=[remote.phone for remote in fresh if remote.phone]
+        ).select_related("contact")
+    }
+    adopted = 0
+    for remote in fresh:
+        entry = entries.get(remote.phone or "")
+        call = call_adopt(
+            vendor_account=campaign.vendor_account,
+            update=update_from_voice_platform(remote),
+            to_number=remote.phone or "",
+            agent=campaign.agent,
+            contact=entry.contact if entry is not None else None,
+            campaign_id=campaign.pk,
+        )
+        if call is None:
+            continue
+        adopted += 1
+        if entry is not None:
+            # The vendor dials (and retries) on its own: the entry follows its latest call.
+            DialEntry.objects.filter(pk=entry.pk).update(
+                state=DialState.DIALLING,
+                attempts=F("attempts") + 1,
+                last_attempt_at=call.created_at,
+                last_call=call,
+                last_outcome="",
+                updated_at=timezone.now(),
+            )
+    return adopted
+
+
+def _store_stats(campaign_id: int, remote) -> None:
+    stats = {
+        "status": remote.status,
+        "contacts": remote.stats.contacts,
+        "dialled": remote.stats.dialled,
+        "connected": remote.stats.connected,
+        "completed": remote.stats.completed,
+        "synced_at": timezone.now().isoformat(),
+    }
+    Campaign.objects.filter(pk=campaign_id).update(vendor_stats=stats, last_error="")
+
+
+# How long a stopped native campaign is still synced: its last calls, placed just before the
+# stop, are stored and their contacts get an outcome.
+NATIVE_SYNC_AFTER_STOP = timedelta(minutes=15)
+
+
+def native_campaign_ids_to_sync() -> list[int]:
+    recently_stopped = Q(
+        status=CampaignStatus.STOPPED, updated_at__gte=timezone.now() - NATIVE_SYNC_AFTER_STOP
+    )
+    return list(
+        Campaign.objects.filter(Q(status=CampaignStatus.RUNNING) | recently_stopped)
+        .filter(kind=CampaignKind.NATIVE)
+        .exclude(vendor_campaign_id="")
+        .values_list("pk", flat=True)
+    )
+
+
+def native_failed(*, campaign_id: int, reason: str) -> None:
+    """The vendor refused for good: keep the reason where the campaign's page shows it."""
+    Campaign.objects.filter(pk=campaign_id).update(last_error=reason[:500])
