@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from calls import enqueue
 from calls.models import (
     FINAL_STEP_STATUSES,
     Call,
@@ -189,15 +190,11 @@ def post_call_plan(*, call_id: int) -> int:
 
 
 def enqueue_run(call_id: int) -> None:
-    from calls.tasks import run_post_call
-
-    run_post_call.delay(call_id)
+    enqueue.run_post_call(call_id)
 
 
 def enqueue_plan(call_id: int) -> None:
-    from calls.tasks import plan_post_call
-
-    plan_post_call.delay(call_id)
+    enqueue.plan_post_call(call_id)
 
 
 def unplanned_ended_calls(*, limit: int = 200) -> list[int]:

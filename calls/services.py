@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
+from calls import enqueue
 from calls.models import (
     LIVE_STATES,
     Agent,
@@ -194,9 +195,7 @@ def call_create(
 
 
 def _enqueue_dispatch(call_id: int) -> None:
-    from calls.tasks import dispatch_call
-
-    dispatch_call.delay(call_id)
+    enqueue.dispatch_call(call_id)
 
 
 def _claim_for_dispatch(call_id: int) -> bool:

@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from calls import enqueue
 from calls.models import Call, WebhookEvent, WebhookStatus
 from calls.vendor_calls import updates_from_webhook
 from vendors.errors import WebhookRejected
@@ -97,9 +98,7 @@ def webhook_store(*, account: VendorAccount, headers: Mapping[str, str], body: b
 
 
 def _enqueue_processing(inbox_id: int) -> None:
-    from calls.tasks import process_webhook
-
-    process_webhook.delay(inbox_id)
+    enqueue.process_webhook(inbox_id)
 
 
 # While a drain is queued or starting, new deliveries need no message of their own: the drain
@@ -117,9 +116,7 @@ def _kick_processing(inbox_id: int) -> None:
         _enqueue_processing(inbox_id)
         return
     if cache.add(DRAIN_KEY, inbox_id, timeout=DRAIN_KEY_SECONDS):
-        from calls.tasks import drain_webhooks
-
-        drain_webhooks.delay()
+        enqueue.drain_webhooks()
 
 
 def webhook_drain(*, batch_size: int = 100, max_batches: int = 50) -> int:
@@ -140,9 +137,7 @@ def webhook_drain(*, batch_size: int = 100, max_batches: int = 50) -> int:
             _process_one_of_many(inbox_id)
         done += len(inbox_ids)
     # Still more after max_batches: let another drain continue rather than hog this worker.
-    from calls.tasks import drain_webhooks
-
-    drain_webhooks.delay()
+    enqueue.drain_webhooks()
     return done
 
 
@@ -157,9 +152,7 @@ def _process_one_of_many(inbox_id: int) -> None:
 
 
 def _enqueue_record_refresh(account_id: int, record_id: str) -> None:
-    from calls.tasks import refresh_revont_record
-
-    refresh_revont_record.delay(account_id, record_id)
+    enqueue.refresh_revont_record(account_id, record_id)
 
 
 # A delivery whose processing raises (an unexpected payload, a bug, the database refusing a

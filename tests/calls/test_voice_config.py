@@ -78,7 +78,7 @@ def test_it_creates_an_agent_that_calls_and_campaigns_can_use_at_once(client_as,
     assert Agent.objects.filter(vendor_account=voice).count() == 2
     new_call = NewCallForm(initial={"vendor_account": voice.pk})
     assert agent in new_call.fields["agent"].queryset
-    assert agent in CampaignForm().fields["agent"].queryset
+    assert agent in CampaignForm(initial={"vendor_account": voice.pk}).fields["agent"].queryset
     sent = vendor_posts(sandbox, "/api/voice/agents")
     assert [entry["idempotency_key"] for entry in sent] == [key]
     assert AuditEvent.objects.filter(detail__voice_agent_created=agent.vendor_agent_id).exists()
