@@ -82,13 +82,14 @@ def _save(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     else:
         form = CampaignForm.for_campaign(campaign) if campaign else CampaignForm()
     source = request.POST if request.method == "POST" else request.GET
-    pick_search = source.get("pick_q", "").strip()[:200]
+    # The preview reads what was typed, valid or not: nothing a database refuses (NUL) reaches it.
+    pick_search = source.get("pick_q", "").replace("\x00", "").strip()[:200]
     context = {
         "form": form,
         "campaign": campaign,
         "audience": selectors.audience_preview(
-            search=str(form["audience_search"].value() or "").strip()[:200],
-            time_zone=str(form["audience_time_zone"].value() or ""),
+            search=str(form["audience_search"].value() or "").replace("\x00", "").strip()[:200],
+            time_zone=str(form["audience_time_zone"].value() or "").replace("\x00", ""),
             created_from=_day(form["audience_created_from"].value()),
             created_until=_day(form["audience_created_until"].value()),
         ),
