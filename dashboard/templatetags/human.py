@@ -27,3 +27,11 @@ def duration(seconds: Any) -> str:
     if minutes:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"
+
+
+@register.filter
+def code_label(code: Any) -> str:
+    """A vendor's code as words: "CALL_NOT_PICKED" → "Call not picked", "follow_up" → "Follow
+    up". Pages show it with the code itself in a tooltip, so nothing the vendor said is lost."""
+    text = " ".join(str(code or "").replace("_", " ").replace("-", " ").split())
+    return text[:1].upper() + text[1:].lower() if text else "—"

@@ -32,3 +32,13 @@ def test_it_shows_a_duration_as_people_read_it(seconds, text):
 
 def test_it_is_available_in_every_template_without_loading():
     assert Template("{{ value|duration }}").render(Context({"value": 1712})) == "28 min 32 s"
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [("CALL_NOT_PICKED", "Call not picked"), ("follow_up", "Follow up"), ("", "—"), (None, "—")],
+)
+def test_it_shows_a_vendor_code_as_words(code, label):
+    from dashboard.templatetags.human import code_label
+
+    assert code_label(code) == label
