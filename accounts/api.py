@@ -435,7 +435,7 @@ class AuditEventPagination(KeysetPagination):
 
 class AuditEventFilterSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
-    actor = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    actor = serializers.CharField(required=False, trim_whitespace=False, max_length=150)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 

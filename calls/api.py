@@ -163,12 +163,12 @@ class CallCreateSerializer(serializers.Serializer):
 
 class CallFilterSerializer(serializers.Serializer):
     q = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="Search text."
+        required=False, trim_whitespace=False, max_length=200, help_text="Search text."
     )
     state = serializers.ChoiceField(required=False, choices=CallState.choices)
     outcome = serializers.ChoiceField(required=False, choices=CallOutcome.choices)
     reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=64, help_text="Vendor reason."
+        required=False, trim_whitespace=False, max_length=64, help_text="Vendor reason."
     )
     account = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     agent = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)

@@ -208,7 +208,7 @@ class ContactCreateSerializer(serializers.Serializer):
 
 class ContactFilterSerializer(serializers.Serializer):
     q = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="Name, number or email."
+        required=False, trim_whitespace=False, max_length=200, help_text="Name, number or email."
     )
     on_do_not_call = OptionalBoolean(required=False)
 

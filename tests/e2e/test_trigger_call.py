@@ -51,6 +51,8 @@ def test_it_places_a_call_and_follows_it_to_the_recording(
     agent = page.get_by_label("Agent")
     page.wait_for_function("() => !document.getElementById('nc-agent').disabled")
     agent.select_option(index=1)
+    # Choosing the agent reloads the variable rows with its declared variables: wait for them.
+    page.wait_for_load_state("networkidle")
     page.get_by_label("…or a phone number").fill("+14155550188")
     page.locator("#var-key-1").fill("name")
     page.locator("#var-value-1").fill("Ada")
