@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from tests.campaigns.test_pages_and_api import form_data
 from tests.factories import AgentFactory, ContactFactory, VendorAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,32 +20,6 @@ NEW = "/campaigns/new"
 @pytest.fixture
 def agent():
     return AgentFactory(vendor_account=VendorAccountFactory(name="Revrag main"), name="Main Ava")
-
-
-def form_data(chosen, **extra):
-    data = {
-        "name": "Renewals",
-        "vendor_account": chosen.vendor_account_id,
-        "agent": chosen.pk,
-        "audience_mode": "filter",
-        "audience_search": "",
-        "audience_time_zone": "",
-        "var_name_0": "name",
-        "var_source_0": "name",
-        "window_days": ["0", "1", "2", "3", "4", "5", "6"],
-        "window_start_hour": "0",
-        "window_end_hour": "24",
-        "default_time_zone": "UTC",
-        "schedule_time_zone": "UTC",
-        "calls_per_minute": "30",
-        "max_concurrent_calls": "3",
-        "retry_outcome_0": "not_picked",
-        "retry_after_0": "2",
-        "retry_unit_0": "hours",
-        "retry_attempts_0": "3",
-    }
-    data.update(extra)
-    return data
 
 
 def region(client, target, params):

@@ -25,11 +25,12 @@ def revrag_agent():
     return AgentFactory(vendor_account=VendorAccountFactory())
 
 
-def form_data(agent, **extra):
+def form_data(chosen, **extra):
+    """The campaign form as a user fills it, for the agent `chosen` (extra fields override)."""
     data = {
         "name": "Renewals",
-        "vendor_account": agent.vendor_account_id,
-        "agent": agent.pk,
+        "vendor_account": chosen.vendor_account_id,
+        "agent": chosen.pk,
         "audience_mode": "filter",
         "audience_search": "",
         "audience_time_zone": "",
