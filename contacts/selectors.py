@@ -15,6 +15,7 @@ from contacts.models import (
     ContactImportRejection,
     ContactImportUpdate,
     DoNotCallEntry,
+    ImportStatus,
 )
 
 _DNC_CHUNK = 5000
@@ -158,3 +159,28 @@ def contact_import_rejections(*, contact_import: ContactImport) -> QuerySet[Cont
 
 def contact_import_updates(*, contact_import: ContactImport) -> QuerySet[ContactImportUpdate]:
     return contact_import.updates.order_by("phone_e164", "id")
+
+
+# A metadata key a template can name ({{ contact.metadata.KEY }}): see calls.templating.
+_NAMEABLE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def contact_metadata_keys(*, imports: int = 50, contacts: int = 500) -> list[str]:
+    """The extra-data keys contacts have, for pickers: the columns recent imports kept as
+    metadata and the keys of the newest contacts (not a scan of every contact). Only keys a
+    template can name are listed."""
+    keys: set[str] = set()
+    recent_imports = (
+        ContactImport.objects.filter(status=ImportStatus.DONE)
+        .order_by("-id")
+        .values_list("headers", "mapping")[:imports]
+    )
+    for headers, mapping in recent_imports:
+        for index, target in enumerate(mapping or []):
+            if target == "metadata" and index < len(headers or []):
+                keys.add(headers[index] or f"column {index + 1}")
+    recent = Contact.objects.order_by("-id").values_list("metadata", flat=True)[:contacts]
+    for metadata in recent:
+        if isinstance(metadata, dict):
+            keys.update(key for key in metadata if isinstance(key, str))
+    return sorted(key for key in keys if _NAMEABLE_KEY.fullmatch(key))

@@ -285,3 +285,35 @@ def test_it_marks_errors_for_the_focus_script_without_an_inline_script(client_as
     assert "data-first-error" in html and "js/campaign-form.js" in html
     assert "This field is required" in field_errors(response, "name")
     assert "<script>" not in html
+
+
+def test_it_offers_contacts_extra_data_keys_and_first_names_as_variable_sources(client_as, agent):
+    lead = ContactFactory(name="Ada Lovelace", metadata={"plan": "gold", "Plan name": "Gold"})
+    client = client_as("operator")
+    page = client.get(NEW).content.decode()
+    assert '<option value="metadata.plan">Extra data: plan</option>' in page
+    # A key a placeholder cannot name (a space) is not offered rather than offered broken.
+    assert "Extra data: Plan name" not in page
+    assert '<option value="first_name">' in page
+    response = client.post(
+        NEW,
+        form_data(
+            agent,
+            var_name_1="plan",
+            var_source_1="metadata.plan",
+            var_name_2="hello",
+            var_text_2="Hi {{ contact.first_name }}",
+        ),
+    )
+    assert response.status_code == 302
+    campaign = Campaign.objects.get()
+    assert campaign.variables_template["plan"] == "{{ contact.metadata.plan }}"
+    # The dispatcher fills them from the contact.
+    from campaigns.schedule import render_variables
+
+    filled = render_variables(campaign.variables_template, lead)
+    assert filled["plan"] == "gold" and filled["hello"] == "Hi Ada"
+    # Editing shows the stored choice picked again, even once no contact has the key.
+    lead.delete()
+    edit = client.get(f"/campaigns/{campaign.pk}/edit").content.decode()
+    assert '<option value="metadata.plan" selected>Extra data: plan</option>' in edit
