@@ -32,6 +32,37 @@ class Contact(models.Model):
         return f"{self.name} ({self.phone_e164})" if self.name else self.phone_e164
 
 
+class ContactList(models.Model):
+    """A named group of contacts (a tag): filled by imports and by hand, chosen as a campaign's
+    audience."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactListMember(models.Model):
+    """A contact in a list. No id of its own: a million rows from one import cost two integers
+    each (the key's index serves "the contacts of a list")."""
+
+    pk = models.CompositePrimaryKey("contact_list", "contact")
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in list {self.contact_list_id}"
+
+
 class DoNotCallEntry(models.Model):
     """A number callops must never dial. The calls service checks it before every call."""
 
@@ -87,6 +118,10 @@ class ContactImport(models.Model):
     duplicates = models.CharField(
         max_length=10, choices=DuplicatePolicy.choices, default=DuplicatePolicy.FILL
     )
+    # The list every contact of the file joins, besides being remembered as this file's.
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
+    )
     status = models.CharField(
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
     )
@@ -124,6 +159,22 @@ class ContactImport(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (ImportStatus.PENDING, ImportStatus.RUNNING)
+
+
+class ContactImportMember(models.Model):
+    """A contact the file of a finished import holds (created, updated or unchanged by it): the
+    audience "contacts of this file"."""
+
+    pk = models.CompositePrimaryKey("contact_import", "contact")
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="import_memberships"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in import {self.contact_import_id}"
 
 
 class ContactImportRejection(models.Model):

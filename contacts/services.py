@@ -42,6 +42,8 @@ from contacts.models import (
     Contact,
     ContactImport,
     ContactImportRejection,
+    ContactList,
+    ContactListMember,
     DoNotCallEntry,
     DuplicatePolicy,
     ImportStatus,
@@ -117,6 +119,41 @@ def contact_update(*, contact: Contact, **changes: Any) -> Contact:
 def contact_delete(*, contact: Contact) -> None:
     # Calls keep their number (to_number) and lose only the link (on_delete=SET_NULL).
     contact.delete()
+
+
+# --- Lists ------------------------------------------------------------------------------------
+
+
+class ListNameError(ValueError):
+    """A list name that cannot be used; the message says why."""
+
+
+def contact_list_named(*, name: str, created_by: Any = None) -> ContactList:
+    """The list of that name (any case), created when there is none."""
+    name = " ".join(name.split())
+    if not name:
+        raise ListNameError("Give the list a name.")
+    if len(name) > 100:
+        raise ListNameError("A list name has at most 100 characters.")
+    existing = ContactList.objects.filter(name__iexact=name).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        contact_list, _ = ContactList.objects.get_or_create(
+            name=name,
+            defaults={"created_by": created_by if getattr(created_by, "pk", None) else None},
+        )
+    return contact_list
+
+
+def contact_list_add(*, contact: Contact, name: str, created_by: Any = None) -> ContactList:
+    contact_list = contact_list_named(name=name, created_by=created_by)
+    ContactListMember.objects.get_or_create(contact_list=contact_list, contact=contact)
+    return contact_list
+
+
+def contact_list_remove(*, contact: Contact, contact_list: ContactList) -> None:
+    ContactListMember.objects.filter(contact_list=contact_list, contact=contact).delete()
 
 
 # --- Do-not-call list ---------------------------------------------------------------------------
@@ -200,9 +237,15 @@ def _too_large(size: int | None, limit: int) -> str:
 
 @transaction.atomic
 def contact_import_start(
-    *, contact_import: ContactImport, mapping: list[str], duplicates: str
+    *,
+    contact_import: ContactImport,
+    mapping: list[str],
+    duplicates: str,
+    list_name: str = "",
+    created_by: Any = None,
 ) -> ContactImport:
-    """Fixes the mapping and the duplicate policy and queues the import (on commit)."""
+    """Fixes the mapping, the duplicate policy and the list the contacts join (optional), and
+    queues the import (on commit)."""
     from contacts.tasks import run_contact_import  # tasks import services
 
     if duplicates not in DuplicatePolicy.values:
@@ -211,12 +254,23 @@ def contact_import_start(
         )
     check_import_columns(contact_import)
     mapping = check_mapping(mapping, contact_import.headers)
+    try:
+        contact_list = (
+            contact_list_named(name=list_name, created_by=created_by) if list_name.strip() else None
+        )
+    except ListNameError as exc:
+        raise ImportFileError(str(exc)) from None
     started = ContactImport.objects.filter(
         pk=contact_import.pk, status=ImportStatus.UPLOADED
-    ).update(mapping=mapping, duplicates=duplicates, status=ImportStatus.PENDING)
+    ).update(
+        mapping=mapping,
+        duplicates=duplicates,
+        contact_list=contact_list,
+        status=ImportStatus.PENDING,
+    )
     if started != 1:
         raise ImportFileError("This import has already been started.")
-    contact_import.refresh_from_db(fields=["mapping", "duplicates", "status"])
+    contact_import.refresh_from_db(fields=["mapping", "duplicates", "contact_list", "status"])
     run_contact_import.delay_on_commit(contact_import.pk)
     return contact_import
 
@@ -277,7 +331,11 @@ class _Superseded(Exception):  # noqa: N818 - not an error: another run took the
 
 
 def _import_in_memory(contact_import: ContactImport, mapping: list[str]) -> None:
-    rows = MemoryRows(policy=contact_import.duplicates, import_id=contact_import.pk)
+    rows = MemoryRows(
+        policy=contact_import.duplicates,
+        import_id=contact_import.pk,
+        list_id=contact_import.contact_list_id,
+    )
     with _progress_publisher(contact_import.pk, own_connection=False) as publish:
         rejections = _check_rows(contact_import, mapping, rows, publish)
     with transaction.atomic():
@@ -294,6 +352,7 @@ def _import_on_postgres(contact_import: ContactImport, mapping: list[str]) -> No
         rows = PostgresRows(
             policy=contact_import.duplicates,
             import_id=contact_import.pk,
+            list_id=contact_import.contact_list_id,
             time_zones_given="time_zone" in mapping,
         )
         rejections = _check_rows(contact_import, mapping, rows, publish)

@@ -317,3 +317,65 @@ def test_it_offers_contacts_extra_data_keys_and_first_names_as_variable_sources(
     lead.delete()
     edit = client.get(f"/campaigns/{campaign.pk}/edit").content.decode()
     assert '<option value="metadata.plan" selected>Extra data: plan</option>' in edit
+
+
+def test_it_builds_the_audience_from_a_list_or_an_imported_file_with_a_live_count(client_as, agent):
+    from contacts import services as contact_services
+    from contacts.models import ContactImport, ContactImportMember
+
+    ann, bob, cy = (ContactFactory(name=name) for name in ("Ann", "Bob", "Cy"))
+    vip = contact_services.contact_list_add(contact=ann, name="VIP")
+    contact_services.contact_list_add(contact=bob, name="VIP")
+    imported = ContactImport.objects.create(file_name="webinar.csv", status="done", total_rows=2)
+    ContactImportMember.objects.create(contact_import=imported, contact=bob)
+    ContactImportMember.objects.create(contact_import=imported, contact=cy)
+    client = client_as("operator")
+    page = client.get(NEW).content.decode()
+    assert f'<option value="{vip.pk}">VIP</option>' in page and "webinar.csv · " in page
+    preview = region(client, "audience-preview", {"audience_list": vip.pk}).content.decode()
+    assert "2 contacts" in preview and "Ann" in preview and "Cy" not in preview
+    both = region(
+        client, "audience-preview", {"audience_list": vip.pk, "audience_import": imported.pk}
+    ).content.decode()
+    assert "1 contact" in both and "Bob" in both
+    saved = client.post(NEW, form_data(agent, audience_import=imported.pk))
+    assert saved.status_code == 302
+    campaign = Campaign.objects.get()
+    assert campaign.audience_import == imported
+    assert set(campaign.entries.values_list("contact__name", flat=True)) == {"Bob", "Cy"}
+    edit = client.get(f"/campaigns/{campaign.pk}/edit").content.decode()
+    assert f'<option value="{imported.pk}" selected>webinar.csv' in edit
+    gone = client.post(NEW, form_data(agent, audience_list="999999"))
+    assert gone.status_code == 400
+    assert "no longer exists" in field_errors(gone, "audience_list")
+    # Without any list, the field says where lists come from.
+    vip.delete()
+    assert "No list yet" in client.get(NEW).content.decode()
+
+
+def test_the_api_takes_a_list_or_an_import_as_the_audience(client_as, agent):
+    import json
+
+    from contacts import services as contact_services
+
+    ann = ContactFactory(name="Ann")
+    ContactFactory(name="Bob")
+    vip = contact_services.contact_list_add(contact=ann, name="VIP")
+    body = {
+        "name": "VIP calls",
+        "vendor_account": agent.vendor_account_id,
+        "agent": agent.pk,
+        "audience_list": vip.pk,
+    }
+    client = client_as("operator")
+    created = client.post("/api/v1/campaigns/", json.dumps(body), content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["counters"]["total"] == 1
+    missing = client.post(
+        "/api/v1/campaigns/",
+        json.dumps({**body, "audience_list": 999999, "audience_import": 999999}),
+        content_type="application/json",
+    )
+    assert missing.status_code == 400
+    assert set(missing.json()["error"]["fields"]) == {"audience_list", "audience_import"}
+    assert Campaign.objects.count() == 1
