@@ -28,7 +28,7 @@ from accounts.api import (
 from accounts.audit import audit_record
 from accounts.converters import MAX_ID
 from accounts.models import AuditAction
-from accounts.roles import Capability, has_capability
+from accounts.roles import Capability, denied_reason, has_capability
 from calls.models import Agent
 from campaigns import selectors, services
 from campaigns.models import Campaign
@@ -178,7 +178,7 @@ def campaigns(request: Request) -> Response:
     if request.method == "GET":
         return paginate(request, selectors.campaign_list(), CampaignSerializer)
     if not has_capability(request.user, Capability.RUN_CAMPAIGNS):
-        raise PermissionDenied("Your role cannot run campaigns.")
+        raise PermissionDenied(denied_reason(Capability.RUN_CAMPAIGNS))
     body = CampaignCreateSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = dict(body.validated_data)

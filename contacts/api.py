@@ -32,7 +32,7 @@ from accounts.json_input import (
     JsonInputError,
     parse_json_text,
 )
-from accounts.roles import Capability, has_capability
+from accounts.roles import Capability, denied_reason, has_capability
 from contacts import selectors, services
 from contacts.csv_import import FIELDS, CsvFileError, mapping_from_headers
 from contacts.models import Contact, ContactImport, ContactList, DuplicatePolicy, ImportStatus
@@ -272,7 +272,7 @@ def contacts(request: Request) -> Response:
         )
         return paginate(request, queryset, ContactSerializer, pagination_class=ContactPagination)
     if not has_capability(request.user, Capability.EDIT_CONTACTS):
-        raise PermissionDenied("Your role cannot edit contacts.")
+        raise PermissionDenied(denied_reason(Capability.EDIT_CONTACTS))
     body = ContactCreateSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = body.validated_data

@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from accounts.roles import Capability, has_capability, requires
+from accounts.roles import Capability, denied_reason, has_capability, requires
 from contacts import selectors, services
 from contacts.csv_export import EchoBuffer, inert_cell
 from contacts.csv_import import (
@@ -66,7 +66,7 @@ def _get_import(pk: int, *, columns: bool = True) -> ContactImport:
 
 def _require_edit(request: HttpRequest) -> None:
     if not has_capability(request.user, Capability.EDIT_CONTACTS):
-        raise PermissionDenied("Your role cannot edit contacts.")
+        raise PermissionDenied(denied_reason(Capability.EDIT_CONTACTS))
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
