@@ -82,6 +82,15 @@ class DoNotCallForm(forms.Form):
         return _clean_phone(self.cleaned_data["phone"])[0]
 
 
+class DoNotCallRemoveForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        label="Why may this number be called again?",
+        help_text="Kept in the audit log with the opt-out it undoes.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. written consent given on 3 Dec"}),
+    )
+
+
 class ContactListForm(forms.Form):
     name = forms.CharField(
         max_length=100,

@@ -63,11 +63,26 @@ class ContactListMember(models.Model):
         return f"{self.contact_id} in list {self.contact_list_id}"
 
 
+class OptOutSource(models.TextChoices):
+    MANUAL = "manual", "Added by hand"
+    API = "api", "API"
+    TRANSCRIPT = "transcript", "Said on a call"
+    EXTRACTED_VARIABLE = "extracted_variable", "Agent's extracted variable"
+
+
 class DoNotCallEntry(models.Model):
-    """A number callops must never dial. The calls service checks it before every call."""
+    """A number callops must never dial nor follow up: the opt-out ledger. Calls, campaigns and
+    follow-ups check it before acting; each entry says where the opt-out came from."""
 
     phone_e164 = models.CharField("phone (E.164)", max_length=16, unique=True)
     reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(
+        max_length=20, choices=OptOutSource.choices, default=OptOutSource.MANUAL
+    )
+    # The call the opt-out was heard on (a plain id: contacts sits below calls in the house).
+    call_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # What showed it: the transcript line, or the variable and its value.
+    evidence = models.CharField(max_length=500, blank=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

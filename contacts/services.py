@@ -47,6 +47,7 @@ from contacts.models import (
     DoNotCallEntry,
     DuplicatePolicy,
     ImportStatus,
+    OptOutSource,
 )
 from contacts.phones import settings_region
 from contacts.selectors import contact_import_file
@@ -161,12 +162,25 @@ def contact_list_remove(*, contact: Contact, contact_list: ContactList) -> None:
 
 @transaction.atomic
 def do_not_call_add(
-    *, phone_e164: str, reason: str = "", added_by: Any = None
+    *,
+    phone_e164: str,
+    reason: str = "",
+    added_by: Any = None,
+    source: str = OptOutSource.MANUAL,
+    call_id: int | None = None,
+    evidence: str = "",
 ) -> tuple[DoNotCallEntry, bool]:
-    """Puts a number on the list; (entry, created). A number already listed keeps its entry."""
+    """Puts a number on the list; (entry, created). A number already listed keeps its entry
+    (the first opt-out is the one on record)."""
     return DoNotCallEntry.objects.get_or_create(
         phone_e164=phone_e164,
-        defaults={"reason": reason[:200], "added_by": added_by},
+        defaults={
+            "reason": reason[:200],
+            "added_by": added_by if getattr(added_by, "pk", None) else None,
+            "source": source,
+            "call_id": call_id,
+            "evidence": evidence[:500],
+        },
     )
 
 

@@ -35,6 +35,7 @@ from contacts.forms import (
     ContactForm,
     ContactListForm,
     DoNotCallForm,
+    DoNotCallRemoveForm,
     ImportMappingForm,
     ImportUploadForm,
 )
@@ -124,6 +125,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "calls": selectors.contact_recent_calls(contact=contact),
         "dnc_entry": selectors.do_not_call_entry(contact.phone_e164),
         "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
+        "can_remove_dnc": has_capability(request.user, Capability.MANAGE_SETTINGS),
         "contact_lists": selectors.contact_lists_of(contact=contact),
         "all_lists": selectors.contact_lists(),
         "list_form": list_form,
@@ -236,37 +238,46 @@ def do_not_call(request: HttpRequest) -> HttpResponse:
         "search": search,
         "form": form,
         "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
+        "can_remove": has_capability(request.user, Capability.MANAGE_SETTINGS),
     }
     if request.htmx and request.method == "GET":
         return render(request, "contacts/do_not_call.html#entries", context)
     return render(request, "contacts/do_not_call.html", context)
 
 
-@requires(Capability.EDIT_CONTACTS)
+@requires(Capability.MANAGE_SETTINGS)
 @require_http_methods(["GET", "POST"])
 def do_not_call_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Taking a number off the list: an opt-out is a legal record, so only an admin may, with a
+    reason, and both are audited."""
     try:
         entry = DoNotCallEntry.objects.get(pk=pk)
     except DoNotCallEntry.DoesNotExist:
         raise Http404("No such entry.") from None
-    if request.method == "POST":
+    form = DoNotCallRemoveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            _audit_dnc(AuditAction.DNC_REMOVED, request, entry)
+            audit_record(
+                action=AuditAction.DNC_REMOVED,
+                request=request,
+                target=entry.phone_e164,
+                detail={
+                    "removal_reason": form.cleaned_data["reason"],
+                    "reason": entry.reason,
+                    "source": entry.source,
+                    "call_id": entry.call_id,
+                },
+            )
             services.do_not_call_remove(entry=entry)
         messages.success(request, f"{entry.phone_e164} may be called again.")
         return redirect(_safe_next(request, reverse("contacts:dnc")))
-    return render(
-        request,
-        "contacts/confirm_delete.html",
-        {
-            "title": f"Remove {entry.phone_e164} from the do-not-call list?",
-            "explanation": "Campaigns and operators will be able to call this number again.",
-            "action": reverse("contacts:dnc_remove", kwargs={"pk": entry.pk}),
-            "cancel": _safe_next(request, reverse("contacts:dnc")),
-            "next": _safe_next(request, ""),
-            "button": "Remove from the list",
-        },
-    )
+    context = {
+        "entry": entry,
+        "form": form,
+        "cancel": _safe_next(request, reverse("contacts:dnc")),
+        "next": _safe_next(request, ""),
+    }
+    return render(request, "contacts/dnc_remove.html", context, status=_status(form))
 
 
 # --- CSV import ---------------------------------------------------------------------------------
