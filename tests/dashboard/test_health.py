@@ -24,11 +24,13 @@ BROKER_SETTINGS = ("broker_url", "broker_write_url", "broker_transport")
 
 
 @pytest.fixture
-def broker_at():
+def broker_at(monkeypatch):
     """Points the Celery app at another broker for one test."""
     saved = {name: app.conf.get(name) for name in BROKER_SETTINGS}
 
     def point(url: str) -> None:
+        # Celery reads CELERY_BROKER_URL from the environment before its configuration.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
         app.conf.update(broker_url=url, broker_write_url=None, broker_transport=None)
 
     yield point
