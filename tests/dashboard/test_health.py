@@ -128,3 +128,23 @@ def test_it_reports_a_cache_that_cannot_be_reached(settings):
         "ok": False,
         "reason": "unreachable",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_is_not_ready_while_a_migration_is_not_applied(monkeypatch):
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from dashboard import health
+
+    # As after deploying code whose migration has not run yet: the latest one is unrecorded.
+    monkeypatch.setattr(health, "_migrations_applied", False)
+    latest = MigrationRecorder.Migration.objects.filter(app="calls").order_by("-id").first()
+    latest.delete()
+    try:
+        response = Client().get("/readyz")
+    finally:
+        MigrationRecorder.Migration.objects.create(app=latest.app, name=latest.name)
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["migrations"] == {"ok": False, "reason": "pending"}
+    assert Client().get("/readyz").status_code == 200  # applied again: ready
