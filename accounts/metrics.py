@@ -1,5 +1,5 @@
 """The Prometheus counters callops' own code moves, defined once on the ground floor so every app
-may count (webhooks in calls/, rate-budget waits in vendors/, tasks in dashboard/celery.py).
+may count (webhooks in calls/, rate-budget waits in vendors/, tasks in dashboard/task_signals.py).
 
 prometheus_client keeps them per process, or in files under PROMETHEUS_MULTIPROC_DIR when that
 is set (web and worker processes of one machine then add up in one scrape: README "Health and

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -108,45 +109,38 @@ READINESS_CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-def _run_with_deadline(check: Callable[[], None], seconds: float) -> CheckResult:
-    outcome: list[CheckResult] = []
-
-    def run() -> None:
-        try:
-            check()
-            outcome.append(CheckResult(ok=True))
-        except CheckFailed as exc:
-            outcome.append(CheckResult(ok=False, reason=exc.reason))
-        except Exception:
-            outcome.append(CheckResult(ok=False, reason="error"))
-        finally:
-            # The thread's own database connection, opened by the check: not left behind.
-            connections.close_all()
-
-    thread = threading.Thread(target=run, name="callops-readyz", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    return outcome[0] if outcome else CheckResult(ok=False, reason="timeout")
+def _run_check(name: str, check: Callable[[], None], results: dict[str, CheckResult]) -> None:
+    try:
+        check()
+        results[name] = CheckResult(ok=True)
+    except CheckFailed as exc:
+        results[name] = CheckResult(ok=False, reason=exc.reason)
+    except Exception:
+        results[name] = CheckResult(ok=False, reason="error")
+    finally:
+        # The thread's own database connection, opened by the check: not left behind.
+        connections.close_all()
 
 
 def readiness() -> dict[str, CheckResult]:
-    """Every check at once, each in its own thread, all within one deadline."""
-    seconds = settings.CALLOPS_READY_CHECK_SECONDS
+    """Every check at once, each in its own thread; one still running at the deadline is a
+    "timeout" (its thread is left to finish or fail on its own)."""
     results: dict[str, CheckResult] = {}
     threads = [
         threading.Thread(
-            target=lambda name=name, check=check: results.__setitem__(
-                name, _run_with_deadline(check, seconds)
-            ),
-            daemon=True,
+            target=_run_check, args=(name, check, results), name=f"readyz-{name}", daemon=True
         )
         for name, check in READINESS_CHECKS.items()
     ]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + settings.CALLOPS_READY_CHECK_SECONDS
     for thread in threads:
-        thread.join(seconds + 1)
-    return {name: results.get(name, CheckResult(False, "timeout")) for name in READINESS_CHECKS}
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {
+        name: results.get(name, CheckResult(ok=False, reason="timeout"))
+        for name in READINESS_CHECKS
+    }
 
 
 def _probe_answer(request: HttpRequest) -> HttpResponse | None:
