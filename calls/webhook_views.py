@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.metrics import WebhookResult, count_webhook
 from accounts.roles import public
+from calls.webhook_health import tally_delivery
 from calls.webhooks import webhook_store
 from vendors.errors import WebhookRejected
 from vendors.models import VendorAccount, VendorKind
@@ -131,11 +132,14 @@ def _receive(request: HttpRequest, account: VendorAccount) -> tuple[str, HttpRes
         inbox_id = webhook_store(account=account, headers=request.headers, body=body)
     except WebhookRejected as exc:
         logger.warning("rejected a %s webhook for account %s: %s", vendor, account.pk, exc)
+        tally_delivery(account_id=account.pk, duplicate=False)
         return WebhookResult.REJECTED, JsonResponse({"error": str(exc)}, status=401)
     except DatabaseError:
         logger.exception("could not store a %s webhook for account %s", vendor, account.pk)
         return WebhookResult.STORE_FAILED, JsonResponse(
             {"error": "Could not store the event; please retry."}, status=503
         )
+    if inbox_id is None:
+        tally_delivery(account_id=account.pk, duplicate=True)
     result = WebhookResult.DUPLICATE if inbox_id is None else WebhookResult.STORED
     return result, JsonResponse({"ok": True, "duplicate": inbox_id is None}, status=200)
