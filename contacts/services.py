@@ -19,6 +19,8 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from contacts.csv_import import (
     CsvFileError,
     CsvHeader,
@@ -185,7 +187,20 @@ def do_not_call_add(
 
 
 @transaction.atomic
-def do_not_call_remove(*, entry: DoNotCallEntry) -> None:
+def do_not_call_remove(*, entry: DoNotCallEntry, reason: str, request: Any = None) -> None:
+    """Takes a number off the list, with the reason and the opt-out it undoes in the audit log
+    (an opt-out is a legal record: pages and API let only admins do this)."""
+    audit_record(
+        action=AuditAction.DNC_REMOVED,
+        request=request,
+        target=entry.phone_e164,
+        detail={
+            "removal_reason": reason,
+            "reason": entry.reason,
+            "source": entry.source,
+            "call_id": entry.call_id,
+        },
+    )
     entry.delete()
 
 

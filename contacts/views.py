@@ -256,19 +256,9 @@ def do_not_call_remove(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such entry.") from None
     form = DoNotCallRemoveForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            audit_record(
-                action=AuditAction.DNC_REMOVED,
-                request=request,
-                target=entry.phone_e164,
-                detail={
-                    "removal_reason": form.cleaned_data["reason"],
-                    "reason": entry.reason,
-                    "source": entry.source,
-                    "call_id": entry.call_id,
-                },
-            )
-            services.do_not_call_remove(entry=entry)
+        services.do_not_call_remove(
+            entry=entry, reason=form.cleaned_data["reason"], request=request
+        )
         messages.success(request, f"{entry.phone_e164} may be called again.")
         return redirect(_safe_next(request, reverse("contacts:dnc")))
     context = {

@@ -1,7 +1,10 @@
 """One worker process of the shared rate budget test.
 
-`python -m tests.contract.budget_worker ACCOUNT_ID START_AT SECONDS`, with CALLOPS_TEST_DB_NAME
-naming the test database the parent test created. Prints one JSON line with its tallies.
+`python -m tests.contract.budget_worker ACCOUNT_ID SECONDS`, with CALLOPS_TEST_DB_NAME naming
+the test database the parent test created. Once Django is set up it prints "ready" and reads
+the start time (a Unix time) from stdin: on a loaded machine the processes take uneven times to
+start, and the run must begin when all of them can take part. Prints one JSON line with its
+tallies.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import sys
 import time
 
 
-def main(account_id: int, start_at: float, seconds: float) -> dict[str, int]:
+def main(account_id: int, seconds: float) -> dict[str, int]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     from django.conf import settings
 
@@ -30,6 +33,8 @@ def main(account_id: int, start_at: float, seconds: float) -> dict[str, int]:
     account = VendorAccount.objects.get(pk=account_id)
     tallies = {"ok": 0, "errors": 0}
     with vendor_client_for(account, retry=RetryPolicy(max_wait=30.0)) as client:
+        print("ready", flush=True)
+        start_at = float(sys.stdin.readline())
         time.sleep(max(0.0, start_at - time.time()))
         while time.time() < start_at + seconds:
             try:
@@ -42,4 +47,4 @@ def main(account_id: int, start_at: float, seconds: float) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]))), flush=True)
+    print(json.dumps(main(int(sys.argv[1]), float(sys.argv[2]))), flush=True)

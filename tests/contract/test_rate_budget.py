@@ -36,7 +36,6 @@ def test_it_shares_one_budget_across_processes_without_a_429(
     account.set_api_key(sandbox.vendors["revrag"].api_key)
     account.save()
 
-    start_at = time.time() + 3.0  # time for every process to start Django
     environment = {**os.environ, "CALLOPS_TEST_DB_NAME": str(connection.settings_dict["NAME"])}
     workers = [
         subprocess.Popen(
@@ -45,16 +44,23 @@ def test_it_shares_one_budget_across_processes_without_a_429(
                 "-m",
                 "tests.contract.budget_worker",
                 str(account.pk),
-                str(start_at),
                 str(RUN_SECONDS),
             ],
             cwd=REPO_ROOT,
             env=environment,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for _ in range(WORKERS)
     ]
+    # Every process has started Django and opened its client: they all begin together.
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready"
+    start_at = time.time() + 0.5
+    for worker in workers:
+        worker.stdin.write(f"{start_at}\n")
+        worker.stdin.flush()
     tallies = [json.loads(worker.communicate(timeout=60)[0]) for worker in workers]
 
     entries = sandbox.log("revrag")

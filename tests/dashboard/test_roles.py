@@ -57,6 +57,7 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "contacts:edit": lambda: {"pk": factories.ContactFactory().pk},
     "contacts:delete": lambda: {"pk": factories.ContactFactory().pk},
     "contacts:dnc_remove": lambda: {"pk": factories.DoNotCallEntryFactory().pk},
+    "contacts_api:do_not_call_remove": lambda: {"pk": factories.DoNotCallEntryFactory().pk},
     "contacts:list_remove": lambda: {
         "pk": factories.ContactFactory().pk,
         "list_pk": ContactList.objects.create(name="Example list").pk,
@@ -107,6 +108,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:flow_new": 302,
     "calls:speaker_new": 302,
     "contacts:list_remove": 405,  # POST only
+    "contacts_api:do_not_call_remove": 405,  # POST only
     "contacts:push": 302,  # nothing ticked: back to the contacts page
     "settings_vendor_webhooks": 405,  # POST only
     "settings_vendor_retire_secret": 405,  # POST only
