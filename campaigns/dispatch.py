@@ -18,7 +18,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call, CallOutcome, CallState, EventSource
-from calls.services import CallRejected, RetryLater, call_create, call_dispatch
+from calls.services import (
+    CallNotAllowedNow,
+    CallRejected,
+    RetryLater,
+    call_create,
+    call_dispatch,
+)
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -47,6 +53,8 @@ class DispatchResult:
     slots: list[datetime] = field(default_factory=list)  # the scheduled start of each
     skipped_dnc: int = 0
     skipped_invalid: int = 0
+    # Entries the calling policy (hours, frequency caps) put off to its next allowed time.
+    deferred: int = 0
     reason: str = ""
     # The next pace slot when the campaign is only waiting for it: the moment to run again.
     next_slot_at: datetime | None = None
@@ -180,6 +188,10 @@ def _dial_entries(
                 campaign_id=campaign.pk,
                 source=EventSource.SYSTEM,
             )
+        except CallNotAllowedNow as exc:
+            _defer(entry, exc)
+            result.deferred += 1
+            continue
         except CallRejected as exc:
             if exc.field == "to_number":
                 _skip(entry, DialState.SKIPPED_INVALID, exc.message)
@@ -200,8 +212,10 @@ def _dial_entries(
         entry.next_attempt_at = None
         entry.last_call = call
         entry.last_outcome = ""
+        entry.note = ""  # a policy wait, now over
         entry.save(
             update_fields=[
+                "note",
                 "state",
                 "attempts",
                 "last_attempt_at",
@@ -268,6 +282,18 @@ def _skip_due_on_do_not_call(due: QuerySet[DialEntry]) -> int:
         next_attempt_at=None,
         updated_at=timezone.now(),  # what auto_now would write; update() skips it
     )
+
+
+# When the policy knows no allowed moment within two weeks, the entry is looked at again then.
+DEFER_WITHOUT_OPENING = timedelta(days=1)
+
+
+def _defer(entry: DialEntry, refusal: CallNotAllowedNow) -> None:
+    """Put the entry off to the policy's next allowed time, the rule shown as its note; it
+    stays due (not failed) and gives its slot to the next entry."""
+    entry.next_attempt_at = refusal.retry_at or timezone.now() + DEFER_WITHOUT_OPENING
+    entry.note = f"Waiting: {refusal.message}"[:300]
+    entry.save(update_fields=["next_attempt_at", "note", "updated_at"])
 
 
 def _skip(entry: DialEntry, state: str, note: str) -> None:

@@ -28,3 +28,15 @@ def child_process_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": test_database_url(),
         **extra,
     }
+
+
+def calling_policy_open_all_hours() -> None:
+    """The calling policy for tests about other things: every hour of every day, no caps."""
+    from contacts.compliance import policy_save
+
+    policy_save(
+        max_attempts_per_day=0,
+        max_attempts_per_week=0,
+        min_gap_minutes=0,
+        rules=[{"place": "", "label": "Everywhere", "start_minute": 0, "end_minute": 24 * 60}],
+    )
