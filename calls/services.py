@@ -243,7 +243,9 @@ def call_dispatch(*, call_id: int) -> None:
     """Ask the vendor to place a pending call. Raises RetryLater for transient failures."""
     if not _claim_for_dispatch(call_id):
         return
-    call = Call.objects.select_related("vendor_account", "agent", "campaign").get(pk=call_id)
+    call = Call.objects.select_related("vendor_account", "agent", "campaign", "contact").get(
+        pk=call_id
+    )
     if call.dispatch_attempts > MAX_DISPATCH_ATTEMPTS:
         _fail(
             call,
@@ -259,6 +261,14 @@ def call_dispatch(*, call_id: int) -> None:
     # The list may have changed since the call was requested.
     if is_on_do_not_call(call.to_number):
         _fail(call, f"{call.to_number} was added to the do-not-call list before dialling.")
+        return
+    # Hours again, not only when the call was written: a call held up (vendor outage, rate
+    # limit) must not ring after them. Not dialled rather than postponed: whoever asked decides.
+    try:
+        zone = call.contact.time_zone if call.contact else ""
+        compliance.check_hours(call.to_number, time_zone=zone)
+    except compliance.NotAllowedNow as refusal:
+        _fail(call, f"Not dialled: {refusal.rule}.")
         return
     try:
         update = start_vendor_call(call)

@@ -1,4 +1,5 @@
-"""A single call (page and API) outside the calling policy is refused with the rule named."""
+"""A single call (page and API) outside the calling policy is refused with the rule named, and
+a call held up until after the hours is not dialled."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from calls.models import Agent, Call
-from calls.services import agents_sync
+from calls.models import Agent, Call, CallState
+from calls.services import agents_sync, call_create, call_dispatch
 from contacts.compliance import policy_restore_defaults
-from contacts.models import CompliancePolicy, Contact, DialAttempt
+from contacts.models import CallingHoursRule, CompliancePolicy, Contact, DialAttempt
 from dashboard.services import api_token_create
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +102,20 @@ def test_it_refuses_a_call_over_the_frequency_cap_whoever_placed_the_others(
     assert "Frequency cap: at most 2 attempts per 24 h" in str(second.json()["error"])
     assert Call.objects.count() == 1
     assert DialAttempt.objects.get(source="single call").call_id == first.json()["id"]
+
+
+def test_it_does_not_dial_a_call_held_up_until_after_hours(revrag, sandbox):
+    """A call written inside the hours whose dispatch comes after them (the vendor was down,
+    the rate limit was reached) fails with the rule instead of ringing late."""
+    contact = late_in_florida()
+    CallingHoursRule.objects.filter(place="US-FL").update(start_minute=0, end_minute=24 * 60)
+    agent = Agent.objects.filter(vendor_account=revrag).first()
+    call, _created = call_create(vendor_account=revrag, agent=agent, contact=contact)
+    CallingHoursRule.objects.filter(place="US-FL").update(start_minute=8 * 60, end_minute=20 * 60)
+
+    call_dispatch(call_id=call.pk)
+
+    call.refresh_from_db()
+    assert call.state == CallState.FAILED
+    assert call.error_message == f"Not dialled: {FLORIDA_RULE}"
+    assert sandbox.log("revrag", method="POST", path_contains="/trigger/single") == []
