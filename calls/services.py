@@ -79,6 +79,7 @@ class CallNotAllowedNow(CallRejected):
     def __init__(self, refusal: compliance.NotAllowedNow) -> None:
         super().__init__(f"{refusal.rule}.")
         self.retry_at = refusal.retry_at
+        self.outside_hours = isinstance(refusal, compliance.OutsideHours)
 
 
 @dataclass(frozen=True)

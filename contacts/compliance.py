@@ -69,6 +69,10 @@ class NotAllowedNow(Exception):
         self.retry_at = retry_at
 
 
+class OutsideHours(NotAllowedNow):
+    """Refused by the calling hours (not by a cap): the same for every number of the place."""
+
+
 # ------------------------------------------------------------------------------ places
 
 
@@ -303,7 +307,20 @@ def check_hours(
     place = place_of(phone_e164, time_zone=time_zone)
     reason = hours_refusal(rules, place, at)
     if reason:
-        raise NotAllowedNow(reason, next_open(rules, place, at))
+        raise OutsideHours(reason, next_open(rules, place, at))
+
+
+def hours_waits(
+    numbers: Iterable[tuple[str, str]], *, at: datetime, rules: Mapping[str, HoursRule]
+) -> dict[tuple[str, str], OutsideHours]:
+    """For (number, time zone) pairs, the refusal of each one the hours forbid at `at`."""
+    waits: dict[tuple[str, str], OutsideHours] = {}
+    for phone_e164, time_zone in numbers:
+        place = place_of(phone_e164, time_zone=time_zone)
+        reason = hours_refusal(rules, place, at)
+        if reason:
+            waits[phone_e164, time_zone] = OutsideHours(reason, next_open(rules, place, at))
+    return waits
 
 
 # ------------------------------------------------------------------------------ policy

@@ -105,6 +105,34 @@ def test_it_defers_a_paced_entry_outside_hours_to_the_next_allowed_time(revrag, 
     assert len(sandbox.log("revrag", method="POST", path_contains="/trigger/single")) == 1
 
 
+def test_it_puts_off_every_entry_outside_hours_at_once_so_the_slot_goes_to_an_allowed_one(
+    revrag,
+):
+    shipped_hours_without_caps()
+    zone = zone_at_local_hour(22)
+    late = [
+        Contact.objects.create(name=f"Late {n}", phone_e164=f"+1305555{n:04d}", time_zone=zone)
+        for n in range(8)
+    ]
+    midday = Contact.objects.create(
+        name="Noon Nia", phone_e164="+12125550143", time_zone=zone_at_local_hour(12)
+    )
+    # One slot per run, and the late ones first in the dialling order: without putting them all
+    # off at once, the run's claim rounds would end before reaching New York.
+    campaign = campaign_of(revrag, CampaignKind.PACED, [*late, midday], calls_per_minute=1)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+
+    result = dispatch_due(campaign.pk)
+
+    assert [call.to_number for call in Call.objects.filter(campaign=campaign)] == [
+        midday.phone_e164
+    ]
+    assert result.deferred == 8
+    waiting = DialEntry.objects.filter(contact__in=late)
+    assert {entry.note for entry in waiting} == {FLORIDA_WAIT}
+    assert all(entry.next_attempt_at > timezone.now() for entry in waiting)
+
+
 def test_it_holds_a_native_entry_outside_hours_and_pushes_it_once_allowed(voice_platform, sandbox):
     shipped_hours_without_caps()
     late, midday = contacts_late_in_florida_and_midday_in_new_york()
