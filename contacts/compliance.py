@@ -278,19 +278,35 @@ def next_open(rules: Mapping[str, HoursRule], place: Place, after: datetime) -> 
     return None
 
 
+def _hours_rule(values: Mapping[str, Any]) -> HoursRule:
+    return HoursRule(
+        place=values["place"],
+        label=values["label"],
+        start_minute=values["start_minute"],
+        end_minute=values["end_minute"],
+        excluded_weekdays=frozenset(values["excluded_weekdays"] or ()),
+        skip_public_holidays=values["skip_public_holidays"],
+    )
+
+
+def shipped_hours_rules() -> dict[str, HoursRule]:
+    """The rules callops ships (compliance_defaults), whatever the database holds."""
+    return {rule["place"]: _hours_rule(rule) for rule in DEFAULT_RULES}
+
+
 def hours_rules() -> dict[str, HoursRule]:
     """The organisation's rules by place (the shipped ones until an admin edits them)."""
     compliance_policy()
+    fields = (
+        "place",
+        "label",
+        "start_minute",
+        "end_minute",
+        "excluded_weekdays",
+        "skip_public_holidays",
+    )
     return {
-        row.place: HoursRule(
-            place=row.place,
-            label=row.label,
-            start_minute=row.start_minute,
-            end_minute=row.end_minute,
-            excluded_weekdays=frozenset(row.excluded_weekdays or ()),
-            skip_public_holidays=row.skip_public_holidays,
-        )
-        for row in CallingHoursRule.objects.all()
+        values["place"]: _hours_rule(values) for values in CallingHoursRule.objects.values(*fields)
     }
 
 
