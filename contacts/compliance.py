@@ -442,6 +442,18 @@ def attempt_reserve(*, phone_e164: str, source: str, at: datetime | None = None)
     return DialAttempt.objects.create(phone_e164=phone_e164, at=at, source=source[:80])
 
 
+# Attempts older than the longest cap window are not needed to decide; kept a while for people
+# who want to see them, then pruned by a beat job.
+ATTEMPTS_KEPT = timedelta(days=35)
+
+
+def attempts_prune(*, now: datetime | None = None) -> int:
+    """Delete attempts older than ATTEMPTS_KEPT; how many."""
+    before = (now or timezone.now()) - ATTEMPTS_KEPT
+    deleted, _by_model = DialAttempt.objects.filter(at__lt=before).delete()
+    return deleted
+
+
 def attempt_link(attempt: DialAttempt, call_id: int) -> None:
     DialAttempt.objects.filter(pk=attempt.pk).update(call_id=call_id)
 

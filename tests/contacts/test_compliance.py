@@ -9,8 +9,10 @@ import pytest
 from django.db import transaction
 
 from contacts.compliance import (
+    ATTEMPTS_KEPT,
     NotAllowedNow,
     attempt_reserve,
+    attempts_prune,
     cap_refusal,
     check_hours,
     compliance_policy,
@@ -176,3 +178,12 @@ def test_it_reserves_attempts_per_number_across_sources(db):
     with pytest.raises(NotAllowedNow, match="at most 2 attempts per 24 h"), transaction.atomic():
         attempt_reserve(phone_e164=MIAMI, source="campaign 5")
     assert DialAttempt.objects.filter(phone_e164=MIAMI).count() == 2
+
+
+def test_it_prunes_attempts_older_than_it_keeps(db):
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=NEW_YORK)
+    old = DialAttempt.objects.create(phone_e164=MIAMI, at=now - ATTEMPTS_KEPT - timedelta(hours=1))
+    recent = DialAttempt.objects.create(phone_e164=MIAMI, at=now - timedelta(days=8))
+    assert attempts_prune(now=now) == 1
+    assert list(DialAttempt.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not DialAttempt.objects.filter(pk=old.pk).exists()
