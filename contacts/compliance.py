@@ -133,11 +133,16 @@ def _subdivisions_of(country: str) -> frozenset[str]:
     return frozenset(getattr(entity, "subdivisions", ()) or ())
 
 
+# phonenumbers' names the holidays package spells otherwise.
+_GEOCODER_NAMES = {"US": {"washington d.c.": "DC"}}
+
+
 @lru_cache(maxsize=256)
 def _subdivision_names_of(country: str) -> dict[str, str]:
     entity = _holiday_class(country)
     aliases = getattr(entity, "subdivisions_aliases", None) or {}
-    return {name.lower(): code for name, code in aliases.items()}
+    names = {name.lower(): code for name, code in aliases.items()}
+    return {**names, **_GEOCODER_NAMES.get(country, {})}
 
 
 def _holiday_class(country: str) -> Any:

@@ -51,6 +51,8 @@ def test_it_finds_the_us_state_from_the_area_code():
     assert place_of("+13052345678").subdivision == "FL"  # geocoded "Miami, FL"
     assert place_of(DALLAS).subdivision == "TX"  # geocoded "Texas"
     assert place_of(MANHATTAN).country == "US"
+    assert place_of("+12025550101").subdivision == "DC"  # geocoded "Washington D.C."
+    assert place_of("+14165550101").subdivision == "ON"  # Canada: "Ontario"
     assert place_of(LONDON).country == "GB"
     assert place_of(MIAMI).zones == ("America/New_York",)
 
