@@ -21,6 +21,9 @@ class Agent(models.Model):
     variables = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # An extracted variable by which the agent reports an opt-out ("do_not_call" = true): set
+    # here in callops, not at the vendor.
+    opt_out_variable = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["name", "id"]

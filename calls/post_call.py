@@ -42,7 +42,9 @@ from calls.models import (
     PostCallStep,
     StepStatus,
 )
+from calls.opt_out import record_opt_out
 from calls.templating import TemplateError, message_context, render
+from contacts.selectors import is_on_do_not_call
 from vendors.callcov.schemas import Analysis
 from vendors.errors import VendorConflict, VendorError, VendorNotFound, VendorRateLimited
 from vendors.models import VendorAccount, VendorKind
@@ -184,6 +186,8 @@ def post_call_plan(*, call_id: int) -> int:
                 _event(call.pk, f"Post-call rule “{rule.name}” matched: {labels}.")
         call.post_call_planned_at = timezone.now()
         call.save(update_fields=["post_call_planned_at"])
+        # After the steps exist, so an opt-out heard on this call cancels its own follow-ups.
+        record_opt_out(call_id=call.pk)
         if made:
             transaction.on_commit(lambda: enqueue_run(call_id))
     return made
@@ -491,7 +495,15 @@ def _rule_of(step: PostCallStep) -> PostCallRule:
     return step.rule
 
 
+def _refuse_opted_out(call: Call) -> None:
+    """The do-not-call list is read right before a message goes out: an opt-out heard since
+    the step was planned (on any call) stops it."""
+    if call.to_number and is_on_do_not_call(call.to_number):
+        raise StepSkipped(f"{call.to_number} is on the do-not-call list: no follow-up is sent.")
+
+
 def _submit_follow_up(step: PostCallStep, call: Call, account: VendorAccount) -> StepUpdate:
+    _refuse_opted_out(call)
     request = step.request
     if not request:
         try:
@@ -505,6 +517,7 @@ def _submit_follow_up(step: PostCallStep, call: Call, account: VendorAccount) ->
 
 
 def _submit_like(step: PostCallStep, call: Call, account: VendorAccount) -> StepUpdate:
+    _refuse_opted_out(call)
     if not call.contact or not call.contact.linkedin_url:
         raise StepSkipped("The contact has no LinkedIn profile URL.")
     request = _keep_request(
