@@ -34,6 +34,7 @@ class AuditAction(models.TextChoices):
     WEBHOOK_REPLAYED = "webhook_replayed", "Webhook replayed"
     DNC_ADDED = "dnc_added", "Number added to do-not-call list"
     DNC_REMOVED = "dnc_removed", "Number removed from do-not-call list"
+    COMPLIANCE_POLICY_CHANGED = "compliance_policy_changed", "Calling policy changed"
 
 
 class AuditEvent(models.Model):

@@ -217,6 +217,12 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 @extend_schema(
     methods=["POST"],
     operation_id="calls_create",
+    description=(
+        "Place a call to a contact or a number. Refused with 400 when the number is on the "
+        "do-not-call list or the calling policy forbids it now (outside the recipient's calling "
+        "hours, or a frequency cap reached); the message names the rule, e.g. "
+        '"Outside calling hours for Florida: 8:00–20:00 local."'
+    ),
     parameters=[IDEMPOTENCY_KEY],
     request=CallCreateSerializer,
     responses={200: CallSerializer, 201: CallSerializer},

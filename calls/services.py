@@ -41,6 +41,7 @@ from calls.state import (
 )
 from calls.vendor_calls import CallUpdate, fetch_vendor_call, start_vendor_call
 from calls.webhooks import unmatched_webhooks_for, webhook_replay
+from contacts import compliance
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import is_on_do_not_call
@@ -69,6 +70,16 @@ class CallRejected(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class CallNotAllowedNow(CallRejected):
+    """The calling policy refuses the call now (hours or a frequency cap); `retry_at` is the
+    next moment it would allow it (None: none within two weeks)."""
+
+    def __init__(self, refusal: compliance.NotAllowedNow) -> None:
+        super().__init__(f"{refusal.rule}.")
+        self.retry_at = refusal.retry_at
+        self.outside_hours = isinstance(refusal, compliance.OutsideHours)
 
 
 @dataclass(frozen=True)
@@ -160,9 +171,24 @@ def call_create(
     metadata = _validate_json_object(metadata, "metadata")
     if contact is None:
         contact = Contact.objects.filter(phone_e164=number).first()
+    now = timezone.now()
+    try:
+        compliance.check_hours(number, time_zone=contact.time_zone if contact else "", at=now)
+    except compliance.NotAllowedNow as refusal:
+        raise CallNotAllowedNow(refusal) from None
 
     try:
         with transaction.atomic():
+            # The attempt is reserved in the transaction writing the call (a lock per number):
+            # two workers or campaigns racing for one number cannot both pass a cap.
+            try:
+                attempt = compliance.attempt_reserve(
+                    phone_e164=number,
+                    source=f"campaign {campaign_id}" if campaign_id else "single call",
+                    at=now,
+                )
+            except compliance.NotAllowedNow as refusal:
+                raise CallNotAllowedNow(refusal) from None
             call = Call.objects.create(
                 vendor_account=vendor_account,
                 agent=agent,
@@ -175,6 +201,7 @@ def call_create(
                 request_key=request_key,
                 next_sync_at=None,
             )
+            compliance.attempt_link(attempt, call.pk)
             who = getattr(created_by, "username", "") or "callops"
             _event(call, f"Call requested by {who}.", source=source, state_to=CallState.PENDING)
             if created_by is not None:
@@ -217,7 +244,9 @@ def call_dispatch(*, call_id: int) -> None:
     """Ask the vendor to place a pending call. Raises RetryLater for transient failures."""
     if not _claim_for_dispatch(call_id):
         return
-    call = Call.objects.select_related("vendor_account", "agent", "campaign").get(pk=call_id)
+    call = Call.objects.select_related("vendor_account", "agent", "campaign", "contact").get(
+        pk=call_id
+    )
     if call.dispatch_attempts > MAX_DISPATCH_ATTEMPTS:
         _fail(
             call,
@@ -233,6 +262,14 @@ def call_dispatch(*, call_id: int) -> None:
     # The list may have changed since the call was requested.
     if is_on_do_not_call(call.to_number):
         _fail(call, f"{call.to_number} was added to the do-not-call list before dialling.")
+        return
+    # Hours again, not only when the call was written: a call held up (vendor outage, rate
+    # limit) must not ring after them. Not dialled rather than postponed: whoever asked decides.
+    try:
+        zone = call.contact.time_zone if call.contact else ""
+        compliance.check_hours(call.to_number, time_zone=zone)
+    except compliance.NotAllowedNow as refusal:
+        _fail(call, f"Not dialled: {refusal.rule}.")
         return
     try:
         update = start_vendor_call(call)

@@ -18,7 +18,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call, CallOutcome, CallState, EventSource
-from calls.services import CallRejected, RetryLater, call_create, call_dispatch
+from calls.services import (
+    CallNotAllowedNow,
+    CallRejected,
+    RetryLater,
+    call_create,
+    call_dispatch,
+)
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -28,6 +34,7 @@ from campaigns.models import (
     DialState,
 )
 from campaigns.schedule import in_window, render_variables, retry_rule
+from contacts import compliance
 from contacts.selectors import do_not_call_numbers, do_not_call_phones
 
 logger = logging.getLogger(__name__)
@@ -47,6 +54,9 @@ class DispatchResult:
     slots: list[datetime] = field(default_factory=list)  # the scheduled start of each
     skipped_dnc: int = 0
     skipped_invalid: int = 0
+    # Entries the calling policy (hours, frequency caps) put off to its next allowed time.
+    deferred: int = 0
+    deferred_for_hours: int = 0  # of those, by the calling hours (not by a cap)
     reason: str = ""
     # The next pace slot when the campaign is only waiting for it: the moment to run again.
     next_slot_at: datetime | None = None
@@ -115,6 +125,7 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
         )
         claimed_any = False
         swept = False
+        swept_hours = False
         # An entry skipped at dialling time (do-not-call, deleted contact, bad number) gives its
         # slot to the next one: entries are claimed again until the slots are used. (Skipped and
         # dialled entries left the due states in this transaction, so they are not claimed twice.)
@@ -127,6 +138,12 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             skipped_before = result.skipped_dnc
             if not _dial_entries(campaign, claimed, slots, result):
                 break  # paused
+            if result.deferred_for_hours and not swept_hours:
+                # The hours that held one entry back usually hold back many (a state's evening
+                # while the campaign's window is still open): put every such due entry off now,
+                # in one pass, rather than a few per claim round while the slots stay empty.
+                result.deferred += _defer_due_outside_hours(due.filter(time_zone__in=open_zones))
+                swept_hours = True
             if result.skipped_dnc > skipped_before and not swept:
                 # Numbers put on the list since launch often come as a batch (an opt-out
                 # export): skip every due one now in one statement rather than one per
@@ -180,6 +197,11 @@ def _dial_entries(
                 campaign_id=campaign.pk,
                 source=EventSource.SYSTEM,
             )
+        except CallNotAllowedNow as exc:
+            _defer(entry, exc)
+            result.deferred += 1
+            result.deferred_for_hours += exc.outside_hours
+            continue
         except CallRejected as exc:
             if exc.field == "to_number":
                 _skip(entry, DialState.SKIPPED_INVALID, exc.message)
@@ -200,8 +222,10 @@ def _dial_entries(
         entry.next_attempt_at = None
         entry.last_call = call
         entry.last_outcome = ""
+        entry.note = ""  # a policy wait, now over
         entry.save(
             update_fields=[
+                "note",
                 "state",
                 "attempts",
                 "last_attempt_at",
@@ -268,6 +292,39 @@ def _skip_due_on_do_not_call(due: QuerySet[DialEntry]) -> int:
         next_attempt_at=None,
         updated_at=timezone.now(),  # what auto_now would write; update() skips it
     )
+
+
+# When the policy knows no allowed moment within two weeks, the entry is looked at again then.
+DEFER_WITHOUT_OPENING = timedelta(days=1)
+
+
+def _defer(entry: DialEntry, refusal: CallNotAllowedNow) -> None:
+    """Put the entry off to the policy's next allowed time, the rule shown as its note; it
+    stays due (not failed) and gives its slot to the next entry."""
+    entry.next_attempt_at = refusal.retry_at or timezone.now() + DEFER_WITHOUT_OPENING
+    entry.note = f"Waiting: {refusal.message}"[:300]
+    entry.save(update_fields=["next_attempt_at", "note", "updated_at"])
+
+
+def _defer_due_outside_hours(due: QuerySet[DialEntry]) -> int:
+    """Puts off every due entry the calling hours forbid now, as _defer does; how many."""
+    now = timezone.now()
+    rows = list(due.values_list("pk", "phone_e164", "time_zone"))
+    waits = compliance.hours_waits(
+        {(phone, zone) for _pk, phone, zone in rows}, at=now, rules=compliance.hours_rules()
+    )
+    by_wait: dict[tuple[datetime, str], list[int]] = {}
+    for pk, phone, zone in rows:
+        refusal = waits.get((phone, zone))
+        if refusal is not None:
+            retry_at = refusal.retry_at or now + DEFER_WITHOUT_OPENING
+            by_wait.setdefault((retry_at, f"Waiting: {refusal.rule}."[:300]), []).append(pk)
+    deferred = 0
+    for (retry_at, note), pks in by_wait.items():
+        deferred += DialEntry.objects.filter(pk__in=pks).update(
+            next_attempt_at=retry_at, note=note, updated_at=now
+        )
+    return deferred
 
 
 def _skip(entry: DialEntry, state: str, note: str) -> None:

@@ -5,8 +5,9 @@ transaction.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
@@ -16,12 +17,14 @@ from calls.models import Call
 from calls.services import call_adopt
 from calls.vendor_calls import update_from_voice_platform
 from campaigns.models import (
+    DUE_DIAL_STATES,
     Campaign,
     CampaignKind,
     CampaignStatus,
     DialEntry,
     DialState,
 )
+from contacts import compliance
 from vendors.errors import VendorError
 from vendors.services import vendor_client_for
 from vendors.voice_platform.schemas import Call as VoiceCall
@@ -57,6 +60,8 @@ def _native_audience(campaign: Campaign) -> QuerySet[DialEntry]:
                 DialState.OUTSIDE_WINDOW,
             )
         )
+        # Held back by the calling policy: pushed later by native_push_held.
+        .exclude(state=DialState.PENDING, next_attempt_at__isnull=False)
         .select_related("contact")
         .order_by("id")
     )
@@ -92,6 +97,8 @@ def native_push(*, campaign_id: int) -> str:
             vendor_campaign_id=created.id
         )
         campaign.refresh_from_db()
+    if campaign.pushed_batches == 0:
+        _hold_outside_policy(campaign, _native_audience(campaign).filter(state=DialState.PENDING))
     entries = list(_native_audience(campaign))
     batches = [entries[start : start + BATCH_SIZE] for start in range(0, len(entries), BATCH_SIZE)]
     for index in range(campaign.pushed_batches, len(batches)):
@@ -115,6 +122,82 @@ def native_push(*, campaign_id: int) -> str:
     )
     _store_stats(campaign.pk, launched)
     return "launched"
+
+
+# How long an entry waits when the policy knows no allowed moment within two weeks.
+DEFER_WITHOUT_OPENING = timedelta(days=1)
+
+
+def _hold_outside_policy(campaign: Campaign, entries: QuerySet[DialEntry]) -> list[DialEntry]:
+    """The entries the calling policy allows now, each with its attempt reserved (the vendor
+    dials them once pushed, at its own pace); the others wait, the rule as their note, for
+    native_push_held to push them once allowed."""
+    now = timezone.now()
+    rules = compliance.hours_rules()
+    allowed = []
+    for entry in entries:
+        try:
+            compliance.check_hours(entry.phone_e164, time_zone=entry.time_zone, at=now, rules=rules)
+            with transaction.atomic():
+                compliance.attempt_reserve(
+                    phone_e164=entry.phone_e164, source=f"campaign {campaign.pk}", at=now
+                )
+        except compliance.NotAllowedNow as refusal:
+            DialEntry.objects.filter(pk=entry.pk).update(
+                next_attempt_at=refusal.retry_at or now + DEFER_WITHOUT_OPENING,
+                note=f"Waiting: {refusal.rule}."[:300],
+                updated_at=now,
+            )
+            continue
+        allowed.append(entry)
+    return allowed
+
+
+def _claim_held(campaign: Campaign, now: datetime) -> list[DialEntry]:
+    """Held entries whose time has come, claimed for a few minutes (two syncs at once do not
+    push the same ones)."""
+    with transaction.atomic():
+        held = list(
+            DialEntry.objects.filter(
+                campaign=campaign, state=DialState.PENDING, next_attempt_at__lte=now
+            )
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("id")[:BATCH_SIZE]
+        )
+        DialEntry.objects.filter(pk__in=[entry.pk for entry in held]).update(
+            next_attempt_at=now + HELD_CLAIM
+        )
+    return held
+
+
+HELD_CLAIM = timedelta(minutes=5)
+
+
+def native_push_held(*, campaign_id: int) -> int:
+    """Push to the running vendor campaign the entries the calling policy held back whose
+    allowed time has come; how many were pushed. The vendor dials contacts added to a running
+    campaign."""
+    campaign = _native_running(campaign_id)
+    if campaign is None or not campaign.vendor_campaign_id:
+        return 0
+    now = timezone.now()
+    claimed = _claim_held(campaign, now)
+    if not claimed:
+        return 0
+    ids = DialEntry.objects.filter(pk__in=[entry.pk for entry in claimed])
+    allowed = _hold_outside_policy(campaign, ids.select_related("contact").order_by("id"))
+    if not allowed:
+        return 0
+    digest = hashlib.sha256(",".join(str(entry.pk) for entry in allowed).encode()).hexdigest()
+    vendor_client_for(campaign.vendor_account).upsert_contacts(
+        _native_contacts(allowed),
+        campaign_id=campaign.vendor_campaign_id,
+        idempotency_key=f"callops-campaign-{campaign.pk}-held-{digest[:32]}",
+    )
+    DialEntry.objects.filter(pk__in=[entry.pk for entry in allowed]).update(
+        state=DialState.DIALLING, next_attempt_at=None, note="", updated_at=timezone.now()
+    )
+    return len(allowed)
 
 
 def native_stop(*, campaign_id: int) -> None:
@@ -146,7 +229,13 @@ def native_sync(*, campaign_id: int) -> None:
     _store_stats(campaign.pk, remote)
     if not _adopt_native_calls_or_note(campaign):
         return
-    if remote.status.lower() in ("completed", "finished", "done"):
+    try:
+        native_push_held(campaign_id=campaign.pk)
+    except VendorError as exc:
+        _note_sync_failure(campaign.pk, exc)
+        return
+    waiting = DialEntry.objects.filter(campaign=campaign, state__in=DUE_DIAL_STATES)
+    if remote.status.lower() in ("completed", "finished", "done") and not waiting.exists():
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.RUNNING).update(
             status=CampaignStatus.COMPLETED
         )

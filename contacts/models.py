@@ -332,3 +332,63 @@ class CustomerPushRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone_e164} ({self.status})"
+
+
+# ---------------------------------------------------------------------------- compliance
+# The organisation's calling-hours policy and frequency caps (contacts/compliance.py decides
+# with them). Shipped defaults are loaded on first use from contacts/compliance_defaults.py.
+
+
+class CompliancePolicy(models.Model):
+    """The one row of organisation-wide settings: frequency caps per number (0 = no cap)."""
+
+    max_attempts_per_day = models.PositiveSmallIntegerField(default=3)
+    max_attempts_per_week = models.PositiveSmallIntegerField(default=7)
+    min_gap_minutes = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return "Compliance policy"
+
+
+class CallingHoursRule(models.Model):
+    """Calling hours in the recipient's local time for a place, on top of campaign windows.
+
+    `place` is "" (everywhere without a rule of its own), an ISO country ("US") or a country
+    and subdivision ("US-FL"); the most specific rule for a number is the one that applies.
+    """
+
+    place = models.CharField(max_length=10, blank=True)
+    label = models.CharField(max_length=80, blank=True)
+    # Minutes after local midnight: 480 = 8:00; end up to 1440 (midnight).
+    start_minute = models.PositiveSmallIntegerField(default=8 * 60)
+    end_minute = models.PositiveSmallIntegerField(default=21 * 60)
+    excluded_weekdays = models.JSONField(default=list, blank=True)  # Monday = 0
+    skip_public_holidays = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["place"]
+        constraints = [models.UniqueConstraint(fields=["place"], name="calling_rule_place_unique")]
+
+    def __str__(self) -> str:
+        return self.place or "everywhere"
+
+
+class DialAttempt(models.Model):
+    """One attempt to call a number, reserved before the vendor is asked: what caps count."""
+
+    phone_e164 = models.CharField(max_length=16)
+    at = models.DateTimeField()
+    # What placed it ("single call", "campaign 12"); the call id once known (no foreign key:
+    # contacts sits below calls).
+    source = models.CharField(max_length=80, blank=True)
+    call_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["phone_e164", "at"], name="dial_attempt_phone_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.phone_e164} at {self.at:%Y-%m-%d %H:%M}"

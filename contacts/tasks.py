@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from contacts import customer_push, services
+from contacts import compliance, customer_push, services
 
 
 # A large file takes longer than the project's default limits; the broker's visibility timeout
@@ -30,3 +30,9 @@ def resume_customer_pushes() -> int:
     for push_id in push_ids:
         push_customers.delay(push_id)
     return len(push_ids)
+
+
+@shared_task
+def prune_dial_attempts() -> int:
+    """Beat: frequency caps look back 7 days; older attempts go after a while."""
+    return compliance.attempts_prune()

@@ -57,6 +57,7 @@ app.conf.beat_schedule = {
     "campaigns-outcomes": {"task": "campaigns.tasks.record_campaign_outcomes", "schedule": 10.0},
     "campaigns-sync-native": {"task": "campaigns.tasks.sync_native_campaigns", "schedule": 30.0},
     "contacts-resume-pushes": {"task": "contacts.tasks.resume_customer_pushes", "schedule": 30.0},
+    "contacts-prune-attempts": {"task": "contacts.tasks.prune_dial_attempts", "schedule": 3600.0},
 }
 
 

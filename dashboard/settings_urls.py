@@ -3,7 +3,7 @@ landing page keeps the name `settings` that the navigation uses."""
 
 from django.urls import path
 
-from dashboard import views
+from dashboard import compliance_views, views
 
 urlpatterns = [
     path("", views.settings_page, name="settings"),
@@ -28,4 +28,10 @@ urlpatterns = [
     path("tokens/new/", views.token_create, name="settings_token_new"),
     path("tokens/<id:pk>/revoke/", views.token_revoke, name="settings_token_revoke"),
     path("audit/", views.audit_log, name="settings_audit"),
+    path("compliance/", compliance_views.compliance_settings, name="settings_compliance"),
+    path(
+        "compliance/defaults/",
+        compliance_views.compliance_restore_defaults,
+        name="settings_compliance_defaults",
+    ),
 ]

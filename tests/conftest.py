@@ -65,3 +65,24 @@ def _celery_runs_tasks_in_process():
 
     app.conf.update(task_always_eager=True, task_eager_propagates=True)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _calling_policy_open_all_hours(request):
+    """Tests that touch the database run under a calling policy open at every hour without
+    frequency caps, so that they do not depend on the clock of the machine running them.
+
+    The compliance tests (tests/contacts/test_compliance*.py) restore the shipped policy or
+    set their own.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if "transactional_db" in names or (marker and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or marker is not None:
+        request.getfixturevalue("db")
+    else:
+        return
+    from tests.utils import calling_policy_open_all_hours
+
+    calling_policy_open_all_hours()

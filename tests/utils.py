@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from django.db import connection
 
@@ -28,3 +29,37 @@ def child_process_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": test_database_url(),
         **extra,
     }
+
+
+def calling_policy_open_all_hours() -> None:
+    """The calling policy for tests about other things: every hour of every day, no caps."""
+    from contacts.compliance import policy_save
+
+    policy_save(
+        max_attempts_per_day=0,
+        max_attempts_per_week=0,
+        min_gap_minutes=0,
+        rules=[{"place": "", "label": "Everywhere", "start_minute": 0, "end_minute": 24 * 60}],
+    )
+
+
+# Places 8 to 9 hours apart: the shipped 8:00–21:00 (local) is open in at least one at any time.
+_PREFIXES_AROUND_THE_WORLD = ("+1415555", "+44207946", "+8135555")  # San Francisco, London, Tokyo
+
+
+def number_inside_shipped_calling_hours(last_four: int, *, minutes: int = 15) -> str:
+    """A number ending in `last_four` whose place is inside the shipped calling hours now and
+    for the next `minutes`, for tests that run the whole product (`make run`) with its shipped
+    policy at whatever time the test suite runs."""
+    from django.utils import timezone
+
+    from contacts.compliance import hours_refusal, place_of, shipped_hours_rules
+
+    rules, now = shipped_hours_rules(), timezone.now()
+    for prefix in _PREFIXES_AROUND_THE_WORLD:
+        number = f"{prefix}{last_four:04d}"
+        place = place_of(number)
+        moments = (now, now + timedelta(minutes=minutes))
+        if not any(hours_refusal(rules, place, moment) for moment in moments):
+            return number
+    raise AssertionError("no place is inside the shipped calling hours now")

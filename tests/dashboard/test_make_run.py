@@ -2,7 +2,8 @@
 
 One `run` on free ports, in its own var/ directory (SQLite database and embedded broker, as
 `make run` has them), serves the tests of this module in order; the last one makes it give up.
-Calls are placed over HTTP through the API, signed in as the demo operator.
+Calls are placed over HTTP through the API, signed in as the demo operator, to numbers inside
+the shipped calling hours (the stack runs with the policy callops ships).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 import requests
 
 from tests.sandbox import REPO_ROOT
+from tests.utils import number_inside_shipped_calling_hours
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="finds the worker's processes in /proc (Linux)"
@@ -212,7 +214,7 @@ def started(run: Run, call_ids: list[int]) -> bool:
 
 
 def test_it_sends_the_vendors_webhooks_to_the_port_it_serves(run):
-    call = run.place_call("+14155550191")
+    call = run.place_call(number_inside_shipped_calling_hours(191))
     wait_for(lambda: started(run, [call["id"]]), timeout=60, what="the call to be dispatched")
     wait_for(
         lambda: run.sandbox("GET", "webhooks", params={"vendor": "revrag"})["items"],
@@ -233,7 +235,7 @@ def test_it_restarts_a_worker_killed_with_sigkill_and_keeps_everything_else(run)
     assert run.process.poll() is None
     assert _answers(run.base_url)
     assert not any(running(pid) for pid in pool), "orphaned pool processes"
-    call = run.place_call("+14155550192")
+    call = run.place_call(number_inside_shipped_calling_hours(192))
     wait_for(lambda: started(run, [call["id"]]), timeout=60, what="the call to be dispatched")
     assert "The worker process was killed by signal 9 (SIGKILL); restarting it" in run.log()
 
@@ -243,14 +245,14 @@ def test_it_restarts_a_worker_whose_pool_stopped_taking_tasks(run):
     # the middle of dispatching, and the ones that replace them block on a lock a killed one
     # held. The worker's main process is fine all along.
     run.sandbox("POST", "faults", json={"vendor": "revrag", "latency_after_create_ms": 3000})
-    calls = [run.place_call(f"+1415555{number:04d}") for number in range(200, 206)]
+    calls = [run.place_call(number_inside_shipped_calling_hours(n)) for n in range(200, 206)]
     worker = run.worker()
     assert worker is not None
     for _ in range(3):
         time.sleep(1.5)
         for pool_process, _ in children_of(worker):
             os.kill(pool_process, signal.SIGKILL)
-    calls += [run.place_call(f"+1415555{number:04d}") for number in range(206, 209)]
+    calls += [run.place_call(number_inside_shipped_calling_hours(n)) for n in range(206, 209)]
     run.sandbox("POST", "faults", json={"vendor": "revrag", "latency_after_create_ms": 0})
 
     call_ids = [call["id"] for call in calls]

@@ -116,6 +116,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:recording": 404,  # the example call has no recording
     "settings_vendor_test": 405,  # POST only
     "settings_vendor_rotate": 405,  # POST only
+    "settings_compliance_defaults": 405,  # POST only
     "review_save": 405,  # POST only
     "calls:step_retry": 405,  # POST only
     "analytics_export": 400,  # needs ?chart=
