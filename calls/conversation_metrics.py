@@ -8,7 +8,7 @@ both at once, leaves one row with the latest transcript's figures.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from calls.conversation import ConversationMetrics, measure
 from calls.models import Call, CallConversation, CallState
+from vendors.models import VendorKind
 
 METRIC_FIELDS = tuple(field.name for field in fields(ConversationMetrics))
 UPDATE_FIELDS = ("computed_at", *METRIC_FIELDS)
@@ -92,3 +93,112 @@ def conversation_recompute(
         if progress is not None:
             progress(done)
     return done
+
+
+# --- Reads for the call page --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConversationFacts:
+    """What the call page shows of a call's conversation: labelled lines in human units."""
+
+    rows: list[tuple[str, str]]
+    lines: int
+    timed: bool
+    silence_threshold_seconds: float
+
+
+UNKNOWN = "—"
+
+
+def human_seconds(value: float | None) -> str:
+    """0.46 → "0.5 s", 4.0 → "4 s", 12.3 → "12 s", 75 → "1 min 15 s"; None → "—"."""
+    if value is None:
+        return UNKNOWN
+    if value < 10:
+        tenths = round(value, 1)
+        return f"{tenths:g} s"
+    whole = round(value)
+    minutes, seconds = divmod(whole, 60)
+    if not minutes:
+        return f"{seconds} s"
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+
+
+def _count(value: int | None) -> str:
+    return UNKNOWN if value is None else f"{value:,}"
+
+
+def _per_minute(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{round(value):,}"
+
+
+def _sides(agent_label: str, agent: str, customer: str) -> str:
+    if agent == customer == UNKNOWN:
+        return UNKNOWN
+    return f"{agent_label} {agent} · Customer {customer}"
+
+
+def conversation_facts(*, call: Call) -> ConversationFacts | None:
+    """The call's measured conversation for its page; None while it has not been measured."""
+    # Revont's records are human sales reps' calls: their agent side is a rep.
+    agent_label = "Rep" if call.vendor_account.kind == VendorKind.REVONT else "Agent"
+    m = CallConversation.objects.filter(call_id=call.pk).first()
+    if m is None:
+        return None
+    share = m.agent_talk_share
+    if share is None:
+        talk = UNKNOWN
+    else:
+        agent = f"{round(share * 100)} % ({human_seconds(m.agent_talk_seconds)})"
+        customer = f"{100 - round(share * 100)} % ({human_seconds(m.customer_talk_seconds)})"
+        talk = _sides(agent_label, agent, customer)
+    if m.long_silences is None:
+        silences = UNKNOWN
+    else:
+        silences = f"{m.long_silences:,} (longest {human_seconds(m.longest_silence_seconds)})"
+    if m.agent_interruptions is None:
+        interruptions = UNKNOWN
+    else:
+        who = _sides(agent_label, _count(m.agent_interruptions), _count(m.customer_interruptions))
+        interruptions = f"{who}; {human_seconds(m.overlap_seconds)} spoken over"
+    if m.response_gap_p50_seconds is None:
+        gap = UNKNOWN
+    else:
+        answers = "answer" if m.agent_responses == 1 else "answers"
+        gap = (
+            f"p50 {human_seconds(m.response_gap_p50_seconds)} · "
+            f"p90 {human_seconds(m.response_gap_p90_seconds)} ({m.agent_responses} {answers})"
+        )
+    threshold = f"{m.silence_threshold_seconds:g}"
+    rows = [
+        ("Talk ratio", talk),
+        ("Turns", _count(m.turns)),
+        (
+            "Longest monologue",
+            _sides(
+                agent_label,
+                human_seconds(m.agent_longest_monologue_seconds),
+                human_seconds(m.customer_longest_monologue_seconds),
+            ),
+        ),
+        ("Interruptions", interruptions),
+        (f"Silences over {threshold} s", silences),
+        (f"{agent_label}'s first word", human_seconds(m.agent_first_word_seconds)),
+        (f"{agent_label} response gap", gap),
+        (
+            "Words per minute",
+            _sides(
+                agent_label,
+                _per_minute(m.agent_words_per_minute),
+                _per_minute(m.customer_words_per_minute),
+            ),
+        ),
+        ("Words", _sides(agent_label, _count(m.agent_words), _count(m.customer_words))),
+    ]
+    return ConversationFacts(
+        rows=rows,
+        lines=m.lines,
+        timed=m.timed,
+        silence_threshold_seconds=m.silence_threshold_seconds,
+    )
