@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from calls import enqueue
 from calls.conversation_metrics import conversation_measure
 from calls.models import Call, CallConversation, CallState
-from calls.revont_import import revont_import
+from calls.revont_import import revont_import, revont_record_refresh
 from calls.services import call_apply_update
 from calls.vendor_calls import CallUpdate
 from tests.calls.test_conversation import ALTERNATING
@@ -94,6 +94,11 @@ def test_it_measures_revont_calls_as_it_imports_them(
     # The sandbox's Revont transcripts have per-line times and both sides speak.
     assert all(row.timed and row.turns >= 2 for row in measured)
     assert all(0 < row.agent_talk_share < 1 for row in measured)
+    # Read again (a summary.ready webhook): the same transcript is not measured again.
+    call = ended_calls.first()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        revont_record_refresh(account=revont, record_id=call.vendor_call_id)
+    assert measure_callbacks(callbacks) == []
 
 
 def _ended_call(transcript: list[dict]) -> Call:
