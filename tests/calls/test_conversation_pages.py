@@ -9,7 +9,7 @@ from calls.conversation_metrics import conversation_measure, human_seconds
 from calls.models import CallConversation, CallState
 from calls.selectors import CallFilters, call_list, call_page
 from tests.calls.test_conversation import ALTERNATING, line
-from tests.factories import CallFactory, VendorAccountFactory
+from tests.factories import CallConversationFactory, CallFactory, VendorAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +99,7 @@ def test_it_filters_the_call_log_by_talk_share_silences_and_response_gap():
         measured_call(SLOW),
     )
     never_measured = CallFactory(state=CallState.ENDED, transcript=ALTERNATING)
+    untimed = CallConversationFactory(timed=False, lines=3, turns=2).call
     assert ids(call_list(filters=CallFilters(talk_share_min=60))) == {alternating.pk, monologue.pk}
     assert ids(call_list(filters=CallFilters(talk_share_min=50, talk_share_max=80))) == {
         alternating.pk,
@@ -111,7 +112,7 @@ def test_it_filters_the_call_log_by_talk_share_silences_and_response_gap():
         alternating.pk,
         slow.pk,
     }
-    assert never_measured.pk in ids(call_list())
+    assert {never_measured.pk, untimed.pk} <= ids(call_list())
     both = CallFilters(long_silences=True, min_response_gap_p90=2, talk_share_max=60)
     assert ids(call_page(filters=both).calls) == {slow.pk}
 
