@@ -66,16 +66,6 @@ class ConversationMetrics:
     customer_words_per_minute: float | None = None
 
 
-def _time(value: object) -> float | None:
-    # type() rather than isinstance(): a bool is an int, and is not a time.
-    kind = type(value)
-    if kind is float or kind is int:
-        number = float(value)  # type: ignore[arg-type]
-        if 0.0 <= number < MAX_SECONDS:  # also false for NaN
-            return number
-    return None
-
-
 def nearest_rank(ordered: list[float], share: float) -> float:
     """The nearest-rank percentile of an ascending, non-empty list (p90 of 3 values: the 3rd)."""
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
@@ -85,40 +75,44 @@ def measure(
     transcript: object, *, silence_seconds: float = DEFAULT_SILENCE_SECONDS
 ) -> ConversationMetrics:
     """The conversation metrics of one stored transcript (anything malformed is skipped)."""
-    rows: list[tuple[float, float, bool, int]] = []
-    untimed: list[tuple[bool, int]] = []
+    rows: list[tuple[float, float, bool]] = []
     timed = True
-    agent_words = customer_words = 0
-    if isinstance(transcript, list):
+    lines = turns = agent_words = customer_words = 0
+    previous: bool | None = None
+    if type(transcript) is list:
         for item in transcript:
             if type(item) is not dict:
                 continue
             text = item.get("text")
             if type(text) is not str or not text:
                 continue  # the call page skips such lines too
+            lines += 1
             is_agent = item.get("speaker") == "agent"
-            words = len(text.split())
             if is_agent:
-                agent_words += words
+                agent_words += len(text.split())
             else:
-                customer_words += words
-            untimed.append((is_agent, words))
-            if timed:
-                start = _time(item.get("start"))
-                end = _time(item.get("end"))
-                if start is None or end is None or end < start:
-                    timed = False
-                else:
-                    rows.append((start, end, is_agent, words))
-    if not timed or not rows:
-        turns = 0
-        previous: bool | None = None
-        for is_agent, _words in untimed:
+                customer_words += len(text.split())
+            # Turns in the order given, for a transcript without times.
             if is_agent is not previous:
                 turns += 1
                 previous = is_agent
+            if timed:
+                start = item.get("start")
+                end = item.get("end")
+                # type() rather than isinstance(): a bool is an int, and is not a time. The
+                # chained comparison is also false for NaN.
+                kind, end_kind = type(start), type(end)
+                if (
+                    (kind is float or kind is int)
+                    and (end_kind is float or end_kind is int)
+                    and 0.0 <= start <= end < MAX_SECONDS
+                ):
+                    rows.append((start, end, is_agent))
+                else:
+                    timed = False
+    if not timed or not rows:
         return ConversationMetrics(
-            lines=len(untimed),
+            lines=lines,
             turns=turns,
             agent_words=agent_words,
             customer_words=customer_words,
@@ -128,7 +122,7 @@ def measure(
 
 
 def _measure_timed(
-    rows: list[tuple[float, float, bool, int]],
+    rows: list[tuple[float, float, bool]],
     agent_words: int,
     customer_words: int,
     silence_seconds: float,
@@ -152,7 +146,7 @@ def _measure_timed(
     turn_start = turn_end = 0.0
     agent_longest = customer_longest = -1.0
     gaps: list[float] = []
-    for start, end, is_agent, _words in rows:
+    for start, end, is_agent in rows:
         if is_agent is not turn_agent:
             if turn_agent is not None:
                 length = turn_end - turn_start
