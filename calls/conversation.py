@@ -242,7 +242,8 @@ def _measure_timed(
 
 
 def _round(seconds: float) -> float:
-    return round(seconds, 2)
+    # float(): a transcript's times may be whole numbers, and every figure here is a float.
+    return float(round(seconds, 2))
 
 
 def _per_minute(words: int, seconds: float) -> float | None:

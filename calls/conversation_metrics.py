@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from typing import Any
+from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -28,14 +29,18 @@ def silence_seconds() -> float:
     return float(settings.CALLOPS_SILENCE_SECONDS)
 
 
-def _row(call_id: int, metrics: ConversationMetrics, now: Any) -> CallConversation:
+def _row(call_id: int, metrics: ConversationMetrics, now: datetime) -> CallConversation:
     values = {name: getattr(metrics, name) for name in METRIC_FIELDS}
     return CallConversation(call_id=call_id, computed_at=now, **values)
 
 
-def _store(rows: list[CallConversation]) -> None:
+def _store(batch: list[tuple[int, ConversationMetrics]], now: datetime) -> None:
+    """Insert or update the batch's rows in one statement."""
+    if connection.vendor == "postgresql":
+        _store_by_columns(batch, now)
+        return
     CallConversation.objects.bulk_create(
-        rows,
+        [_row(call_id, metrics, now) for call_id, metrics in batch],
         update_conflicts=True,
         unique_fields=["call"],
         update_fields=list(UPDATE_FIELDS),
@@ -43,8 +48,33 @@ def _store(rows: list[CallConversation]) -> None:
     )
 
 
-def conversation_measure(*, call_id: int) -> CallConversation | None:
-    """Measure one ended call's stored transcript; None when the call is not (or no longer)
+def _store_by_columns(batch: list[tuple[int, ConversationMetrics]], now: datetime) -> None:
+    """PostgreSQL: one array per column, unnested into an INSERT ... ON CONFLICT: 25 query
+    parameters per batch instead of 25 per row. Storing a million calls' metrics with
+    bulk_create cost more than reading and measuring them."""
+    meta = CallConversation._meta
+    fields_ = [meta.get_field(name) for name in ("call", "computed_at", *METRIC_FIELDS)]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields_)
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields_)
+    updates = ", ".join(
+        f"{connection.ops.quote_name(name)} = EXCLUDED.{connection.ops.quote_name(name)}"
+        for name in UPDATE_FIELDS
+    )
+    values = [
+        [call_id for call_id, _metrics in batch],
+        [now] * len(batch),
+        *([getattr(metrics, name) for _call_id, metrics in batch] for name in METRIC_FIELDS),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608 (the model's own names)
+            f"ON CONFLICT ({connection.ops.quote_name('call_id')}) DO UPDATE SET {updates}",
+            values,
+        )
+
+
+def conversation_measure(*, call_id: int) -> bool:
+    """Measure one ended call's stored transcript; False when the call is not (or no longer)
     an ended call."""
     found = (
         Call.objects.filter(pk=call_id, state=CallState.ENDED)
@@ -52,10 +82,9 @@ def conversation_measure(*, call_id: int) -> CallConversation | None:
         .first()
     )
     if found is None:
-        return None
-    row = _row(call_id, measure(found, silence_seconds=silence_seconds()), timezone.now())
-    _store([row])
-    return row
+        return False
+    _store([(call_id, measure(found, silence_seconds=silence_seconds()))], timezone.now())
+    return True
 
 
 def measured_batches(
@@ -87,8 +116,7 @@ def conversation_recompute(
         calls = calls.filter(conversation__isnull=True)
     done = 0
     for batch in measured_batches(calls, batch_size=batch_size):
-        now = timezone.now()
-        _store([_row(pk, metrics, now) for pk, metrics in batch])
+        _store(batch, timezone.now())
         done += len(batch)
         if progress is not None:
             progress(done)

@@ -143,4 +143,4 @@ def advance_post_call() -> int:
 def measure_conversation(call_id: int) -> bool:
     """A call's transcript is final: measure the conversation once (recomputable by the
     recompute_conversation_metrics command)."""
-    return conversation_metrics.conversation_measure(call_id=call_id) is not None
+    return conversation_metrics.conversation_measure(call_id=call_id)

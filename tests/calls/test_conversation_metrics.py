@@ -76,7 +76,7 @@ def test_it_does_not_measure_a_call_still_running(django_capture_on_commit_callb
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         call_apply_update(call_id=call.pk, update=running, source="webhook")
     assert measure_callbacks(callbacks) == []
-    assert conversation_measure(call_id=call.pk) is None
+    assert conversation_measure(call_id=call.pk) is False
     assert not CallConversation.objects.exists()
 
 
