@@ -11,10 +11,11 @@ ended calls, each with a transcript of 4-33 timed lines (18.5 on average, as a 2
 drawn from a pool of sales-call lines, whose times leave gaps, long silences and overlaps. Then,
 --rounds times each, in turn:
 
-- **read**: every transcript read as callops reads them (the ORM, keyset batches of 2,000 by
-  call id, JSON decoded), nothing else;
-- **measure**: the same reads, and each transcript measured (calls/conversation.py), as the
-  recompute command does before it stores;
+- **read**: every transcript read as the recompute command reads them (the ORM, keyset
+  batches of 2,000 by call id, JSON decoded, the next batches read ahead by a thread), and
+  nothing else;
+- **measure**: the same reads, and each transcript measured (calls/conversation.py) while the
+  next batches are read, as the recompute command does before it stores;
 - **recompute**: the whole `recompute_conversation_metrics` path: read, measure and upsert the
   rows (once, at the end: for the record, the target is on measuring).
 
@@ -121,7 +122,11 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from calls.conversation_metrics import conversation_recompute, measured_batches
+    from calls.conversation_metrics import (
+        conversation_recompute,
+        measured_batches,
+        transcript_batches,
+    )
     from calls.models import Call, CallConversation, CallState
 
     call_command("migrate", verbosity=0)
@@ -142,18 +147,8 @@ def main() -> None:
     batch_size = 2000
 
     def read() -> int:
-        """What measuring reads, the same way, and nothing more."""
-        last, rows = 0, 0
-        while True:
-            batch = list(
-                ended.filter(pk__gt=last)
-                .order_by("pk")
-                .values_list("pk", "transcript")[:batch_size]
-            )
-            if not batch:
-                return rows
-            last = batch[-1][0]
-            rows += len(batch)
+        """What measuring reads, the same way (the same reader), and nothing more."""
+        return sum(len(batch) for batch in transcript_batches(ended, batch_size=batch_size))
 
     def measure() -> int:
         return sum(len(batch) for batch in measured_batches(ended, batch_size=batch_size))

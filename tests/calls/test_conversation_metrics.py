@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
-from calls import enqueue
+from calls import conversation_metrics, enqueue
 from calls.conversation_metrics import conversation_measure
 from calls.models import Call, CallConversation, CallState
 from calls.revont_import import revont_import, revont_record_refresh
@@ -145,3 +147,45 @@ def test_it_measures_only_calls_never_measured_with_missing():
 def test_it_refuses_a_batch_size_below_one():
     with pytest.raises(CommandError, match="at least 1"):
         call_command("recompute_conversation_metrics", batch_size=0, stdout=StringIO())
+
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the read-ahead thread is PostgreSQL's"
+)
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_it_reads_the_next_batches_in_a_thread_while_measuring(monkeypatch):
+    calls = [_ended_call(ALTERNATING) for _ in range(5)]
+    readers = []
+    read = conversation_metrics._read_batches
+
+    def watched(*args, **kwargs):
+        readers.append(threading.current_thread().name)
+        yield from read(*args, **kwargs)
+
+    monkeypatch.setattr(conversation_metrics, "_read_batches", watched)
+    assert conversation_metrics.conversation_recompute(batch_size=2) == 5
+    assert readers == ["transcript-reader"]
+    assert set(CallConversation.objects.values_list("call_id", flat=True)) == {
+        call.pk for call in calls
+    }
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_it_raises_what_the_reading_thread_ran_into(monkeypatch):
+    for _ in range(3):
+        _ended_call(ALTERNATING)
+    read = conversation_metrics._read_batches
+
+    def failing(*args, **kwargs):
+        batches = read(*args, **kwargs)
+        yield next(batches)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(conversation_metrics, "_read_batches", failing)
+    with pytest.raises(RuntimeError, match="went away"):
+        conversation_metrics.conversation_recompute(batch_size=2)
+    assert CallConversation.objects.count() == 2  # the first batch, stored before
