@@ -3,7 +3,7 @@
     python bench/bench_conversation_metrics.py [--calls 1000000] [--rounds 2] [--reuse] [--keep]
 
 Full size (issue 21): 1,000,000 transcripts, the default. A quick run: `--calls 100000` (or
-BENCH_CALLS=100000 in the environment).
+BENCH_CONVERSATION_CALLS=100000 in the environment).
 
 Creates (drops first) the database `bench_conversation` on 127.0.0.1 as postgres (override with
 BENCH_DATABASE_URL), migrates it, and fills it with `INSERT ... SELECT generate_series`: --calls
@@ -98,8 +98,8 @@ def main() -> None:
     parser.add_argument(
         "--calls",
         type=int,
-        default=int(os.environ.get("BENCH_CALLS", "1000000")),
-        help="stored transcripts (default 1,000,000, or BENCH_CALLS)",
+        default=int(os.environ.get("BENCH_CONVERSATION_CALLS", "1000000")),
+        help="stored transcripts (default 1,000,000, or BENCH_CONVERSATION_CALLS)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="read and measure this many times")
     parser.add_argument("--reuse", action="store_true", help="use the filled database as it is")
