@@ -1,4 +1,5 @@
-"""Writes of conversation metrics: one call when its transcript is final, or every stored call.
+"""Conversation metrics stored per call: measuring one call when its transcript is final,
+recomputing every stored call, and what the call page shows of them.
 
 The measuring itself is calls/conversation.py (pure). Here: read transcripts, measure, store
 one `CallConversation` row per ended call with an upsert, so running either path twice, or
