@@ -360,7 +360,15 @@ class CallConversation(models.Model):
 
     class Meta:
         indexes = [
-            # The call log's filters: PostgreSQL starts from these when few calls match.
+            # The call log's filters walk the calls newest first and look up each one's metrics
+            # here: with the filtered columns in the index, a look-up never visits the table
+            # (a campaign with a rare response gap at 1M calls: 306 ms without, 17 ms with).
+            models.Index(
+                fields=["call"],
+                include=["agent_talk_share", "long_silences", "response_gap_p90_seconds"],
+                name="conversation_filters_idx",
+            ),
+            # PostgreSQL starts from these when few calls match.
             models.Index(fields=["agent_talk_share"], name="conversation_talk_share_idx"),
             models.Index(fields=["response_gap_p90_seconds"], name="conversation_gap_p90_idx"),
             models.Index(
