@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0008_post_call_rules_and_steps'),
+        ('calls', '0010_webhook_tally_and_account_index'),
     ]
 
     operations = [
