@@ -15,7 +15,9 @@ term). Then it requests the call log through Django's test client as a logged-in
 the way the browser does, --repeat times each after a warm-up:
 
 - the first page (full page, GET /calls/);
-- filtered pages (htmx, the filter form): a common filter and a selective one;
+- filtered pages (htmx, the filter form): a common filter and a selective one, and the
+  conversation metrics' filters (long silences; talk share with response gap; campaign with
+  response gap), over metrics measured after the fill by the recompute command's code;
 - the page at the middle row (row 500,000 at full size), as "Load more" asks for it: with the
   cursor the previous page handed out (selectors.encode_cursor of the row before it);
 - a transcript search for a common term (htmx, ?q=pricing), ordered by recency.
@@ -159,8 +161,11 @@ SELECT
                 THEN ({AGENT_SQL})[1 + floor(random() * {len(AGENT_LINES)})::int]
                 ELSE ({CUSTOMER_SQL})[1 + floor(random() * {len(CUSTOMER_LINES)})::int]
                 END,
-            'start', t * 7.5, 'end', t * 7.5 + 6.5) ORDER BY t)
-        FROM generate_series(0, 5 + n %% 10) AS t) ELSE '[]'::jsonb END,
+            'start', round(s::numeric, 2), 'end', round((s + 2.5 + random() * 4.5)::numeric, 2))
+            ORDER BY t)
+        FROM (SELECT t, t * 7.5 + random() * 2
+                        + CASE WHEN (n + t) %% 15 = 0 THEN 4 ELSE 0 END AS s
+              FROM generate_series(0, 5 + n %% 10) AS t) AS lines) ELSE '[]'::jsonb END,
     '{{}}'::jsonb,
     CASE WHEN r2 < 0.45 OR r2 >= 0.96
          THEN 'https://api.revrag.test/recordings/bench-' || n || '.mp3' ELSE '' END,
@@ -190,6 +195,7 @@ def recreate_database(url: str) -> None:
 def fill(calls: int) -> None:
     from django.db import connection
 
+    from calls.conversation_metrics import conversation_recompute
     from calls.models import Agent
     from campaigns.models import Campaign
     from vendors.models import VendorAccount
@@ -216,6 +222,12 @@ def fill(calls: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(CONTACTS_SQL, {"contacts": contacts})
         cursor.execute(CALLS_SQL, {"calls": calls, "contacts": contacts})
+        cursor.execute("ANALYZE calls_call")
+    # The conversation metrics the filters read, measured as the recompute command does.
+    started = time.perf_counter()
+    measured = conversation_recompute()
+    print(f"measured {measured:,} conversations in {time.perf_counter() - started:.1f} s")
+    with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
 
 
@@ -318,6 +330,11 @@ def main() -> None:
         ("filtered: campaign + recording + min 300 s",
          {"campaign": campaign_id, "recording": "yes", "min_duration": 300}, htmx_results,
          PAGE_TARGET_MS),
+        ("filtered: long silences", {"silences": "yes"}, htmx_results, PAGE_TARGET_MS),
+        ("filtered: agent talk 45-55 % + response p90 > 6 s",
+         {"talk_from": 45, "talk_to": 55, "gap_p90": 6}, htmx_results, PAGE_TARGET_MS),
+        ("filtered: campaign + response p90 > 8 s", {"campaign": campaign_id, "gap_p90": 8},
+         htmx_results, PAGE_TARGET_MS),
         (f"page at row {middle:,} (keyset)", {"after": deep_cursor}, htmx_more, PAGE_TARGET_MS),
         (f'search "{COMMON_TERM}"', {"q": COMMON_TERM}, htmx_results, SEARCH_TARGET_MS),
     ]  # fmt: skip

@@ -38,3 +38,7 @@ def run_post_call(call_id: int) -> None:
 
 def plan_post_call(call_id: int) -> None:
     _send("plan_post_call", call_id)
+
+
+def measure_conversation(call_id: int) -> None:
+    _send("measure_conversation", call_id)

@@ -59,6 +59,16 @@ class CallFilterForm(forms.Form):
     )
     recording = forms.ChoiceField(required=False, choices=YES_NO, label="Recording")
     stale = forms.ChoiceField(required=False, choices=YES_NO, label="Stale")
+    talk_from = forms.IntegerField(
+        required=False, min_value=0, max_value=100, label="Agent talk from %"
+    )
+    talk_to = forms.IntegerField(
+        required=False, min_value=0, max_value=100, label="Agent talk to %"
+    )
+    silences = forms.ChoiceField(required=False, choices=YES_NO, label="Long silences")
+    gap_p90 = forms.FloatField(
+        required=False, min_value=0, max_value=MAX_SECONDS, label="Response p90 over (s)"
+    )
 
     def __init__(self, data: QueryDict, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
@@ -83,6 +93,10 @@ class CallFilterForm(forms.Form):
             max_duration=data.get("max_duration"),
             has_recording=flag.get(data.get("recording") or ""),
             is_stale=flag.get(data.get("stale") or ""),
+            talk_share_min=data.get("talk_from"),
+            talk_share_max=data.get("talk_to"),
+            long_silences=flag.get(data.get("silences") or ""),
+            min_response_gap_p90=data.get("gap_p90"),
         )
 
 

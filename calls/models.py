@@ -324,6 +324,64 @@ class CallReview(models.Model):
         return f"Review of call {self.call_id}"
 
 
+class CallConversation(models.Model):
+    """The conversation metrics of an ended call's transcript (calls/conversation.py says how
+    each is measured). Null: unknown, because the transcript has no timings. A row of its own,
+    not columns of the call: writing it never touches the wide call row or its triggers."""
+
+    call = models.OneToOneField(
+        Call, primary_key=True, on_delete=models.CASCADE, related_name="conversation"
+    )
+    computed_at = models.DateTimeField()
+    lines = models.PositiveIntegerField()
+    turns = models.PositiveIntegerField()
+    agent_words = models.PositiveIntegerField()
+    customer_words = models.PositiveIntegerField()
+    timed = models.BooleanField()
+    # The threshold "long silences" were counted with (CALLOPS_SILENCE_SECONDS at the time).
+    silence_threshold_seconds = models.FloatField()
+    agent_talk_seconds = models.FloatField(null=True)
+    customer_talk_seconds = models.FloatField(null=True)
+    # The agent's share of the talk time, 0 to 1 (the talk ratio).
+    agent_talk_share = models.FloatField(null=True)
+    agent_longest_monologue_seconds = models.FloatField(null=True)
+    customer_longest_monologue_seconds = models.FloatField(null=True)
+    agent_interruptions = models.PositiveIntegerField(null=True)
+    customer_interruptions = models.PositiveIntegerField(null=True)
+    overlap_seconds = models.FloatField(null=True)
+    long_silences = models.PositiveIntegerField(null=True)
+    longest_silence_seconds = models.FloatField(null=True)
+    agent_first_word_seconds = models.FloatField(null=True)
+    agent_responses = models.PositiveIntegerField(null=True)
+    response_gap_p50_seconds = models.FloatField(null=True)
+    response_gap_p90_seconds = models.FloatField(null=True)
+    agent_words_per_minute = models.FloatField(null=True)
+    customer_words_per_minute = models.FloatField(null=True)
+
+    class Meta:
+        indexes = [
+            # The call log's filters walk the calls newest first and look up each one's metrics
+            # here: with the filtered columns in the index, a look-up never visits the table
+            # (a campaign with a rare response gap at 1M calls: 306 ms without, 17 ms with).
+            models.Index(
+                fields=["call"],
+                include=["agent_talk_share", "long_silences", "response_gap_p90_seconds"],
+                name="conversation_filters_idx",
+            ),
+            # PostgreSQL starts from these when few calls match.
+            models.Index(fields=["agent_talk_share"], name="conversation_talk_share_idx"),
+            models.Index(fields=["response_gap_p90_seconds"], name="conversation_gap_p90_idx"),
+            models.Index(
+                fields=["long_silences"],
+                condition=Q(long_silences__gt=0),
+                name="conversation_silences_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation of call {self.call_id}"
+
+
 # --------------------------------------------------------------------------- after the call
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from calls import enqueue
 from calls.models import Call, CallOutcome, CallState, SyncCursor
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
@@ -132,9 +134,17 @@ def revont_record_save(*, account: Any, record: CallRecord) -> Call:
         "last_payload": dict(record.raw),
         "next_sync_at": None,
     }
+    before = (
+        Call.objects.filter(vendor_account=account, vendor_call_id=record.id)
+        .values_list("state", "transcript")
+        .first()
+    )
     call, created = Call.objects.update_or_create(
         vendor_account=account, vendor_call_id=record.id, defaults=values
     )
+    if call.state == CallState.ENDED and before != (call.state, call.transcript):
+        # Ended with a transcript new or changed: measure the conversation after the commit.
+        transaction.on_commit(partial(enqueue.measure_conversation, call.pk))
     if created and record.created_at:
         # The call log sorts by when a call happened, not when callops learned of it.
         Call.objects.filter(pk=call.pk).update(created_at=record.created_at)

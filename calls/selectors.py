@@ -79,6 +79,11 @@ class CallFilters:
     max_duration: int | None = None
     has_recording: bool | None = None
     is_stale: bool | None = None
+    # Conversation metrics (calls/conversation.py): calls never measured match none of these.
+    talk_share_min: int | None = None  # the agent's share of the talk, in percent
+    talk_share_max: int | None = None
+    long_silences: bool | None = None
+    min_response_gap_p90: float | None = None  # seconds
 
     @property
     def is_empty(self) -> bool:
@@ -167,7 +172,22 @@ def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
         calls = calls.filter(recording_url="")
     if f.is_stale is not None:
         calls = calls.filter(is_stale=f.is_stale)
-    return calls.order_by("-created_at", "-id")
+    return _conversation_filters(calls, f).order_by("-created_at", "-id")
+
+
+def _conversation_filters(calls: QuerySet[Call], f: CallFilters) -> QuerySet[Call]:
+    """One join to the calls' conversation metrics, only when a filter asks for them."""
+    if f.talk_share_min is not None:
+        calls = calls.filter(conversation__agent_talk_share__gte=f.talk_share_min / 100)
+    if f.talk_share_max is not None:
+        calls = calls.filter(conversation__agent_talk_share__lte=f.talk_share_max / 100)
+    if f.long_silences is True:
+        calls = calls.filter(conversation__long_silences__gt=0)
+    elif f.long_silences is False:
+        calls = calls.filter(conversation__long_silences=0)
+    if f.min_response_gap_p90 is not None:
+        calls = calls.filter(conversation__response_gap_p90_seconds__gt=f.min_response_gap_p90)
+    return calls
 
 
 # --- Keyset pagination ---------------------------------------------------------------------------

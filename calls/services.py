@@ -412,6 +412,7 @@ def call_apply_update(*, call_id: int, update: CallUpdate, source: str) -> Call:
             return call
         behind = not moves_forward(call.state, proposed) and proposed != call.state
         learned_vendor_id = not call.vendor_call_id and bool(update.vendor_call_id)
+        transcript_before = call.transcript
         changed = _merge_data(call, update, only_fill=behind or call.state in TERMINAL)
         previous = call.state
         if moves_forward(call.state, proposed):
@@ -441,6 +442,11 @@ def call_apply_update(*, call_id: int, update: CallUpdate, source: str) -> Call:
         if previous != call.state and call.state == CallState.ENDED:
             # After the commit: the post-call rules see the call as ended, with its data.
             transaction.on_commit(partial(enqueue_post_call_plan, call.pk))
+        if call.state == CallState.ENDED and (
+            previous != call.state or call.transcript is not transcript_before
+        ):
+            # The transcript is final (or came after the end): measure the conversation.
+            transaction.on_commit(partial(enqueue.measure_conversation, call.pk))
         if learned_vendor_id:
             # Webhooks that arrived before we knew the vendor's id can now find their call.
             for inbox_id in unmatched_webhooks_for(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from calls import post_call, revont_import, services, webhooks
+from calls import conversation_metrics, post_call, revont_import, services, webhooks
 from vendors.errors import VendorError, VendorNotFound
 from vendors.models import CALLING_KINDS, VendorAccount, VendorKind
 
@@ -137,3 +137,10 @@ def advance_post_call() -> int:
     for call_id in call_ids:
         run_post_call.delay(call_id)
     return len(call_ids)
+
+
+@shared_task
+def measure_conversation(call_id: int) -> bool:
+    """A call's transcript is final: measure the conversation once (recomputable by the
+    recompute_conversation_metrics command)."""
+    return conversation_metrics.conversation_measure(call_id=call_id)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -26,9 +27,11 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.roles import Capability, denied_reason, has_capability, requires
 from calls import selectors, services
+from calls.conversation_metrics import conversation_facts
 from calls.forms import AgentOptOutForm, CallFilterForm, NewCallForm
 from calls.models import (
     Call,
+    CallState,
     PostCallAction,
     StepStatus,
     WebhookEvent,
@@ -79,6 +82,7 @@ def call_log(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "results":
         return render(request, "calls/call_log.html#results", context)
     context["options"] = selectors.call_filter_options()
+    context["silence_seconds"] = settings.CALLOPS_SILENCE_SECONDS
     return render(request, "calls/call_log.html", context)
 
 
@@ -165,6 +169,7 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "poll_seconds": POLL_SECONDS,
         "events": selectors.call_events(call=call),
         "transcript": selectors.call_transcript(call=call),
+        "conversation": conversation_facts(call=call) if call.state == CallState.ENDED else None,
         "show_payload": is_admin,
         "payload": _pretty_json(call.last_payload) if is_admin and call.last_payload else "",
         "variables": selectors.readable_pairs(call.variables),

@@ -354,6 +354,10 @@ CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, m
 CALLOPS_POST_CALL_FIRST_POLL_SECONDS = env_int(
     "CALLOPS_POST_CALL_FIRST_POLL_SECONDS", 20, minimum=0
 )
+# Conversation metrics: a gap where nobody talks longer than this (seconds) is a long silence.
+# Stored metrics keep the threshold they were counted with; recompute_conversation_metrics
+# applies a new one to stored calls.
+CALLOPS_SILENCE_SECONDS = env_int("CALLOPS_SILENCE_SECONDS", 3, minimum=1)
 # How long a worker owns a customer push it is sending (vendors' customer import); after that
 # the sweeper resumes it from the first batch not recorded (same idempotency keys).
 CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS = env_int("CALLOPS_CUSTOMER_PUSH_LEASE_SECONDS", 300, minimum=1)

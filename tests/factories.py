@@ -8,6 +8,7 @@ from django.utils import timezone
 from calls.models import (
     Agent,
     Call,
+    CallConversation,
     CallState,
     PostCallAction,
     PostCallRule,
@@ -112,6 +113,23 @@ class CallFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     to_number = factory.SelfAttribute("contact.phone_e164")
     state = CallState.PENDING
+
+
+class CallConversationFactory(factory.django.DjangoModelFactory):
+    """An ended call's measured conversation; tests of the figures measure real transcripts
+    (calls.conversation_metrics.conversation_measure) instead."""
+
+    class Meta:
+        model = CallConversation
+
+    call = factory.SubFactory(CallFactory, state=CallState.ENDED)
+    computed_at = factory.LazyFunction(timezone.now)
+    lines = 0
+    turns = 0
+    agent_words = 0
+    customer_words = 0
+    timed = False
+    silence_threshold_seconds = 3.0
 
 
 class DialEntryFactory(factory.django.DjangoModelFactory):
