@@ -154,25 +154,26 @@ OUTCOME_TABLE: tuple[VendorCode, ...] = (
     # --- callops' own reasons for a call that failed before or at the vendor.
     VendorCode(
         CALLOPS, "failure", "do-not-call",
-        "The number was put on the do-not-call list before dialling", Outcome.OPTED_OUT,
+        "the number was put on the do-not-call list before dialling", Outcome.OPTED_OUT,
     ),
     VendorCode(
         CALLOPS, "failure", "number refused",
-        "The vendor refused the number (its message names the phone or number)",
+        "the vendor refused the number (its message names the phone or number)",
         Outcome.FAILED_NUMBER,
     ),
     VendorCode(
         CALLOPS, "failure", "other",
-        "Any other refusal, giving up after 3 attempts, a campaign stopped before dialling",
+        "any other refusal, no answer from the vendor after 3 attempts, a campaign stopped "
+        "before dialling",
         Outcome.FAILED_VENDOR,
     ),
     VendorCode(
         CALLOPS, "end", "unknown reason",
-        "A reason no row names (kept verbatim so it is noticed)", Outcome.FAILED_VENDOR,
+        "an end reason this table does not name (kept verbatim)", Outcome.FAILED_VENDOR,
     ),
     VendorCode(
         CALLOPS, "end", "no reason",
-        "The vendor ended the call without a reason", Outcome.COMPLETED,
+        "an end without a reason", Outcome.COMPLETED,
     ),
 )  # fmt: skip
 
@@ -352,3 +353,70 @@ def translate_outcome_names(names: Iterable[str]) -> list[str]:
 
 def outcome_label(value: str) -> str:
     return Outcome(value).label if value in Outcome.values else (value or "No outcome yet")
+
+
+# --- The table for people (help page and README) -----------------------------------------------
+
+# Signs beyond a code that can give a vendor's calls an outcome (step 2 of the module's rules).
+# Revrag's agents extract variables; the voice platform's calls can get a human handoff from
+# callops (its live-call actions); Revont's transcripts name rep and customer.
+EXTRA_SIGNS: dict[tuple[str, str], str] = {
+    (REVRAG, Outcome.VOICEMAIL): "greeting cues in the callee's first turns",
+    (VOICE, Outcome.VOICEMAIL): "greeting cues in the callee's first turns",
+    (REVONT, Outcome.VOICEMAIL): "greeting cues in the customer's first turns (no code)",
+    (REVRAG, Outcome.OPTED_OUT): "extracted `opted_out` or `do_not_call` = true",
+    (REVRAG, Outcome.CALLBACK_REQUESTED): "extracted `callback_requested` = true",
+    (VOICE, Outcome.CALLBACK_REQUESTED): "a human callback asked for in callops",
+}
+TABLE_VENDORS = (REVRAG, VOICE, REVONT, CALLOPS)
+TABLE_FIELDS = {
+    REVRAG: "disconnection_reason",
+    VOICE: "end_reason",
+    REVONT: "outcome",
+    CALLOPS: "its own failures",
+}
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    outcome: Outcome
+    meaning: str
+    # Per vendor of TABLE_VENDORS: (codes verbatim, other signs in words).
+    cells: tuple[tuple[tuple[str, ...], str], ...]
+
+
+def outcome_rows() -> list[OutcomeRow]:
+    """One row per common outcome with what each vendor says for it."""
+    rows = []
+    for outcome in Outcome:
+        cells = []
+        for vendor in TABLE_VENDORS:
+            mapped = [r for r in OUTCOME_TABLE if r.vendor == vendor and r.outcome == outcome]
+            if vendor == CALLOPS:  # callops' own reasons are described, they have no codes
+                codes: tuple[str, ...] = ()
+                signs = [r.means for r in mapped]
+            else:
+                codes = tuple(r.value for r in mapped if r.value)
+                signs = ["no outcome given" for r in mapped if not r.value]
+            sign = EXTRA_SIGNS.get((vendor, outcome))
+            cells.append((codes, "; ".join([*signs, sign] if sign else signs)))
+        rows.append(OutcomeRow(outcome, MEANINGS[outcome], tuple(cells)))
+    return rows
+
+
+def outcome_table_markdown() -> str:
+    """The README's table (tests/calls/test_outcomes.py keeps the README equal to it)."""
+    head = ["outcome", "meaning"] + [
+        f"{VENDOR_NAMES[vendor]} (`{TABLE_FIELDS[vendor]}`)"
+        if vendor != CALLOPS
+        else "callops (its own failures)"
+        for vendor in TABLE_VENDORS
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in outcome_rows():
+        cells = [f"**{row.outcome.label}**", row.meaning]
+        for codes, signs in row.cells:
+            parts = [f"`{code}`" for code in codes] + ([signs] if signs else [])
+            cells.append(", ".join(parts) or "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

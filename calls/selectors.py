@@ -68,6 +68,8 @@ class CallFilters:
 
     search: str = ""
     state: str = ""
+    # The common outcomes (calls.outcomes) to show; `outcome` is the older normalized one.
+    common_outcomes: tuple[str, ...] = ()
     outcome: str = ""
     vendor_outcome: str = ""
     vendor_account_id: int | None = None
@@ -142,6 +144,10 @@ def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
         calls = _search(calls, f.search)
     if f.state:
         calls = calls.filter(state=f.state)
+    if len(f.common_outcomes) == 1:
+        calls = calls.filter(common_outcome=f.common_outcomes[0])
+    elif f.common_outcomes:
+        calls = calls.filter(common_outcome__in=f.common_outcomes)
     if f.outcome:
         calls = calls.filter(outcome=f.outcome)
     if f.vendor_outcome:
@@ -183,7 +189,7 @@ _LOG_FIELDS = (
     "to_number",
     "state",
     "is_stale",
-    "outcome",
+    "common_outcome",
     "vendor_outcome",
     "duration_seconds",
     "recording_url",
