@@ -517,17 +517,17 @@ def _sqlite_statements(columns: Sequence[str] = CALL_COLUMNS) -> list[str]:
     return statements
 
 
-def install_triggers(db: Any = None) -> None:
+def install_triggers(db: Any = None, *, without: Sequence[str] = ()) -> None:
     """(Re)create the change-tracking triggers; harmless when they exist.
 
-    They watch the columns of CALL_COLUMNS the calls table has: an older migration installing
-    them runs before a later one adds a column (analytics/migrations/0002 installs them again
-    once calls_call has common_outcome); a trigger naming a missing column would break SQLite's
-    rebuilds of the table in between."""
+    They watch the columns of CALL_COLUMNS the calls table has (less `without`, for a migration
+    about to drop one): an older migration installing them runs before a later one adds a
+    column (analytics/migrations/0002 installs them again once calls_call has common_outcome),
+    and a trigger naming a missing column breaks SQLite's changes to the table."""
     db = db or connection
     with db.cursor() as cursor:
         present = {c.name for c in db.introspection.get_table_description(cursor, "calls_call")}
-        columns = [column for column in CALL_COLUMNS if column in present]
+        columns = [c for c in CALL_COLUMNS if c in present and c not in without]
         pg = db.vendor == "postgresql"
         for statement in _pg_statements(columns) if pg else _sqlite_statements(columns):
             cursor.execute(statement)
