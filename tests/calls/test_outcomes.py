@@ -13,6 +13,7 @@ from calls.outcomes import (
     MEANINGS,
     OLD_NAMES,
     OUTCOME_TABLE,
+    VOICEMAIL_CUES,
     mapped_values,
     outcome_of_failure,
     outcome_of_reason,
@@ -104,6 +105,10 @@ MACHINE = [
     {"speaker": "agent", "text": "Hi Ada, this is Maya from callops."},
     {"speaker": "customer", "text": "You have reached Ada. Please leave a message after the tone."},
 ]
+
+
+def test_it_keeps_voicemail_cues_plain_words_that_any_regex_engine_reads_alike():
+    assert all(re.fullmatch(r"[a-z' ]+", cue) for cue in VOICEMAIL_CUES)
 
 
 def test_it_hears_a_voicemail_greeting_only_from_the_callee():
