@@ -381,8 +381,18 @@ TABLE_FIELDS = {
 class OutcomeRow:
     outcome: Outcome
     meaning: str
-    # Per vendor of TABLE_VENDORS: (codes verbatim, other signs in words).
+    # Per vendor of TABLE_VENDORS: (codes verbatim, other signs in words, `names` in backticks).
     cells: tuple[tuple[tuple[str, ...], str], ...]
+
+    @property
+    def page_cells(self) -> list[tuple[tuple[str, ...], list[tuple[str, bool]]]]:
+        """The cells for the help page: the signs as (text, is code) pieces, no backticks."""
+        return [(codes, text_and_code(signs)) for codes, signs in self.cells]
+
+
+def text_and_code(text: str) -> list[tuple[str, bool]]:
+    """ "extracted `opted_out` = true" → [("extracted ", False), ("opted_out", True), ...]."""
+    return [(piece, n % 2 == 1) for n, piece in enumerate(text.split("`")) if piece]
 
 
 def outcome_rows() -> list[OutcomeRow]:

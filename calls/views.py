@@ -93,6 +93,7 @@ def outcome_help(request: HttpRequest) -> HttpResponse:
     codes_by_vendor = [
         {
             "name": outcomes.VENDOR_NAMES[vendor],
+            "own": vendor == outcomes.CALLOPS,
             "codes": [row for row in outcomes.OUTCOME_TABLE if row.vendor == vendor],
         }
         for vendor in outcomes.TABLE_VENDORS

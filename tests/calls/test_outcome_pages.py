@@ -61,8 +61,11 @@ def test_it_explains_every_outcome_and_vendor_value_to_every_role(client_as, rol
         assert f'id="outcome-{outcome.value}"' in page
         assert f"?outcome={outcome.value}" in page
     for row in OUTCOME_TABLE:
-        if row.value:
+        if row.vendor == "callops":  # callops' own cases are words, not codes
+            assert f"<td>{row.value}</td>" in page, row
+        elif row.value:
             assert f"<code>{row.value}</code>" in page, row
+    assert "`" not in page.split("<h2>How a call")[0]  # no markdown left in the table
     assert "greeting" in page and "processing" in page
 
 
