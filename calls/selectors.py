@@ -371,12 +371,12 @@ def agent_performance(*, since: datetime, agent_id: int | None = None) -> QueryS
 
 
 def agent_outcomes(*, agent: Agent, since: datetime) -> list[dict[str, Any]]:
-    """The agent's ended calls by outcome and vendor reason (a grouped count)."""
+    """The agent's ended calls by common outcome and vendor reason (a grouped count)."""
     return list(
         Call.objects.filter(agent=agent, created_at__gte=since, state=CallState.ENDED)
-        .values("outcome", "vendor_outcome")
+        .values("common_outcome", "vendor_outcome")
         .annotate(count=Count("id"))
-        .order_by("-count", "outcome")
+        .order_by("-count", "common_outcome")
     )
 
 

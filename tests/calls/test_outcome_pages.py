@@ -71,3 +71,13 @@ def test_it_explains_every_outcome_and_vendor_value_to_every_role(client_as, rol
 
 def test_it_keeps_the_readme_table_equal_to_the_code():
     assert outcome_table_markdown() in README.read_text()
+
+
+def test_it_shows_an_agents_outcomes_as_labels(client_as):
+    call = CallFactory(
+        state=CallState.ENDED,
+        common_outcome=CommonOutcome.NO_ANSWER,
+        vendor_outcome="CALL_NOT_PICKED",
+    )
+    page = client_as("manager").get(reverse("calls:agent", kwargs={"pk": call.agent_id}))
+    assert "<td>No answer</td>" in page.content.decode()
