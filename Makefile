@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/python manage.py run
+	CALLOPS_LOG_FORMAT=$${CALLOPS_LOG_FORMAT:-text} $(BIN)/python manage.py run
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -42,7 +42,14 @@ from rest_framework.views import set_rollback
 from accounts import selectors
 from accounts.json_input import JsonLimits, RequestBodyTooLarge
 from accounts.models import ApiToken, AuditAction, AuditEvent
-from accounts.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, primary_role
+from accounts.roles import (
+    ROLE_CAPABILITIES,
+    Capability,
+    Role,
+    denied_reason,
+    has_capability,
+    primary_role,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +69,7 @@ class HasCapability(BasePermission):
         if not (user and user.is_authenticated):
             return False
         if not has_capability(user, capability):
-            self.message = f"Your role cannot {Capability(capability).value.replace('_', ' ')}."
+            self.message = denied_reason(Capability(capability))
             return False
         return True
 

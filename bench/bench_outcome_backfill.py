@@ -1,4 +1,4 @@
-"""Common outcome backfill benchmark: calls/migrations/0010 over many stored calls (PostgreSQL).
+"""Common outcome backfill benchmark: calls/migrations/0012 over many stored calls (PostgreSQL).
 
     python bench/bench_outcome_backfill.py [--calls 100000] [--reuse] [--keep]
 
@@ -13,7 +13,7 @@ every `common_outcome` empty. It then gives 2 % of the conversations a voicemail
 the callee's first turn and 10 % an extracted `callback_requested` of true, so every pass of
 the backfill has work, and times `backfill_common_outcomes` (what the migration runs).
 
-It migrates to the state the backfill meets in an upgrade (calls 0009: the column, no index on
+It migrates to the state the backfill meets in an upgrade (calls 0011: the column, no index on
 it yet), prints the backfill's time against the target (≤ 10 min at 1M calls: a one-time
 migration, in slices of 10,000 calls that each commit on their own), the statements it ran (no
 per-call loop), the time of the rest of the upgrade, the outcome mix, and checks
@@ -88,10 +88,10 @@ def main() -> None:
     from vendors.models import VendorAccount
 
     if not args.reuse:
-        # The schema the backfill meets in an upgrade: the column added (calls 0009), not yet
-        # filled nor indexed (0010, 0011).
+        # The schema the backfill meets in an upgrade: the column added (calls 0011), not yet
+        # filled nor indexed (0012, 0013).
         call_command("migrate", verbosity=0)
-        call_command("migrate", "calls", "0009", verbosity=0)
+        call_command("migrate", "calls", "0011", verbosity=0)
         started = time.perf_counter()
         fill(args.calls)
         print(f"filled {args.calls:,} calls in {time.perf_counter() - started:.0f} s")

@@ -32,7 +32,7 @@ from accounts.api import (
 from accounts.audit import audit_record
 from accounts.converters import MAX_ID
 from accounts.models import AuditAction
-from accounts.roles import Capability, has_capability
+from accounts.roles import Capability, denied_reason, has_capability
 from calls.forms import MAX_SECONDS
 from calls.models import (
     Agent,
@@ -244,7 +244,7 @@ def calls(request: Request) -> Response:
 
 def _create(request: Request) -> Response:
     if not has_capability(request.user, Capability.TRIGGER_CALLS):
-        raise PermissionDenied("Your role cannot trigger calls.")
+        raise PermissionDenied(denied_reason(Capability.TRIGGER_CALLS))
     body = CallCreateSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = body.validated_data

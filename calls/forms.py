@@ -141,6 +141,20 @@ def _as_id(raw: Any) -> int | None:
     return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
+class AgentOptOutForm(forms.Form):
+    variable = forms.RegexField(
+        regex=r"^[A-Za-z0-9_.-]*$",
+        max_length=100,
+        required=False,
+        strip=True,
+        label="Opt-out variable",
+        help_text="The extracted variable by which this agent reports that the person asked "
+        "not to be called (as do_not_call). When a call ends with it true, the number goes on "
+        "the do-not-call list. Empty: none.",
+        error_messages={"invalid": "Letters, digits, _ . and - only, as the vendor names it."},
+    )
+
+
 class NewCallForm(forms.Form):
     vendor_account = forms.ModelChoiceField(
         queryset=VendorAccount.objects.none(), empty_label="Choose an account"

@@ -21,6 +21,9 @@ class Agent(models.Model):
     variables = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # An extracted variable by which the agent reports an opt-out ("do_not_call" = true): set
+    # here in callops, not at the vendor.
+    opt_out_variable = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["name", "id"]
@@ -251,6 +254,8 @@ class WebhookEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "received_at"], name="webhook_status_idx"),
+            # Per account by time: its webhook health and when it last heard from the vendor.
+            models.Index(fields=["vendor_account", "received_at"], name="webhook_account_time_idx"),
             models.Index(
                 fields=["vendor_account", "vendor_call_id"],
                 condition=Q(status="unmatched"),
@@ -260,6 +265,26 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor_account_id}:{self.dedupe_key} ({self.status})"
+
+
+class WebhookTally(models.Model):
+    """Deliveries that leave no inbox row, counted per account and hour for the connection
+    page: redeliveries of a stored event, and deliveries refused (signature, timestamp)."""
+
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", on_delete=models.CASCADE, related_name="webhook_tallies"
+    )
+    hour = models.DateTimeField()
+    duplicates = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vendor_account", "hour"], name="webhook_tally_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_account_id} {self.hour:%Y-%m-%d %H}h"
 
 
 class SyncCursor(models.Model):

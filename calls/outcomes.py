@@ -325,7 +325,7 @@ def common_outcome_of(call: Any, *, vendor: str | None = None) -> str:
 
 # The outcome names callops used before this language (calls.models.CallOutcome), and what a
 # stored rule naming one of them means now: post-call rules and campaign retry rules written
-# with the old names are translated by calls/migrations/0011 and on input (API, forms).
+# with the old names are translated by calls/migrations/0013 and on input (API, forms).
 OLD_NAMES: dict[str, tuple[str, ...]] = {
     "completed": (Outcome.COMPLETED, Outcome.CALLBACK_REQUESTED),
     "hung_up": (Outcome.COMPLETED, Outcome.CALLBACK_REQUESTED),

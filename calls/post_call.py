@@ -42,8 +42,10 @@ from calls.models import (
     PostCallStep,
     StepStatus,
 )
+from calls.opt_out import record_opt_out
 from calls.outcomes import translate_outcome_names
 from calls.templating import TemplateError, message_context, render
+from contacts.selectors import is_on_do_not_call
 from vendors.callcov.schemas import Analysis
 from vendors.errors import VendorConflict, VendorError, VendorNotFound, VendorRateLimited
 from vendors.models import VendorAccount, VendorKind
@@ -128,7 +130,7 @@ def _text(value: Any) -> str:
 
 def rule_matches(rule: PostCallRule, call: Call) -> bool:
     # Rules speak the common outcomes (calls.outcomes); an older name still stored in one
-    # (calls/migrations/0011 translated those it found) counts as the names it became.
+    # (calls/migrations/0013 translated those it found) counts as the names it became.
     if rule.outcomes and call.common_outcome not in translate_outcome_names(rule.outcomes):
         return False
     if rule.variable_name:
@@ -187,6 +189,8 @@ def post_call_plan(*, call_id: int) -> int:
                 _event(call.pk, f"Post-call rule “{rule.name}” matched: {labels}.")
         call.post_call_planned_at = timezone.now()
         call.save(update_fields=["post_call_planned_at"])
+        # After the steps exist, so an opt-out heard on this call cancels its own follow-ups.
+        record_opt_out(call_id=call.pk)
         if made:
             transaction.on_commit(lambda: enqueue_run(call_id))
     return made
@@ -494,7 +498,15 @@ def _rule_of(step: PostCallStep) -> PostCallRule:
     return step.rule
 
 
+def _refuse_opted_out(call: Call) -> None:
+    """The do-not-call list is read right before a message goes out: an opt-out heard since
+    the step was planned (on any call) stops it."""
+    if call.to_number and is_on_do_not_call(call.to_number):
+        raise StepSkipped(f"{call.to_number} is on the do-not-call list: no follow-up is sent.")
+
+
 def _submit_follow_up(step: PostCallStep, call: Call, account: VendorAccount) -> StepUpdate:
+    _refuse_opted_out(call)
     request = step.request
     if not request:
         try:
@@ -508,6 +520,7 @@ def _submit_follow_up(step: PostCallStep, call: Call, account: VendorAccount) ->
 
 
 def _submit_like(step: PostCallStep, call: Call, account: VendorAccount) -> StepUpdate:
+    _refuse_opted_out(call)
     if not call.contact or not call.contact.linkedin_url:
         raise StepSkipped("The contact has no LinkedIn profile URL.")
     request = _keep_request(

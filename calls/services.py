@@ -668,3 +668,7 @@ def call_request_handoff(*, call: Call, user: Any, note: str = "") -> None:
             + (f": {note[:200]}" if note else "."),
             source=EventSource.USER,
         )
+
+
+def agent_opt_out_variable_set(*, agent: Agent, name: str) -> None:
+    Agent.objects.filter(pk=agent.pk).update(opt_out_variable=name)

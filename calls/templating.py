@@ -57,10 +57,14 @@ class TemplateFields:
         )
 
 
+# The contact fields every template may name (follow-up messages and campaign variables);
+# phone_e164 is the same number as phone, kept for the templates written with it.
+CONTACT_FIELDS = ("name", "first_name", "email", "phone", "phone_e164", "linkedin_url", "time_zone")
+
 # What follow-up messages may use: the contact and the call, nothing else.
 MESSAGE_FIELDS = TemplateFields(
     fields={
-        "contact": ("name", "first_name", "email", "phone", "linkedin_url", "time_zone"),
+        "contact": CONTACT_FIELDS,
         "call": (
             "id",
             "to_number",
@@ -119,22 +123,29 @@ def render(text: str, context: Mapping[str, Mapping[str, Any]]) -> str:
     return _PLACEHOLDER.sub(fill, text)
 
 
+def contact_context(contact: Any, *, phone: str = "") -> dict[str, Any]:
+    """The values of CONTACT_FIELDS (and metadata) copied from a contact; without a contact,
+    only the number called."""
+    name = (contact.name if contact else "") or ""
+    number = contact.phone_e164 if contact else phone
+    return {
+        "name": name,
+        "first_name": name.split()[0] if name.split() else "",
+        "email": (contact.email if contact else "") or "",
+        "phone": number,
+        "phone_e164": number,
+        "linkedin_url": (contact.linkedin_url if contact else "") or "",
+        "time_zone": (contact.time_zone if contact else "") or "",
+        "metadata": (
+            dict(contact.metadata) if contact and isinstance(contact.metadata, dict) else {}
+        ),
+    }
+
+
 def message_context(call: Any) -> dict[str, dict[str, Any]]:
     """The values a follow-up message may use, copied from a call and its contact."""
-    contact = call.contact
-    name = (contact.name if contact else "") or ""
     return {
-        "contact": {
-            "name": name,
-            "first_name": name.split()[0] if name.split() else "",
-            "email": (contact.email if contact else "") or "",
-            "phone": contact.phone_e164 if contact else call.to_number,
-            "linkedin_url": (contact.linkedin_url if contact else "") or "",
-            "time_zone": (contact.time_zone if contact else "") or "",
-            "metadata": dict(contact.metadata)
-            if contact and isinstance(contact.metadata, dict)
-            else {},
-        },
+        "contact": contact_context(call.contact, phone=call.to_number),
         "call": {
             "id": call.pk,
             "to_number": call.to_number,

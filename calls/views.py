@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
@@ -23,9 +24,9 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from accounts.roles import Capability, has_capability, requires
+from accounts.roles import Capability, denied_reason, has_capability, requires
 from calls import outcomes, selectors, services
-from calls.forms import CallFilterForm, NewCallForm
+from calls.forms import AgentOptOutForm, CallFilterForm, NewCallForm
 from calls.models import (
     Call,
     PostCallAction,
@@ -370,13 +371,25 @@ def _agent_period(request: HttpRequest) -> tuple[int, datetime]:
 
 
 @requires(Capability.VIEW_AGENTS)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An agent's figures; those who configure agents set its opt-out variable here (POST)."""
     days, since = _agent_period(request)
     agent = selectors.agent_performance(since=since, agent_id=pk).first()
     if agent is None:
         raise Http404("No such agent.")
+    can_configure = has_capability(request.user, Capability.CONFIGURE_AGENTS)
+    form = AgentOptOutForm(request.POST or None, initial={"variable": agent.opt_out_variable})
+    if request.method == "POST":
+        if not can_configure:
+            raise PermissionDenied(denied_reason(Capability.CONFIGURE_AGENTS))
+        if form.is_valid():
+            services.agent_opt_out_variable_set(agent=agent, name=form.cleaned_data["variable"])
+            messages.success(request, "Saved how this agent reports an opt-out.")
+            return redirect("calls:agent", pk=agent.pk)
     context = {
+        "opt_out_form": form,
+        "can_configure": can_configure,
         "agent": agent,
         "days": days,
         "periods": selectors.AGENT_PERIODS,
@@ -384,7 +397,8 @@ def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "recent_calls": selectors.agent_recent_calls(agent=agent),
         "campaigns": agent.campaigns.order_by("-created_at")[:20],
     }
-    return render(request, "calls/agent_detail.html", context)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "calls/agent_detail.html", context, status=status)
 
 
 # --- Webhook inbox (admins) -----------------------------------------------------------------------

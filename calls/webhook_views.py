@@ -12,10 +12,12 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.metrics import WebhookResult, count_webhook
 from accounts.roles import public
+from calls.webhook_health import tally_delivery
 from calls.webhooks import webhook_store
 from vendors.errors import WebhookRejected
-from vendors.models import VendorAccount
+from vendors.models import VendorAccount, VendorKind
 
 logger = logging.getLogger(__name__)
 
@@ -92,28 +94,52 @@ def receive_webhook(request: HttpRequest, vendor: str, token: str) -> HttpRespon
     account has a webhook secret. Answers fast: processing happens in a task."""
     account = receiving_account(vendor, token)
     if account is None:
+        # The path's vendor is anyone's text: only a known kind becomes a metric label.
+        count_webhook(
+            vendor if vendor in VendorKind.values else "unknown", WebhookResult.UNKNOWN_ACCOUNT
+        )
         raise Http404("No such webhook.")
+    result, response = _receive(request, account)
+    count_webhook(account.kind, result)
+    return response
+
+
+def _receive(request: HttpRequest, account: VendorAccount) -> tuple[str, HttpResponse]:
+    """The delivery's result (for the metrics) and the answer to the vendor."""
+    vendor = account.kind
     # Some servers (wsgiref, under runserver) pass a missing Content-Length as "".
     declared = request.headers.get("Content-Length") or None
     if declared is not None and not (declared.isascii() and declared.isdigit()):
-        return JsonResponse({"error": "The Content-Length is not a number."}, status=400)
+        return WebhookResult.BAD_REQUEST, JsonResponse(
+            {"error": "The Content-Length is not a number."}, status=400
+        )
     if int(declared or 0) > MAX_WEBHOOK_BYTES:
-        return JsonResponse({"error": "The body is too large."}, status=413)
+        return WebhookResult.TOO_LARGE, JsonResponse(
+            {"error": "The body is too large."}, status=413
+        )
     stream = _body_stream(request, declared)
     if stream is None:
-        return JsonResponse(
+        return WebhookResult.BAD_REQUEST, JsonResponse(
             {"error": "This server cannot read a chunked body: send a Content-Length."},
             status=411,
         )
     body = _read_at_most(stream, MAX_WEBHOOK_BYTES + 1)
     if len(body) > MAX_WEBHOOK_BYTES:
-        return JsonResponse({"error": "The body is too large."}, status=413)
+        return WebhookResult.TOO_LARGE, JsonResponse(
+            {"error": "The body is too large."}, status=413
+        )
     try:
         inbox_id = webhook_store(account=account, headers=request.headers, body=body)
     except WebhookRejected as exc:
         logger.warning("rejected a %s webhook for account %s: %s", vendor, account.pk, exc)
-        return JsonResponse({"error": str(exc)}, status=401)
+        tally_delivery(account_id=account.pk, duplicate=False)
+        return WebhookResult.REJECTED, JsonResponse({"error": str(exc)}, status=401)
     except DatabaseError:
         logger.exception("could not store a %s webhook for account %s", vendor, account.pk)
-        return JsonResponse({"error": "Could not store the event; please retry."}, status=503)
-    return JsonResponse({"ok": True, "duplicate": inbox_id is None}, status=200)
+        return WebhookResult.STORE_FAILED, JsonResponse(
+            {"error": "Could not store the event; please retry."}, status=503
+        )
+    if inbox_id is None:
+        tally_delivery(account_id=account.pk, duplicate=True)
+    result = WebhookResult.DUPLICATE if inbox_id is None else WebhookResult.STORED
+    return result, JsonResponse({"ok": True, "duplicate": inbox_id is None}, status=200)

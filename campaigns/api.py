@@ -28,11 +28,12 @@ from accounts.api import (
 from accounts.audit import audit_record
 from accounts.converters import MAX_ID
 from accounts.models import AuditAction
-from accounts.roles import Capability, has_capability
+from accounts.roles import Capability, denied_reason, has_capability
 from calls.models import Agent
 from campaigns import selectors, services
 from campaigns.models import Campaign
 from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
+from contacts.models import ContactImport, ContactList, ImportStatus
 from vendors.models import VendorAccount
 
 
@@ -96,6 +97,18 @@ class CampaignCreateSerializer(serializers.Serializer):
     )
     audience_search = serializers.CharField(required=False, allow_blank=True, max_length=200)
     audience_time_zone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    audience_list = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Only contacts in this list (id from GET /api/v1/contacts/lists).",
+    )
+    audience_import = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Only contacts in the file of this finished import.",
+    )
     variables_template = serializers.DictField(required=False, default=dict)
     window_days = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6),
@@ -165,7 +178,7 @@ def campaigns(request: Request) -> Response:
     if request.method == "GET":
         return paginate(request, selectors.campaign_list(), CampaignSerializer)
     if not has_capability(request.user, Capability.RUN_CAMPAIGNS):
-        raise PermissionDenied("Your role cannot run campaigns.")
+        raise PermissionDenied(denied_reason(Capability.RUN_CAMPAIGNS))
     body = CampaignCreateSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = dict(body.validated_data)
@@ -179,12 +192,15 @@ def campaigns(request: Request) -> Response:
     if missing:
         raise ValidationError(missing)
     data["vendor_account"], data["agent"] = account, agent
+    _audience_objects(data)
     contact_ids = data.pop("contacts", None)
     data["audience_picked"] = contact_ids is not None
     contacts = services.audience_contacts(
         search=data.get("audience_search", ""),
         time_zone=data.get("audience_time_zone", ""),
         contact_ids=contact_ids,
+        list_id=data["audience_list"].pk if data.get("audience_list") else None,
+        import_id=data["audience_import"].pk if data.get("audience_import") else None,
     )
     try:
         campaign = services.campaign_save(
@@ -194,6 +210,25 @@ def campaigns(request: Request) -> Response:
         raise ValidationError(exc.message) from None
     context = {"request": request, "with_counters": True}
     return Response(CampaignSerializer(_get(campaign.pk), context=context).data, status=201)
+
+
+def _audience_objects(data: dict[str, Any]) -> None:
+    """The list and import ids of the audience as objects; 400 naming one that is missing."""
+    found = {
+        "audience_list": (ContactList.objects.all(), "No such list."),
+        "audience_import": (
+            ContactImport.objects.filter(status=ImportStatus.DONE),
+            "No finished import with this id.",
+        ),
+    }
+    missing = {}
+    for name, (queryset, message) in found.items():
+        if name in data:
+            data[name] = queryset.filter(pk=data[name]).first()
+            if data[name] is None:
+                missing[name] = [message]
+    if missing:
+        raise ValidationError(missing)
 
 
 @extend_schema(operation_id="campaigns_retrieve", responses=CampaignSerializer)

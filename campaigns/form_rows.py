@@ -7,6 +7,7 @@ the formats the dispatcher already reads (retry rules keyed by outcome, a variab
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -14,6 +15,7 @@ from django import forms
 from calls.models import CommonOutcome
 from calls.templating import TemplateError
 from campaigns.schedule import NEVER_RETRIED, check_retry_rules, check_template, common_retry_rules
+from contacts.selectors import contact_metadata_keys
 
 RETRY_ROWS = 4
 VARIABLE_ROWS = 4
@@ -26,10 +28,27 @@ RETRY_OUTCOMES = [
 CONTACT_SOURCES = [
     ("", "Text below"),
     ("name", "Contact's name"),
+    ("first_name", "Contact's first name"),
     ("phone_e164", "Contact's number"),
     ("email", "Contact's email"),
+    ("linkedin_url", "Contact's LinkedIn URL"),
     ("time_zone", "Contact's time zone"),
 ]
+_METADATA = "metadata."
+# A stored value that is exactly one placeholder of a contact field or metadata key.
+_SOURCE_PLACEHOLDER = re.compile(r"\{\{ contact\.((?:metadata\.)?[A-Za-z0-9_-]+) \}\}")
+
+
+def _source_choices(form: forms.Form) -> list[tuple[str, str]]:
+    """The fixed contact fields, then the extra-data keys contacts have (and any the form
+    already names, so a stored choice stays shown)."""
+    keys = set(contact_metadata_keys())
+    for n in range(VARIABLE_ROWS):
+        for source in (form.initial.get(f"var_source_{n}"), form.data.get(f"var_source_{n}")):
+            named = isinstance(source, str) and source.startswith(_METADATA)
+            if named and _SOURCE_PLACEHOLDER.fullmatch(_placeholder(source)):
+                keys.add(source.removeprefix(_METADATA))
+    return [*CONTACT_SOURCES, *((_METADATA + key, f"Extra data: {key}") for key in sorted(keys))]
 
 
 def _placeholder(source: str) -> str:
@@ -37,6 +56,7 @@ def _placeholder(source: str) -> str:
 
 
 def add_row_fields(form: forms.Form) -> None:
+    sources = _source_choices(form)
     for n in range(RETRY_ROWS):
         form.fields[f"retry_outcome_{n}"] = forms.ChoiceField(
             choices=RETRY_OUTCOMES, required=False, label=f"Rule {n + 1}: when the call is"
@@ -57,7 +77,7 @@ def add_row_fields(form: forms.Form) -> None:
             required=False, max_length=100, label=f"Variable {n + 1}"
         )
         form.fields[f"var_source_{n}"] = forms.ChoiceField(
-            choices=CONTACT_SOURCES, required=False, label=f"Variable {n + 1} filled from"
+            choices=sources, required=False, label=f"Variable {n + 1} filled from"
         )
         form.fields[f"var_text_{n}"] = forms.CharField(
             required=False, max_length=500, label=f"Variable {n + 1} text"
@@ -76,9 +96,10 @@ def row_initial(*, retry_rules: dict, variables_template: dict) -> dict[str, Any
         initial[f"retry_attempts_{n}"] = rule["max_attempts"]
     for n, (name, value) in enumerate(list((variables_template or {}).items())[:VARIABLE_ROWS]):
         initial[f"var_name_{n}"] = name
-        picked = [s for s, _label in CONTACT_SOURCES[1:] if value == _placeholder(s)]
-        if picked:
-            initial[f"var_source_{n}"] = picked[0]
+        fixed = {source for source, _label in CONTACT_SOURCES[1:]}
+        picked = _SOURCE_PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+        if picked and (picked[1] in fixed or picked[1].startswith(_METADATA)):
+            initial[f"var_source_{n}"] = picked[1]
         else:
             initial[f"var_text_{n}"] = value if isinstance(value, str) else str(value)
     return initial

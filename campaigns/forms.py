@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -22,8 +22,8 @@ from campaigns.form_rows import (
 )
 from campaigns.models import Campaign, DialState, default_retry_rules
 from campaigns.services import EDITABLE_FIELDS
-from contacts.models import Contact
-from contacts.selectors import contact_time_zones
+from contacts.models import Contact, ContactImport, ContactList, ImportStatus
+from contacts.selectors import contact_lists, contact_time_zones, finished_imports
 
 DAY_CHOICES = [
     (0, "Mon"),
@@ -57,6 +57,27 @@ class LocalDateTimeField(forms.DateTimeField):
         return super().to_python(value)
 
 
+class ImportChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ContactImport) -> str:
+        when = obj.created_at.astimezone(ZoneInfo(settings.TIME_ZONE))
+        rows = f"{obj.total_rows:,} row{'s' if obj.total_rows != 1 else ''}"
+        return f"{obj.file_name} · {when:%d %b %Y %H:%M} · {rows}"
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value or ""))
+    except ValueError:
+        return None
+
+
+def _id(value: Any) -> int | None:
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
 class CampaignForm(forms.Form):
     name = forms.CharField(max_length=200)
     vendor_account = forms.ModelChoiceField(queryset=calling_accounts(), label="Vendor account")
@@ -80,6 +101,20 @@ class CampaignForm(forms.Form):
     )
     audience_created_until = forms.DateField(
         required=False, label="Added until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    audience_list = forms.ModelChoiceField(
+        queryset=ContactList.objects.none(),
+        required=False,
+        label="In list",
+        empty_label="Any",
+        error_messages={"invalid_choice": "That list no longer exists; choose another."},
+    )
+    audience_import = ImportChoiceField(
+        queryset=ContactImport.objects.none(),
+        required=False,
+        label="From imported file",
+        empty_label="Any",
+        error_messages={"invalid_choice": "That import is not available; choose another."},
     )
     picked_contacts = forms.ModelMultipleChoiceField(
         queryset=Contact.objects.all(),
@@ -127,6 +162,19 @@ class CampaignForm(forms.Form):
         super().__init__(*args, **kwargs)
         zones = [("", "Any"), ("-", "No time zone"), *((z, z) for z in contact_time_zones())]
         self.fields["audience_time_zone"].choices = zones
+        self.fields["audience_list"].queryset = contact_lists()
+        # Finished imports only, and the one a stored campaign names even when it is old.
+        recent = list(finished_imports().values_list("pk", flat=True))
+        stored = _id(self["audience_import"].value())
+        self.fields["audience_import"].queryset = ContactImport.objects.filter(
+            pk__in=[*recent, *([stored] if stored else [])], status=ImportStatus.DONE
+        ).order_by("-id")
+        if not recent:
+            self.fields["audience_import"].help_text = "No import yet: Contacts → Import."
+        if not self.fields["audience_list"].queryset.exists():
+            self.fields[
+                "audience_list"
+            ].help_text = "No list yet: name one when importing, or on a contact's page."
         add_row_fields(self)
         account_id = self["vendor_account"].value()
         if str(account_id or "").isdigit():
@@ -225,6 +273,20 @@ class CampaignForm(forms.Form):
             "time_zone": data["audience_time_zone"],
             "created_from": data["audience_created_from"],
             "created_until": data["audience_created_until"],
+            "list_id": data["audience_list"].pk if data["audience_list"] else None,
+            "import_id": data["audience_import"].pk if data["audience_import"] else None,
+        }
+
+    def typed_audience_filter(self) -> dict[str, Any]:
+        """audience_filter() from what was typed, valid or not (the live preview): nothing a
+        database refuses (NUL) reaches it, unreadable dates and ids count as not given."""
+        return {
+            "search": str(self["audience_search"].value() or "").replace("\x00", "").strip()[:200],
+            "time_zone": str(self["audience_time_zone"].value() or "").replace("\x00", ""),
+            "created_from": _day(self["audience_created_from"].value()),
+            "created_until": _day(self["audience_created_until"].value()),
+            "list_id": _id(self["audience_list"].value()),
+            "import_id": _id(self["audience_import"].value()),
         }
 
     def retry_rows(self) -> list[list[forms.BoundField]]:

@@ -70,6 +70,16 @@ class Campaign(models.Model):
     audience_picked = models.BooleanField(default=False)  # contacts picked one by one
     audience_created_from = models.DateField(null=True, blank=True)
     audience_created_until = models.DateField(null=True, blank=True)
+    audience_list = models.ForeignKey(
+        "contacts.ContactList", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    audience_import = models.ForeignKey(
+        "contacts.ContactImport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # The zone the schedule was typed in (starts_at/ends_at are stored in UTC): the form shows
     # them in it again.
     schedule_time_zone = models.CharField(max_length=64, blank=True)

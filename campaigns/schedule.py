@@ -13,10 +13,10 @@ from calls import templating
 from calls.templating import TemplateError
 from campaigns.models import Campaign
 
-# Contact fields a variables template may name; nothing else of the project is reachable.
-TEMPLATE_FIELDS = ("name", "phone", "phone_e164", "email", "time_zone")
+# Contact fields a variables template may name (the same as follow-up messages); nothing else
+# of the project is reachable.
 VARIABLE_FIELDS = templating.TemplateFields(
-    fields={"contact": TEMPLATE_FIELDS},
+    fields={"contact": templating.CONTACT_FIELDS},
     open_objects={"contact": ("metadata",)},
     what="a contact field",
 )
@@ -91,16 +91,7 @@ def check_template(template: Any) -> dict[str, Any]:
 
 def render_variables(template: dict[str, Any], contact: Any) -> dict[str, Any]:
     """Fill each placeholder with the contact's field (missing fields become empty text)."""
-    context = {
-        "contact": {
-            "name": contact.name or "",
-            "phone": contact.phone_e164,
-            "phone_e164": contact.phone_e164,
-            "email": contact.email or "",
-            "time_zone": contact.time_zone or "",
-            "metadata": contact.metadata if isinstance(contact.metadata, dict) else {},
-        }
-    }
+    context = {"contact": templating.contact_context(contact)}
     return {
         key: templating.render(value, context) if isinstance(value, str) else value
         for key, value in template.items()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
@@ -57,18 +58,12 @@ class AudiencePreview:
     sample: list[Contact]
 
 
-def audience_preview(
-    *, search: str, time_zone: str, created_from: date | None, created_until: date | None
-) -> AudiencePreview:
-    """How many contacts a campaign's audience filter selects, and the first few of them."""
+def audience_preview(**audience_filter: Any) -> AudiencePreview:
+    """How many contacts a campaign's audience filter selects (the arguments of
+    campaigns.services.audience_contacts), and the first few of them."""
     from campaigns.services import audience_contacts
 
-    contacts = audience_contacts(
-        search=search,
-        time_zone=time_zone,
-        created_from=created_from,
-        created_until=created_until,
-    )
+    contacts = audience_contacts(**audience_filter)
     return AudiencePreview(count=contacts.count(), sample=list(contacts[:AUDIENCE_SAMPLE]))
 
 

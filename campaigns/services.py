@@ -66,6 +66,8 @@ EDITABLE_FIELDS = (
     "audience_picked",
     "audience_created_from",
     "audience_created_until",
+    "audience_list",
+    "audience_import",
     "schedule_time_zone",
 )
 
@@ -77,16 +79,19 @@ def audience_contacts(
     contact_ids: Iterable[int] | None = None,
     created_from: date | None = None,
     created_until: date | None = None,
+    list_id: int | None = None,
+    import_id: int | None = None,
 ) -> QuerySet[Contact]:
-    """Picked contacts when ids are given, else every contact matching the filter.
-
-    The creation dates are whole days (both included) in the server's TIME_ZONE.
-    """
+    """Picked contacts when ids are given, else every contact matching the filter: search,
+    time zone, a list, the file of an import, added between two days (both included, in the
+    server's TIME_ZONE)."""
     from contacts.selectors import contact_list
 
     if contact_ids is not None:
         return Contact.objects.filter(pk__in=list(contact_ids)).order_by("id")
-    contacts = contact_list(search=search, time_zone=time_zone)
+    contacts = contact_list(
+        search=search, time_zone=time_zone, list_id=list_id, import_id=import_id
+    )
     if created_from is not None:
         contacts = contacts.filter(created_at__gte=_day_start(created_from))
     if created_until is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -82,17 +81,11 @@ def _save(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
     else:
         form = CampaignForm.for_campaign(campaign) if campaign else CampaignForm()
     source = request.POST if request.method == "POST" else request.GET
-    # The preview reads what was typed, valid or not: nothing a database refuses (NUL) reaches it.
     pick_search = source.get("pick_q", "").replace("\x00", "").strip()[:200]
     context = {
         "form": form,
         "campaign": campaign,
-        "audience": selectors.audience_preview(
-            search=str(form["audience_search"].value() or "").replace("\x00", "").strip()[:200],
-            time_zone=str(form["audience_time_zone"].value() or "").replace("\x00", ""),
-            created_from=_day(form["audience_created_from"].value()),
-            created_until=_day(form["audience_created_until"].value()),
-        ),
+        "audience": selectors.audience_preview(**form.typed_audience_filter()),
         "pick_search": pick_search,
         "pick_candidates": selectors.pick_candidates(
             search=pick_search, picked_ids=form.picked_ids()
@@ -103,15 +96,6 @@ def _save(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
         return render(request, f"campaigns/campaign_form.html#{region}", context)
     status = 400 if form.is_bound and form.errors else 200
     return render(request, "campaigns/campaign_form.html", context, status=status)
-
-
-def _day(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value or ""))
-    except ValueError:
-        return None
 
 
 @requires(Capability.RUN_CAMPAIGNS)

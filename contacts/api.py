@@ -25,16 +25,17 @@ from accounts.api import (
     paginated,
     query_filters,
 )
+from accounts.converters import MAX_ID
 from accounts.json_input import (
     CheckedFormParser,
     CheckedMultiPartParser,
     JsonInputError,
     parse_json_text,
 )
-from accounts.roles import Capability, has_capability
+from accounts.roles import Capability, denied_reason, has_capability
 from contacts import selectors, services
 from contacts.csv_import import FIELDS, CsvFileError, mapping_from_headers
-from contacts.models import Contact, ContactImport, DuplicatePolicy, ImportStatus
+from contacts.models import Contact, ContactImport, ContactList, DuplicatePolicy, ImportStatus
 from contacts.phones import PhoneError, PhoneResult, normalize_phone
 
 
@@ -52,6 +53,14 @@ class ImportRequestSerializer(serializers.Serializer):
         default=DuplicatePolicy.FILL,
         help_text="For a number already stored: fill (only its empty fields; the default), "
         "overwrite (the file's non-empty values win) or skip. merge, its older name, is fill.",
+    )
+
+    list = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="A list (tag) every contact of the file joins, created when new; the file "
+        "itself is remembered either way (`contacts?import=ID`).",
     )
 
     def validate_duplicates(self, value: str) -> str:
@@ -78,6 +87,7 @@ class ImportStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ImportStatus.choices)
     file_name = serializers.CharField()
     duplicates = serializers.ChoiceField(choices=DuplicatePolicy.choices)
+    list = serializers.CharField(source="contact_list.name", default=None, allow_null=True)
     total_rows = serializers.IntegerField()
     processed_rows = serializers.IntegerField()
     created = serializers.IntegerField(source="created_count")
@@ -137,6 +147,8 @@ def import_contacts(request: Request) -> Response:
             contact_import=created,
             mapping=mapping,
             duplicates=payload.validated_data["duplicates"],
+            list_name=payload.validated_data.get("list", ""),
+            created_by=request.user,
         )
     except CsvFileError as exc:
         created.delete()  # an upload that cannot start is not kept
@@ -211,6 +223,21 @@ class ContactFilterSerializer(serializers.Serializer):
         required=False, trim_whitespace=False, max_length=200, help_text="Name, number or email."
     )
     on_do_not_call = OptionalBoolean(required=False)
+    list = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only contacts in this list."
+    )
+    # "import" is a Python keyword: the parameter keeps its plain name through source.
+    import_ = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Only contacts in the file of this import.",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["import"] = fields.pop("import_")
+        return fields
 
 
 class ContactPagination(KeysetPagination):
@@ -238,11 +265,14 @@ def contacts(request: Request) -> Response:
     if request.method == "GET":
         filters = query_filters(request, ContactFilterSerializer)
         queryset = selectors.contact_list(
-            search=filters.get("q", "").strip(), on_do_not_call=filters.get("on_do_not_call")
+            search=filters.get("q", "").strip(),
+            on_do_not_call=filters.get("on_do_not_call"),
+            list_id=filters.get("list"),
+            import_id=filters.get("import"),
         )
         return paginate(request, queryset, ContactSerializer, pagination_class=ContactPagination)
     if not has_capability(request.user, Capability.EDIT_CONTACTS):
-        raise PermissionDenied("Your role cannot edit contacts.")
+        raise PermissionDenied(denied_reason(Capability.EDIT_CONTACTS))
     body = ContactCreateSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     data = body.validated_data
@@ -260,3 +290,36 @@ def contacts(request: Request) -> Response:
         metadata=data["metadata"],
     )
     return Response(ContactSerializer(contact).data, status=201)
+
+
+# --- Lists --------------------------------------------------------------------------------------
+
+
+class ContactListSerializer(ReadModelSerializer):
+    contacts = serializers.IntegerField(source="member_count", help_text="Contacts in the list.")
+
+    class Meta:
+        model = ContactList
+        fields = ["id", "name", "contacts", "created_at"]
+        read_only_fields = fields
+
+
+class ListPagination(KeysetPagination):
+    ordering = ("name", "id")
+
+
+@extend_schema(
+    operation_id="contact_lists",
+    parameters=PAGINATION_PARAMETERS,
+    responses=paginated(ContactListSerializer),
+)
+@api_requires(Capability.VIEW_CONTACTS)
+@api_view(["GET"])
+def contact_lists(request: Request) -> Response:
+    """The lists (tags) contacts are in: a campaign's `audience_list`, a contacts filter."""
+    return paginate(
+        request,
+        selectors.contact_lists_with_counts(),
+        ContactListSerializer,
+        pagination_class=ListPagination,
+    )

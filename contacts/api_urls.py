@@ -9,5 +9,6 @@ app_name = "contacts_api"
 urlpatterns = [
     path("contacts/", api.contacts, name="list"),
     path("contacts/import", api.import_contacts, name="import"),
+    path("contacts/lists", api.contact_lists, name="lists"),
     path("contacts/imports/<id:pk>", api.import_status, name="import_status"),
 ]

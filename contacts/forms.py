@@ -82,6 +82,24 @@ class DoNotCallForm(forms.Form):
         return _clean_phone(self.cleaned_data["phone"])[0]
 
 
+class DoNotCallRemoveForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        label="Why may this number be called again?",
+        help_text="Kept in the audit log with the opt-out it undoes.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. written consent given on 3 Dec"}),
+    )
+
+
+class ContactListForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        label="Add to a list",
+        widget=forms.TextInput(attrs={"list": "contact-list-names", "autocomplete": "off"}),
+        help_text="An existing list or a new name.",
+    )
+
+
 class ImportUploadForm(forms.Form):
     file = forms.FileField(label="CSV file", allow_empty_file=True)
 
@@ -92,6 +110,14 @@ class ImportMappingForm(forms.Form):
         initial=DuplicatePolicy.FILL,
         widget=forms.RadioSelect,
         label="When a number is already stored",
+    )
+    list_name = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Also add them to a list",
+        help_text="A list name, new or existing: pick these contacts later as a campaign's "
+        "audience. The file itself is remembered either way.",
+        widget=forms.TextInput(attrs={"list": "contact-list-names", "autocomplete": "off"}),
     )
 
     def __init__(self, *args: Any, headers: list[str], mapping: list[str], **kwargs: Any) -> None:

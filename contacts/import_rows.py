@@ -27,7 +27,13 @@ from contacts.csv_import import (
     parse_copy_line,
 )
 from contacts.db import bulk_cursor
-from contacts.models import Contact, ContactImportUpdate, DuplicatePolicy
+from contacts.models import (
+    Contact,
+    ContactImportMember,
+    ContactImportUpdate,
+    ContactListMember,
+    DuplicatePolicy,
+)
 
 # Rows per INSERT; lowered further on SQLite to stay under the variable limit.
 WRITE_BATCH = 2000
@@ -43,9 +49,11 @@ class StagedRows:
     """The accepted rows of an import, one per number: the first row of each number, with
     what its later rows add (fill, overwrite) or only counted (skip)."""
 
-    def __init__(self, *, policy: str, import_id: int) -> None:
+    def __init__(self, *, policy: str, import_id: int, list_id: int | None = None) -> None:
         self.policy = policy
         self.import_id = import_id
+        # Every contact of the file is remembered as the import's, and joins this list.
+        self.list_id = list_id
         self.seen: set[str] = set()
         # Later rows of a number, folded: phone -> [name, email, linkedin_url, time_zone, meta].
         self.later_rows: dict[str, list[Any]] = {}
@@ -85,8 +93,8 @@ class StagedRows:
 class MemoryRows(StagedRows):
     """SQLite: the rows stay in memory and are written in batches of plain INSERTs."""
 
-    def __init__(self, *, policy: str, import_id: int) -> None:
-        super().__init__(policy=policy, import_id=import_id)
+    def __init__(self, *, policy: str, import_id: int, list_id: int | None = None) -> None:
+        super().__init__(policy=policy, import_id=import_id, list_id=list_id)
         self.firsts: list[CheckedRow] = []
 
     def add(self, checked: tuple[list[CheckedRow], list[RejectedRow]]) -> list[RejectedRow]:
@@ -192,7 +200,42 @@ def _write_from_memory(rows: MemoryRows) -> tuple[int, int, int]:
         )
     _upsert_contacts(to_write, merge=not skip)
     ContactImportUpdate.objects.bulk_create(updates, batch_size=WRITE_BATCH)
+    _add_members([row[0] for row in merged], import_id=rows.import_id, list_id=rows.list_id)
     return created, len(updates), unchanged
+
+
+def _member_inserts(import_id: int, list_id: int | None) -> list[tuple[str, str, int, str]]:
+    """(table, owner column, owner id, conflict clause) of the rows that put a contact in the
+    import and in its list: a contact may be in the list already, never twice in one file."""
+    quote = connection.ops.quote_name
+    inserts = [(ContactImportMember._meta.db_table, "contact_import_id", import_id, "")]
+    if list_id is not None:
+        inserts.append(
+            (
+                ContactListMember._meta.db_table,
+                "contact_list_id",
+                list_id,
+                " ON CONFLICT DO NOTHING",
+            )
+        )
+    return [
+        (quote(table), quote(column), owner, conflict) for table, column, owner, conflict in inserts
+    ]
+
+
+def _add_members(phones: list[str], *, import_id: int, list_id: int | None) -> None:
+    quote = connection.ops.quote_name
+    batch = _max_rows(1)
+    with connection.cursor() as cursor:
+        for table, column, owner, conflict in _member_inserts(import_id, list_id):
+            for start in range(0, len(phones), batch):
+                chunk = phones[start : start + batch]
+                cursor.execute(
+                    f"INSERT INTO {table} ({column}, {quote('contact_id')}) "  # noqa: S608 - model names
+                    f"SELECT %s, id FROM {quote(Contact._meta.db_table)} "
+                    f"WHERE {quote('phone_e164')} IN ({', '.join(['%s'] * len(chunk))}){conflict}",
+                    [owner, *chunk],
+                )
 
 
 def _max_rows(columns: int) -> int:
@@ -310,8 +353,15 @@ class PostgresRows(StagedRows):
     the next chunks; all in the import's one transaction. The stored values of the contacts a
     chunk touches are copied aside first, so the changes are found with one join at the end."""
 
-    def __init__(self, *, policy: str, import_id: int, time_zones_given: bool = True) -> None:
-        super().__init__(policy=policy, import_id=import_id)
+    def __init__(
+        self,
+        *,
+        policy: str,
+        import_id: int,
+        list_id: int | None = None,
+        time_zones_given: bool = True,
+    ) -> None:
+        super().__init__(policy=policy, import_id=import_id, list_id=list_id)
         # Without a time zone column no row gives one: one statement per chunk is enough.
         self.time_zones_given = time_zones_given
         self.staged = 0
@@ -361,6 +411,7 @@ class PostgresRows(StagedRows):
     def _write_staged(self) -> None:
         with bulk_cursor() as cursor:
             self._insert_staged(cursor)
+            self._insert_members(cursor)
             cursor.execute(f"TRUNCATE {_STAGING}")
         self.unwritten = 0
 
@@ -424,6 +475,22 @@ class PostgresRows(StagedRows):
                 [self.now, self.now, self.now],
             )
             self.created += cursor.fetchone()[0]
+
+    def _insert_members(self, cursor: Any) -> None:
+        """The staged rows' contacts into the import (and its list), found with one join."""
+        inserts = _member_inserts(self.import_id, self.list_id)
+        statements = [
+            f"INSERT INTO {table} ({column}, contact_id) SELECT %s, id FROM staged{conflict}"  # noqa: S608
+            for table, column, _owner, conflict in inserts
+        ]
+        # Both inserts read the one join: the first as a data-modifying CTE.
+        first = f"first AS ({statements[0]}) " if len(statements) == 2 else ""
+        cursor.execute(
+            f"WITH staged AS (SELECT c.id FROM {_STAGING} AS s "  # noqa: S608 - model names
+            f"JOIN {self.table} AS c ON c.phone_e164 = s.phone_e164)"
+            f"{', ' + first if first else ' '}{statements[-1]}",
+            [owner for _table, _column, owner, _conflict in inserts],
+        )
 
     def write(self) -> tuple[int, int, int]:
         if self.unwritten:

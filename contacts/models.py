@@ -32,11 +32,57 @@ class Contact(models.Model):
         return f"{self.name} ({self.phone_e164})" if self.name else self.phone_e164
 
 
+class ContactList(models.Model):
+    """A named group of contacts (a tag): filled by imports and by hand, chosen as a campaign's
+    audience."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactListMember(models.Model):
+    """A contact in a list. No id of its own: a million rows from one import cost two integers
+    each (the key's index serves "the contacts of a list")."""
+
+    pk = models.CompositePrimaryKey("contact_list", "contact")
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="list_memberships")
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in list {self.contact_list_id}"
+
+
+class OptOutSource(models.TextChoices):
+    MANUAL = "manual", "Added by hand"
+    API = "api", "API"
+    TRANSCRIPT = "transcript", "Said on a call"
+    EXTRACTED_VARIABLE = "extracted_variable", "Agent's extracted variable"
+
+
 class DoNotCallEntry(models.Model):
-    """A number callops must never dial. The calls service checks it before every call."""
+    """A number callops must never dial nor follow up: the opt-out ledger. Calls, campaigns and
+    follow-ups check it before acting; each entry says where the opt-out came from."""
 
     phone_e164 = models.CharField("phone (E.164)", max_length=16, unique=True)
     reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(
+        max_length=20, choices=OptOutSource.choices, default=OptOutSource.MANUAL
+    )
+    # The call the opt-out was heard on (a plain id: contacts sits below calls in the house).
+    call_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # What showed it: the transcript line, or the variable and its value.
+    evidence = models.CharField(max_length=500, blank=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -87,6 +133,10 @@ class ContactImport(models.Model):
     duplicates = models.CharField(
         max_length=10, choices=DuplicatePolicy.choices, default=DuplicatePolicy.FILL
     )
+    # The list every contact of the file joins, besides being remembered as this file's.
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports"
+    )
     status = models.CharField(
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
     )
@@ -124,6 +174,22 @@ class ContactImport(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (ImportStatus.PENDING, ImportStatus.RUNNING)
+
+
+class ContactImportMember(models.Model):
+    """A contact the file of a finished import holds (created, updated or unchanged by it): the
+    audience "contacts of this file"."""
+
+    pk = models.CompositePrimaryKey("contact_import", "contact")
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="import_memberships"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in import {self.contact_import_id}"
 
 
 class ContactImportRejection(models.Model):

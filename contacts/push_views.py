@@ -28,11 +28,11 @@ from contacts.customer_push import (
     rows_of,
 )
 from contacts.models import Contact, CustomerPush, PushRowStatus
+from contacts.page_filters import ContactFilters
 from vendors.models import VendorAccount, VendorKind
 
 PAGE_SIZE = 50
 # What the contacts page's filters are called in its URL (kept when "all matching" is chosen).
-FILTER_PARAMETERS = ("q", "email", "tz", "dnc")
 POLL_SECONDS = 2
 
 
@@ -46,10 +46,6 @@ class PushForm(forms.Form):
     )
 
 
-def _yes_no(value: str) -> bool | None:
-    return {"yes": True, "no": False}.get(value)
-
-
 def _selection(params: QueryDict) -> tuple[QuerySet[Contact], str, dict[str, Any]]:
     """The chosen contacts, how to describe them, and what to carry into the confirm form.
 
@@ -57,17 +53,11 @@ def _selection(params: QueryDict) -> tuple[QuerySet[Contact], str, dict[str, Any
     page's search and filters (`scope=search&q=...`).
     """
     if params.get("scope") == "search":
-        filters = {name: params.get(name, "").strip() for name in FILTER_PARAMETERS}
-        contacts = selectors.contact_list(
-            search=filters["q"],
-            has_email=_yes_no(filters["email"]),
-            time_zone=filters["tz"],
-            on_do_not_call=_yes_no(filters["dnc"]),
-        )
+        filters = ContactFilters.from_params(params)
+        contacts = filters.contacts()
         count = contacts.count()
-        carried = {"scope": "search", **{k: v for k, v in filters.items() if v}}
-        filtered = any(filters[name] for name in FILTER_PARAMETERS if name != "q")
-        described = describe_selection(None, filters["q"], count, filtered=filtered)
+        carried = {"scope": "search", **filters.params()}
+        described = describe_selection(None, filters.q, count, filtered=filters.filtered)
         return contacts, described, carried
     ids = sorted({int(value) for value in params.getlist("contact") if value.isdigit()})
     contacts = selectors.contact_list().filter(pk__in=ids)

@@ -6,15 +6,19 @@ import re
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import BinaryField, Exists, F, Func, OuterRef, Q, QuerySet, Value
+from django.db.models import BinaryField, Count, Exists, F, Func, OuterRef, Q, QuerySet, Value
 
 from contacts.db import bulk_cursor, on_postgres
 from contacts.models import (
     Contact,
     ContactImport,
+    ContactImportMember,
     ContactImportRejection,
     ContactImportUpdate,
+    ContactList,
+    ContactListMember,
     DoNotCallEntry,
+    ImportStatus,
 )
 
 _DNC_CHUNK = 5000
@@ -34,8 +38,11 @@ def contact_list(
     has_email: bool | None = None,
     time_zone: str = "",
     on_do_not_call: bool | None = None,
+    list_id: int | None = None,
+    import_id: int | None = None,
 ) -> QuerySet[Contact]:
-    """Contacts matching the search (name, number or email) and filters, each with `on_dnc`."""
+    """Contacts matching the search (name, number or email) and filters, each with `on_dnc`:
+    in a list, or in the file of an import."""
     contacts = Contact.objects.annotate(
         on_dnc=Exists(DoNotCallEntry.objects.filter(phone_e164=OuterRef("phone_e164")))
     )
@@ -51,7 +58,47 @@ def contact_list(
         contacts = contacts.filter(time_zone="" if time_zone == "-" else time_zone)
     if on_do_not_call is not None:
         contacts = contacts.filter(on_dnc=on_do_not_call)
+    if list_id is not None:
+        contacts = contacts.filter(
+            Exists(
+                ContactListMember.objects.filter(contact_list_id=list_id, contact=OuterRef("pk"))
+            )
+        )
+    if import_id is not None:
+        contacts = contacts.filter(
+            Exists(
+                ContactImportMember.objects.filter(
+                    contact_import_id=import_id, contact=OuterRef("pk")
+                )
+            )
+        )
     return contacts
+
+
+def contact_lists() -> QuerySet[ContactList]:
+    """Every list, by name, for pickers and filters."""
+    return ContactList.objects.order_by("name", "id")
+
+
+def contact_lists_with_counts() -> QuerySet[ContactList]:
+    return contact_lists().annotate(member_count=Count("members"))
+
+
+def contact_list_get(*, pk: int) -> ContactList:
+    return ContactList.objects.get(pk=pk)
+
+
+def contact_lists_of(*, contact: Contact) -> list[ContactList]:
+    return list(ContactList.objects.filter(members__contact=contact).order_by("name", "id"))
+
+
+def finished_imports(*, limit: int = 200) -> QuerySet[ContactImport]:
+    """Imports that stored contacts, newest first, for the "imported file" pickers."""
+    return (
+        ContactImport.objects.filter(status=ImportStatus.DONE)
+        .only("id", "file_name", "created_at", "total_rows")
+        .order_by("-id")[:limit]
+    )
 
 
 def contact_time_zones() -> list[str]:
@@ -158,3 +205,28 @@ def contact_import_rejections(*, contact_import: ContactImport) -> QuerySet[Cont
 
 def contact_import_updates(*, contact_import: ContactImport) -> QuerySet[ContactImportUpdate]:
     return contact_import.updates.order_by("phone_e164", "id")
+
+
+# A metadata key a template can name ({{ contact.metadata.KEY }}): see calls.templating.
+_NAMEABLE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def contact_metadata_keys(*, imports: int = 50, contacts: int = 500) -> list[str]:
+    """The extra-data keys contacts have, for pickers: the columns recent imports kept as
+    metadata and the keys of the newest contacts (not a scan of every contact). Only keys a
+    template can name are listed."""
+    keys: set[str] = set()
+    recent_imports = (
+        ContactImport.objects.filter(status=ImportStatus.DONE)
+        .order_by("-id")
+        .values_list("headers", "mapping")[:imports]
+    )
+    for headers, mapping in recent_imports:
+        for index, target in enumerate(mapping or []):
+            if target == "metadata" and index < len(headers or []):
+                keys.add(headers[index] or f"column {index + 1}")
+    recent = Contact.objects.order_by("-id").values_list("metadata", flat=True)[:contacts]
+    for metadata in recent:
+        if isinstance(metadata, dict):
+            keys.update(key for key in metadata if isinstance(key, str))
+    return sorted(key for key in keys if _NAMEABLE_KEY.fullmatch(key))

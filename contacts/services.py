@@ -42,9 +42,12 @@ from contacts.models import (
     Contact,
     ContactImport,
     ContactImportRejection,
+    ContactList,
+    ContactListMember,
     DoNotCallEntry,
     DuplicatePolicy,
     ImportStatus,
+    OptOutSource,
 )
 from contacts.phones import settings_region
 from contacts.selectors import contact_import_file
@@ -119,17 +122,65 @@ def contact_delete(*, contact: Contact) -> None:
     contact.delete()
 
 
+# --- Lists ------------------------------------------------------------------------------------
+
+
+class ListNameError(ValueError):
+    """A list name that cannot be used; the message says why."""
+
+
+def contact_list_named(*, name: str, created_by: Any = None) -> ContactList:
+    """The list of that name (any case), created when there is none."""
+    name = " ".join(name.split())
+    if not name:
+        raise ListNameError("Give the list a name.")
+    if len(name) > 100:
+        raise ListNameError("A list name has at most 100 characters.")
+    existing = ContactList.objects.filter(name__iexact=name).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        contact_list, _ = ContactList.objects.get_or_create(
+            name=name,
+            defaults={"created_by": created_by if getattr(created_by, "pk", None) else None},
+        )
+    return contact_list
+
+
+def contact_list_add(*, contact: Contact, name: str, created_by: Any = None) -> ContactList:
+    contact_list = contact_list_named(name=name, created_by=created_by)
+    ContactListMember.objects.get_or_create(contact_list=contact_list, contact=contact)
+    return contact_list
+
+
+def contact_list_remove(*, contact: Contact, contact_list: ContactList) -> None:
+    ContactListMember.objects.filter(contact_list=contact_list, contact=contact).delete()
+
+
 # --- Do-not-call list ---------------------------------------------------------------------------
 
 
 @transaction.atomic
 def do_not_call_add(
-    *, phone_e164: str, reason: str = "", added_by: Any = None
+    *,
+    phone_e164: str,
+    reason: str = "",
+    added_by: Any = None,
+    source: str = OptOutSource.MANUAL,
+    call_id: int | None = None,
+    evidence: str = "",
 ) -> tuple[DoNotCallEntry, bool]:
-    """Puts a number on the list; (entry, created). A number already listed keeps its entry."""
+    """Puts a number on the list; (entry, created). A number already listed keeps its entry
+    (the first opt-out is the one on record)."""
     return DoNotCallEntry.objects.get_or_create(
         phone_e164=phone_e164,
-        defaults={"reason": reason[:200], "added_by": added_by},
+        defaults={
+            "reason": reason[:200],
+            "added_by": added_by if getattr(added_by, "pk", None) else None,
+            "source": source,
+            "call_id": call_id,
+            "evidence": evidence[:500],
+        },
     )
 
 
@@ -200,9 +251,15 @@ def _too_large(size: int | None, limit: int) -> str:
 
 @transaction.atomic
 def contact_import_start(
-    *, contact_import: ContactImport, mapping: list[str], duplicates: str
+    *,
+    contact_import: ContactImport,
+    mapping: list[str],
+    duplicates: str,
+    list_name: str = "",
+    created_by: Any = None,
 ) -> ContactImport:
-    """Fixes the mapping and the duplicate policy and queues the import (on commit)."""
+    """Fixes the mapping, the duplicate policy and the list the contacts join (optional), and
+    queues the import (on commit)."""
     from contacts.tasks import run_contact_import  # tasks import services
 
     if duplicates not in DuplicatePolicy.values:
@@ -211,12 +268,23 @@ def contact_import_start(
         )
     check_import_columns(contact_import)
     mapping = check_mapping(mapping, contact_import.headers)
+    try:
+        contact_list = (
+            contact_list_named(name=list_name, created_by=created_by) if list_name.strip() else None
+        )
+    except ListNameError as exc:
+        raise ImportFileError(str(exc)) from None
     started = ContactImport.objects.filter(
         pk=contact_import.pk, status=ImportStatus.UPLOADED
-    ).update(mapping=mapping, duplicates=duplicates, status=ImportStatus.PENDING)
+    ).update(
+        mapping=mapping,
+        duplicates=duplicates,
+        contact_list=contact_list,
+        status=ImportStatus.PENDING,
+    )
     if started != 1:
         raise ImportFileError("This import has already been started.")
-    contact_import.refresh_from_db(fields=["mapping", "duplicates", "status"])
+    contact_import.refresh_from_db(fields=["mapping", "duplicates", "contact_list", "status"])
     run_contact_import.delay_on_commit(contact_import.pk)
     return contact_import
 
@@ -277,7 +345,11 @@ class _Superseded(Exception):  # noqa: N818 - not an error: another run took the
 
 
 def _import_in_memory(contact_import: ContactImport, mapping: list[str]) -> None:
-    rows = MemoryRows(policy=contact_import.duplicates, import_id=contact_import.pk)
+    rows = MemoryRows(
+        policy=contact_import.duplicates,
+        import_id=contact_import.pk,
+        list_id=contact_import.contact_list_id,
+    )
     with _progress_publisher(contact_import.pk, own_connection=False) as publish:
         rejections = _check_rows(contact_import, mapping, rows, publish)
     with transaction.atomic():
@@ -294,6 +366,7 @@ def _import_on_postgres(contact_import: ContactImport, mapping: list[str]) -> No
         rows = PostgresRows(
             policy=contact_import.duplicates,
             import_id=contact_import.pk,
+            list_id=contact_import.contact_list_id,
             time_zones_given="time_zone" in mapping,
         )
         rejections = _check_rows(contact_import, mapping, rows, publish)

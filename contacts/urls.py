@@ -10,6 +10,7 @@ urlpatterns = [
     path("<id:pk>/", views.contact_detail, name="detail"),
     path("<id:pk>/edit/", views.contact_edit, name="edit"),
     path("<id:pk>/delete/", views.contact_delete, name="delete"),
+    path("<id:pk>/lists/<id:list_pk>/remove/", views.contact_list_remove, name="list_remove"),
     path("do-not-call/", views.do_not_call, name="dnc"),
     path("do-not-call/<id:pk>/remove/", views.do_not_call_remove, name="dnc_remove"),
     path("import/", views.contact_import, name="import"),

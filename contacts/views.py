@@ -13,12 +13,12 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from accounts.roles import Capability, has_capability, requires
+from accounts.roles import Capability, denied_reason, has_capability, requires
 from contacts import selectors, services
 from contacts.csv_export import EchoBuffer, inert_cell
 from contacts.csv_import import (
@@ -31,16 +31,20 @@ from contacts.csv_import import (
     preview,
     read_header,
 )
-from contacts.forms import ContactForm, DoNotCallForm, ImportMappingForm, ImportUploadForm
+from contacts.forms import (
+    ContactForm,
+    ContactListForm,
+    DoNotCallForm,
+    DoNotCallRemoveForm,
+    ImportMappingForm,
+    ImportUploadForm,
+)
 from contacts.import_rows import CHANGED_FIELDS
-from contacts.models import Contact, ContactImport, DoNotCallEntry, ImportStatus
+from contacts.models import Contact, ContactImport, ContactList, DoNotCallEntry, ImportStatus
+from contacts.page_filters import ContactFilters
 from contacts.push_views import voice_accounts as push_voice_accounts
 
 PAGE_SIZE = 50
-
-
-def _yes_no(value: str) -> bool | None:
-    return {"yes": True, "no": False}.get(value)
 
 
 def _get_contact(pk: int) -> Contact:
@@ -63,7 +67,7 @@ def _get_import(pk: int, *, columns: bool = True) -> ContactImport:
 
 def _require_edit(request: HttpRequest) -> None:
     if not has_capability(request.user, Capability.EDIT_CONTACTS):
-        raise PermissionDenied("Your role cannot edit contacts.")
+        raise PermissionDenied(denied_reason(Capability.EDIT_CONTACTS))
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -80,45 +84,66 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 @requires(Capability.VIEW_CONTACTS)
 def contacts(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()
-    has_email = request.GET.get("email", "")
-    time_zone = request.GET.get("tz", "")
-    dnc = request.GET.get("dnc", "")
-    queryset = selectors.contact_list(
-        search=search,
-        has_email=_yes_no(has_email),
-        time_zone=time_zone,
-        on_do_not_call=_yes_no(dnc),
-    )
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = ContactFilters.from_params(request.GET)
+    page = Paginator(filters.contacts(), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "search": search,
-        "filters": {"email": has_email, "tz": time_zone, "dnc": dnc},
-        "filtered": bool(search or has_email or time_zone or dnc),
+        **filters.context(),
         "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
     }
-    # Ticking contacts to push them to the voice platform (dashboard/customer_push_views.py).
+    # Ticking contacts to push them to the voice platform (contacts/push_views.py).
     context["can_push"] = context["can_edit"] and push_voice_accounts().exists()
-    context["push_all_query"] = urlencode(
-        {"scope": "search", "q": search, "email": has_email, "tz": time_zone, "dnc": dnc}
-    )
+    context["push_all_query"] = urlencode({"scope": "search", **filters.params()})
     if request.htmx:
         return render(request, "contacts/contacts.html#results", context)
     context["time_zones"] = selectors.contact_time_zones()
+    context["lists"] = selectors.contact_lists()
+    context["imports"] = selectors.finished_imports()
     return render(request, "contacts/contacts.html", context)
 
 
 @requires(Capability.VIEW_CONTACTS)
+@require_http_methods(["GET", "POST"])
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A contact, its calls and lists; editors add it to a list here (POST)."""
     contact = _get_contact(pk)
+    list_form = ContactListForm(request.POST or None)
+    if request.method == "POST":
+        _require_edit(request)
+        if list_form.is_valid():
+            try:
+                added = services.contact_list_add(
+                    contact=contact, name=list_form.cleaned_data["name"], created_by=request.user
+                )
+            except services.ListNameError as exc:
+                list_form.add_error("name", str(exc))
+            else:
+                messages.success(request, f"Added to the list {added.name}.")
+                return redirect("contacts:detail", pk=contact.pk)
     context = {
         "contact": contact,
         "calls": selectors.contact_recent_calls(contact=contact),
         "dnc_entry": selectors.do_not_call_entry(contact.phone_e164),
         "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
+        "can_remove_dnc": has_capability(request.user, Capability.MANAGE_SETTINGS),
+        "contact_lists": selectors.contact_lists_of(contact=contact),
+        "all_lists": selectors.contact_lists(),
+        "list_form": list_form,
     }
-    return render(request, "contacts/contact_detail.html", context)
+    return render(request, "contacts/contact_detail.html", context, status=_status(list_form))
+
+
+@requires(Capability.EDIT_CONTACTS)
+@require_POST
+def contact_list_remove(request: HttpRequest, pk: int, list_pk: int) -> HttpResponse:
+    contact = _get_contact(pk)
+    try:
+        contact_list = selectors.contact_list_get(pk=list_pk)
+    except ContactList.DoesNotExist:
+        raise Http404("No such list.") from None
+    services.contact_list_remove(contact=contact, contact_list=contact_list)
+    messages.success(request, f"Removed from the list {contact_list.name}.")
+    return redirect("contacts:detail", pk=contact.pk)
 
 
 @requires(Capability.EDIT_CONTACTS)
@@ -213,37 +238,46 @@ def do_not_call(request: HttpRequest) -> HttpResponse:
         "search": search,
         "form": form,
         "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
+        "can_remove": has_capability(request.user, Capability.MANAGE_SETTINGS),
     }
     if request.htmx and request.method == "GET":
         return render(request, "contacts/do_not_call.html#entries", context)
     return render(request, "contacts/do_not_call.html", context)
 
 
-@requires(Capability.EDIT_CONTACTS)
+@requires(Capability.MANAGE_SETTINGS)
 @require_http_methods(["GET", "POST"])
 def do_not_call_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Taking a number off the list: an opt-out is a legal record, so only an admin may, with a
+    reason, and both are audited."""
     try:
         entry = DoNotCallEntry.objects.get(pk=pk)
     except DoNotCallEntry.DoesNotExist:
         raise Http404("No such entry.") from None
-    if request.method == "POST":
+    form = DoNotCallRemoveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            _audit_dnc(AuditAction.DNC_REMOVED, request, entry)
+            audit_record(
+                action=AuditAction.DNC_REMOVED,
+                request=request,
+                target=entry.phone_e164,
+                detail={
+                    "removal_reason": form.cleaned_data["reason"],
+                    "reason": entry.reason,
+                    "source": entry.source,
+                    "call_id": entry.call_id,
+                },
+            )
             services.do_not_call_remove(entry=entry)
         messages.success(request, f"{entry.phone_e164} may be called again.")
         return redirect(_safe_next(request, reverse("contacts:dnc")))
-    return render(
-        request,
-        "contacts/confirm_delete.html",
-        {
-            "title": f"Remove {entry.phone_e164} from the do-not-call list?",
-            "explanation": "Campaigns and operators will be able to call this number again.",
-            "action": reverse("contacts:dnc_remove", kwargs={"pk": entry.pk}),
-            "cancel": _safe_next(request, reverse("contacts:dnc")),
-            "next": _safe_next(request, ""),
-            "button": "Remove from the list",
-        },
-    )
+    context = {
+        "entry": entry,
+        "form": form,
+        "cancel": _safe_next(request, reverse("contacts:dnc")),
+        "next": _safe_next(request, ""),
+    }
+    return render(request, "contacts/dnc_remove.html", context, status=_status(form))
 
 
 # --- CSV import ---------------------------------------------------------------------------------
@@ -344,12 +378,15 @@ def _mapping_page(request: HttpRequest, contact_import: ContactImport) -> HttpRe
         request.POST or None, headers=contact_import.headers, mapping=contact_import.mapping
     )
     context["form"] = form
+    context["lists"] = selectors.contact_lists()
     if request.method == "POST" and form.is_valid():
         try:
             services.contact_import_start(
                 contact_import=contact_import,
                 mapping=form.mapping(),
                 duplicates=form.cleaned_data["duplicates"],
+                list_name=form.cleaned_data["list_name"],
+                created_by=request.user,
             )
         except CsvFileError as exc:
             context["error"] = str(exc)

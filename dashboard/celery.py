@@ -4,7 +4,18 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, worker_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    beat_init,
+    before_task_publish,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
+
+from accounts.request_id import put_request_id_in_headers
+from dashboard.task_signals import task_finished, task_started
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -49,11 +60,25 @@ app.conf.beat_schedule = {
 }
 
 
+# A task carries the id of the request that enqueued it, and is counted and timed.
+before_task_publish.connect(put_request_id_in_headers)
+task_prerun.connect(task_started)
+task_postrun.connect(task_finished)
+
+
 @after_setup_logger.connect
 @after_setup_task_logger.connect
 def _redact_webhook_tokens(logger: Any, **kwargs: Any) -> None:
-    """Celery replaces the root handlers with its own: they mask webhook tokens too."""
+    """Celery replaces the root handlers with its own: they mask webhook tokens too, add the
+    request id, and write JSON lines when callops does (CALLOPS_LOG_FORMAT)."""
+    from django.conf import settings
+
+    from accounts.request_id import add_request_id
+    from dashboard.log_format import as_json_lines
     from dashboard.log_redaction import add_redaction
 
     for handler in logger.handlers:
         add_redaction(handler)
+        add_request_id(handler)
+        if settings.CALLOPS_LOG_FORMAT == "json":
+            as_json_lines(handler)

@@ -13,6 +13,7 @@ handlers Celery installs (dashboard/celery.py).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from typing import Any
 
@@ -52,13 +53,42 @@ def add_redaction(target: logging.Logger | logging.Handler) -> None:
         target.addFilter(RedactWebhookTokens())
 
 
+class AccessLineRequestId(logging.Filter):
+    """An access line's request id is the X-Request-ID callops answered with: gunicorn writes
+    the line after the request has ended, and hands the response's headers as the args."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, dict):
+            record.request_id = record.args.get("{x-request-id}o") or "-"
+        return True
+
+
 class RedactingGunicornLogger(GunicornLogger):
     """gunicorn's logger with webhook tokens masked in the access log (the request line, the
-    path, the referer) and in its error log (a bad request's first line)."""
+    path, the referer) and in its error log (a bad request's first line); JSON lines when
+    callops writes JSON (CALLOPS_LOG_FORMAT), so every line of a production web process is."""
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         # On the loggers, not their handlers: gunicorn writes to them directly, and setup()
         # replaces the handlers on every configuration reload.
+        if not any(isinstance(each, AccessLineRequestId) for each in self.access_log.filters):
+            # Before the redaction, which replaces the args of a line it masks.
+            self.access_log.addFilter(AccessLineRequestId())
         add_redaction(self.access_log)
         add_redaction(self.error_log)
+        if _log_format() == "json":
+            from accounts.request_id import add_request_id
+            from dashboard.log_format import as_json_lines
+
+            for handler in [*self.access_log.handlers, *self.error_log.handlers]:
+                add_request_id(handler)
+                as_json_lines(handler)
+
+
+def _log_format() -> str:
+    """gunicorn sets up its logger before it loads callops: the settings are read here."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    from django.conf import settings
+
+    return settings.CALLOPS_LOG_FORMAT

@@ -7,6 +7,7 @@ CALLOPS_ENCRYPTION_KEYS, ALLOWED_HOSTS and CALLOPS_HTTPS=true.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "template_partials.apps.SimpleAppConfig",
     "axes",
     "csp",
+    "django_prometheus",
     "accounts",
     "dashboard",
     "analytics",
@@ -75,6 +77,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every line logged while a request runs carries its id (accounts/request_id.py).
+    "accounts.request_id.request_id_middleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # /healthz, /readyz and /metrics, before the host check and the HTTPS redirect: probes and
+    # scrapers come by IP address over plain HTTP (dashboard/health.py).
+    "dashboard.health.probes_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -87,6 +95,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # After authentication and CSP, so its 400 page has the layout and the headers of any page.
     "accounts.middleware.refuse_nul_in_query",
+    # Request latency by view (django-prometheus), measured around the view.
+    "dashboard.metrics.RequestLatencyMiddleware",
     # Last, as django-axes asks: it answers a locked-out login before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -370,18 +380,56 @@ CALLOPS_JSON_MAX_KEYS = env_int("CALLOPS_JSON_MAX_KEYS", 1000, minimum=1)
 CALLOPS_JSON_MAX_ITEMS = env_int("CALLOPS_JSON_MAX_ITEMS", 100_000, minimum=1)
 CALLOPS_JSON_MAX_STRING_CHARS = env_int("CALLOPS_JSON_MAX_STRING_CHARS", 65_536, minimum=1)
 
-# Every line goes through one handler that masks webhook URL tokens (dashboard/log_redaction.py),
+# --- Health and metrics (README "Health and metrics") -----------------------------------------
+# Each /readyz check (database, migrations, broker, cache) gives up after this many seconds.
+CALLOPS_READY_CHECK_SECONDS = env_int("CALLOPS_READY_CHECK_SECONDS", 2, minimum=1)
+# A scrape of /metrics must carry `Authorization: Bearer <token>` when this is set.
+CALLOPS_METRICS_TOKEN = env_str("CALLOPS_METRICS_TOKEN") or None
+# Addresses /metrics answers (REMOTE_ADDR, comma-separated networks). Without a token only
+# loopback, so an install that configured nothing serves its metrics to no one outside.
+_LOOPBACK = ["127.0.0.0/8", "::1/128"]
+_ANYWHERE = ["0.0.0.0/0", "::/0"]
+try:
+    CALLOPS_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network, strict=False)
+        for network in env_list(
+            "CALLOPS_METRICS_ALLOWED_NETWORKS", _ANYWHERE if CALLOPS_METRICS_TOKEN else _LOOPBACK
+        )
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"CALLOPS_METRICS_ALLOWED_NETWORKS must be comma-separated networks such as "
+        f"10.0.0.0/8, not {os.environ.get('CALLOPS_METRICS_ALLOWED_NETWORKS')!r}"
+    ) from exc
+
+# --- Logging ----------------------------------------------------------------------------------
+# `json`: one JSON object a line (production; python-json-logger on the standard logging that
+# Django, Celery and gunicorn already write to). `text`: lines for people (`make run`, DEBUG).
+CALLOPS_LOG_FORMAT = env_str("CALLOPS_LOG_FORMAT") or ("text" if DEBUG else "json")
+if CALLOPS_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(
+        f"CALLOPS_LOG_FORMAT must be json or text, not {CALLOPS_LOG_FORMAT!r}"
+    )
+
+# Every line goes through one handler that masks webhook URL tokens (dashboard/log_redaction.py)
+# and adds the id of the request (or the task's request) it belongs to (accounts/request_id.py),
 # Django's own loggers' lines included.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_webhook_tokens": {"()": "dashboard.log_redaction.RedactWebhookTokens"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "redact_webhook_tokens": {"()": "dashboard.log_redaction.RedactWebhookTokens"},
+        "request_id": {"()": "accounts.request_id.RequestIdFilter"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "dashboard.log_format.JsonLines"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_webhook_tokens"],
+            "formatter": CALLOPS_LOG_FORMAT,
+            "filters": ["redact_webhook_tokens", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

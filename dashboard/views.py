@@ -22,7 +22,8 @@ from accounts import selectors as account_selectors
 from accounts.audit import audit_record
 from accounts.json_input import RequestBodyTooLarge
 from accounts.models import ApiToken, AuditAction, AuditEvent
-from accounts.roles import Capability, public, requires
+from accounts.roles import Capability, has_capability, public, requires
+from calls.webhook_health import quiet_webhook_accounts, webhook_health
 from dashboard import selectors, services
 from dashboard.forms import (
     ApiTokenForm,
@@ -72,7 +73,12 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @requires(Capability.VIEW_OVERVIEW)
 def overview(request: HttpRequest) -> HttpResponse:
-    context = {"counts": overview_counts(), "charts": overview_charts()}
+    context = {
+        "counts": overview_counts(),
+        "charts": overview_charts(),
+        "quiet_webhooks": quiet_webhook_accounts(),
+        "can_manage_settings": has_capability(request.user, Capability.MANAGE_SETTINGS),
+    }
     if request.htmx:
         return render(request, "dashboard/overview.html#counts", context)
     return render(request, "dashboard/overview.html", context)
@@ -146,6 +152,7 @@ def _vendor_context(request: HttpRequest, account: VendorAccount, **extra: Any) 
         "check": None,
         "rotate_result": None,
         "usage": account_usage(account),
+        "webhooks": webhook_health(account=account),
         # CallCov's own summary is read from the vendor by a second request (vendor_usage_view).
         "vendor_usage": None,
     }

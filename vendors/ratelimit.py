@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.metrics import RATE_BUDGET_DEFERRALS, RATE_BUDGET_WAIT_SECONDS, RATE_BUDGET_WAITS
 from vendors.errors import VendorRateLimited
 from vendors.models import RateBudget, RateWindowSource, VendorAccount, VendorKind
 
@@ -224,12 +225,16 @@ class AccountRateBudget:
             if wait <= 0:
                 return boundary
             now = self.clock()
+            labels = {"vendor": self.vendor, "group": group}
             if now + wait > deadline:
+                RATE_BUDGET_DEFERRALS.labels(**labels).inc()
                 raise VendorRateLimited(
                     f"The rate budget of {group!r} is used up until the vendor's window resets.",
                     vendor=self.vendor,
                     retry_at=unix_to_datetime(now + wait),
                 )
+            RATE_BUDGET_WAITS.labels(**labels).inc()
+            RATE_BUDGET_WAIT_SECONDS.labels(**labels).inc(wait)
             self.sleep(wait)
 
     def _take_or_wait(self, group: str) -> tuple[float, float | None]:

@@ -26,7 +26,7 @@ def back(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("analytics", "0001_initial"),
-        ("calls", "0011_common_outcome_index_and_rules"),
+        ("calls", "0013_common_outcome_index_and_rules"),
     ]
 
     operations = [

@@ -10,13 +10,13 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [
-    ("calls", "0008_post_call_rules_and_steps"),
-    ("campaigns", "0003_stopped_states_and_form_fields"),
+    ("calls", "0010_webhook_tally_and_account_index"),
+    ("campaigns", "0004_audience_list_and_import"),
     ("analytics", "0001_initial"),
 ]
 AFTER = [
-    ("calls", "0011_common_outcome_index_and_rules"),
-    ("campaigns", "0004_retry_rules_in_common_outcomes"),
+    ("calls", "0013_common_outcome_index_and_rules"),
+    ("campaigns", "0005_retry_rules_in_common_outcomes"),
     ("analytics", "0002_summary_common_outcome"),
 ]
 

@@ -37,7 +37,7 @@ def test_it_reads_an_older_outcome_name_as_the_common_ones_it_became():
 def test_the_migration_rewrites_stored_rules_in_common_outcomes():
     old = PostCallRuleFactory(outcomes=["completed", "hung_up", "not_picked"])
     every = PostCallRuleFactory(outcomes=[])
-    migration = import_module("calls.migrations.0011_common_outcome_index_and_rules")
+    migration = import_module("calls.migrations.0013_common_outcome_index_and_rules")
     migration.translate_rule_outcomes(django_apps, None)
     old.refresh_from_db()
     every.refresh_from_db()

@@ -285,3 +285,97 @@ def test_it_marks_errors_for_the_focus_script_without_an_inline_script(client_as
     assert "data-first-error" in html and "js/campaign-form.js" in html
     assert "This field is required" in field_errors(response, "name")
     assert "<script>" not in html
+
+
+def test_it_offers_contacts_extra_data_keys_and_first_names_as_variable_sources(client_as, agent):
+    lead = ContactFactory(name="Ada Lovelace", metadata={"plan": "gold", "Plan name": "Gold"})
+    client = client_as("operator")
+    page = client.get(NEW).content.decode()
+    assert '<option value="metadata.plan">Extra data: plan</option>' in page
+    # A key a placeholder cannot name (a space) is not offered rather than offered broken.
+    assert "Extra data: Plan name" not in page
+    assert '<option value="first_name">' in page
+    response = client.post(
+        NEW,
+        form_data(
+            agent,
+            var_name_1="plan",
+            var_source_1="metadata.plan",
+            var_name_2="hello",
+            var_text_2="Hi {{ contact.first_name }}",
+        ),
+    )
+    assert response.status_code == 302
+    campaign = Campaign.objects.get()
+    assert campaign.variables_template["plan"] == "{{ contact.metadata.plan }}"
+    # The dispatcher fills them from the contact.
+    from campaigns.schedule import render_variables
+
+    filled = render_variables(campaign.variables_template, lead)
+    assert filled["plan"] == "gold" and filled["hello"] == "Hi Ada"
+    # Editing shows the stored choice picked again, even once no contact has the key.
+    lead.delete()
+    edit = client.get(f"/campaigns/{campaign.pk}/edit").content.decode()
+    assert '<option value="metadata.plan" selected>Extra data: plan</option>' in edit
+
+
+def test_it_builds_the_audience_from_a_list_or_an_imported_file_with_a_live_count(client_as, agent):
+    from contacts import services as contact_services
+    from contacts.models import ContactImport, ContactImportMember
+
+    ann, bob, cy = (ContactFactory(name=name) for name in ("Ann", "Bob", "Cy"))
+    vip = contact_services.contact_list_add(contact=ann, name="VIP")
+    contact_services.contact_list_add(contact=bob, name="VIP")
+    imported = ContactImport.objects.create(file_name="webinar.csv", status="done", total_rows=2)
+    ContactImportMember.objects.create(contact_import=imported, contact=bob)
+    ContactImportMember.objects.create(contact_import=imported, contact=cy)
+    client = client_as("operator")
+    page = client.get(NEW).content.decode()
+    assert f'<option value="{vip.pk}">VIP</option>' in page and "webinar.csv · " in page
+    preview = region(client, "audience-preview", {"audience_list": vip.pk}).content.decode()
+    assert "2 contacts" in preview and "Ann" in preview and "Cy" not in preview
+    both = region(
+        client, "audience-preview", {"audience_list": vip.pk, "audience_import": imported.pk}
+    ).content.decode()
+    assert "1 contact" in both and "Bob" in both
+    saved = client.post(NEW, form_data(agent, audience_import=imported.pk))
+    assert saved.status_code == 302
+    campaign = Campaign.objects.get()
+    assert campaign.audience_import == imported
+    assert set(campaign.entries.values_list("contact__name", flat=True)) == {"Bob", "Cy"}
+    edit = client.get(f"/campaigns/{campaign.pk}/edit").content.decode()
+    assert f'<option value="{imported.pk}" selected>webinar.csv' in edit
+    gone = client.post(NEW, form_data(agent, audience_list="999999"))
+    assert gone.status_code == 400
+    assert "no longer exists" in field_errors(gone, "audience_list")
+    # Without any list, the field says where lists come from.
+    vip.delete()
+    assert "No list yet" in client.get(NEW).content.decode()
+
+
+def test_the_api_takes_a_list_or_an_import_as_the_audience(client_as, agent):
+    import json
+
+    from contacts import services as contact_services
+
+    ann = ContactFactory(name="Ann")
+    ContactFactory(name="Bob")
+    vip = contact_services.contact_list_add(contact=ann, name="VIP")
+    body = {
+        "name": "VIP calls",
+        "vendor_account": agent.vendor_account_id,
+        "agent": agent.pk,
+        "audience_list": vip.pk,
+    }
+    client = client_as("operator")
+    created = client.post("/api/v1/campaigns/", json.dumps(body), content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["counters"]["total"] == 1
+    missing = client.post(
+        "/api/v1/campaigns/",
+        json.dumps({**body, "audience_list": 999999, "audience_import": 999999}),
+        content_type="application/json",
+    )
+    assert missing.status_code == 400
+    assert set(missing.json()["error"]["fields"]) == {"audience_list", "audience_import"}
+    assert Campaign.objects.count() == 1

@@ -103,7 +103,7 @@ def test_the_migration_rewrites_stored_rules_in_common_outcomes(db):
             "rejected": None,
         }
     )
-    migration = import_module("campaigns.migrations.0004_retry_rules_in_common_outcomes")
+    migration = import_module("campaigns.migrations.0005_retry_rules_in_common_outcomes")
     migration.translate(django_apps, None)
     campaign.refresh_from_db()
     assert campaign.retry_rules == {

@@ -43,14 +43,18 @@ def test_it_audits_do_not_call_changes_made_on_the_page(
     operator = client_as("operator")
     operator.post(reverse("contacts:dnc"), {"phone": "+14155552671", "reason": "STOP"})
     entry = DoNotCallEntry.objects.get()
-    operator.post(reverse("contacts:dnc_remove", kwargs={"pk": entry.pk}))
+    client_as("admin").post(
+        reverse("contacts:dnc_remove", kwargs={"pk": entry.pk}), {"reason": "Consent given"}
+    )
     recorded = list(
         AuditEvent.objects.order_by("id").values_list("action", "target", "actor_label")
     )
     assert recorded == [
         (AuditAction.DNC_ADDED, "+14155552671", "olivia"),
-        (AuditAction.DNC_REMOVED, "+14155552671", "olivia"),
+        (AuditAction.DNC_REMOVED, "+14155552671", "adele"),
     ]
+    removal = AuditEvent.objects.get(action=AuditAction.DNC_REMOVED).detail
+    assert removal["removal_reason"] == "Consent given" and removal["source"] == "manual"
     assert not DoNotCallEntry.objects.exists()
 
 

@@ -166,10 +166,16 @@ def test_it_adds_and_removes_a_number_on_the_do_not_call_list(client_as):
         "STOP",
         "olivia",
     )
-    confirm = client.get(reverse("contacts:dnc_remove", args=[entry.pk]))
-    assert "Remove from the list" in confirm.content.decode()
-    assert DoNotCallEntry.objects.exists()
-    client.post(reverse("contacts:dnc_remove", args=[entry.pk]))
+    # Only an admin takes a number off the list, and only with a reason.
+    assert client.post(reverse("contacts:dnc_remove", args=[entry.pk])).status_code == 403
+    admin = client_as("admin")
+    confirm = admin.get(reverse("contacts:dnc_remove", args=[entry.pk]))
+    assert "Remove from the list" in confirm.content.decode() and "Added by hand" in (
+        confirm.content.decode()
+    )
+    refused = admin.post(reverse("contacts:dnc_remove", args=[entry.pk]), {"reason": "  "})
+    assert refused.status_code == 400 and DoNotCallEntry.objects.exists()
+    admin.post(reverse("contacts:dnc_remove", args=[entry.pk]), {"reason": "Written consent"})
     assert not DoNotCallEntry.objects.exists()
 
 

@@ -26,6 +26,15 @@ def test_it_shows_a_forbidden_page_with_the_navigation_and_the_reason(client_as)
     assert 'href="/calls/"' in page
 
 
+@pytest.mark.django_db
+def test_it_gives_the_api_the_same_reason_as_the_pages(client_as):
+    denied = client_as("manager").post("/api/v1/contacts/", {"phone": "+14155552671"})
+    assert denied.status_code == 403
+    assert denied.json()["error"]["message"] == "Only operators and admins can edit contacts."
+    audit = client_as("operator").get("/api/v1/audit-events/")
+    assert audit.json()["error"]["message"] == denied_reason(Capability.MANAGE_SETTINGS)
+
+
 def test_it_shows_a_not_found_page_inside_the_layout(client_as):
     answer = client_as("manager").get("/calls/999999999/")
     assert answer.status_code == 404

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -86,8 +87,9 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_it_masks_webhook_tokens_in_a_real_gunicorn_started_as_make_run_does(
-    monkeypatch, tmp_path, accounts
+    monkeypatch, tmp_path, accounts, log_format
 ):
     callcov, revrag = accounts
     port = free_port()
@@ -98,6 +100,8 @@ def test_it_masks_webhook_tokens_in_a_real_gunicorn_started_as_make_run_does(
         SECRET_KEY=settings.SECRET_KEY,
         CALLOPS_ENCRYPTION_KEYS=",".join(settings.CALLOPS_ENCRYPTION_KEYS),
         PYTHONUNBUFFERED="1",
+        # text: what make run writes; json: production's default.
+        CALLOPS_LOG_FORMAT=log_format,
     )
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
@@ -121,15 +125,37 @@ def test_it_masks_webhook_tokens_in_a_real_gunicorn_started_as_make_run_does(
 
     assert statuses == deliveries(callcov, revrag)
     output = log_path.read_text()
-    assert output.count('"POST /webhooks/') == 3  # one access-log line per delivery
     assert_no_token_in(output, [callcov.webhook_token, UNKNOWN_TOKEN, revrag.webhook_token])
+    if log_format == "text":
+        access = [line for line in output.splitlines() if '"POST /webhooks/' in line]
+        ids = [line.rsplit(" ", 1)[-1] for line in access]
+    else:
+        # One JSON object a line, gunicorn's own lines too; the access lines carry the id.
+        lines = [json.loads(line) for line in output.splitlines()]
+        access = [line for line in lines if line["logger"] == "gunicorn.access"]
+        ids = [line["request_id"] for line in access]
+    assert len(access) == 3  # one access-log line per delivery
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids), ids
+
+
+class ConsoleOutput(io.StringIO):
+    def getvalue(self) -> str:
+        """The lines as written, and for JSON lines (production) their message and traceback
+        as text too, so one assertion reads both formats."""
+        written = super().getvalue()
+        readable = []
+        for line in written.splitlines():
+            if line.startswith("{"):
+                record = json.loads(line)
+                readable += [record["message"], record.get("exc_info", "")]
+        return "\n".join([written, *readable])
 
 
 @pytest.fixture
 def console_output():
     """What callops' console handler (the one every Django logger writes to) prints."""
     handler = next(handler for handler in logging.getLogger().handlers if handler.name == "console")
-    stream = io.StringIO()
+    stream = ConsoleOutput()
     previous = handler.setStream(stream)
     yield stream
     handler.setStream(previous)
@@ -177,4 +203,8 @@ def test_it_masks_webhook_tokens_in_the_handlers_celery_installs():
     )  # fmt: skip
     worker_logger.warning("vendor said: bad url /webhooks/revont/%s/", UNKNOWN_TOKEN)
 
-    assert stream.getvalue() == f"vendor said: bad url /webhooks/revont/{UNKNOWN_TOKEN[:4]}****/\n"
+    line = stream.getvalue()
+    # A JSON line in production (CALLOPS_LOG_FORMAT=json), the bare message otherwise.
+    message = json.loads(line)["message"] if line.startswith("{") else line.removesuffix("\n")
+    assert message == f"vendor said: bad url /webhooks/revont/{UNKNOWN_TOKEN[:4]}****/"
+    assert UNKNOWN_TOKEN not in line

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
 from accounts.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, requires
+from contacts.models import ContactList
 from tests import factories
 
 ROLES = ("anonymous", "operator", "manager", "admin")
@@ -56,6 +57,10 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "contacts:edit": lambda: {"pk": factories.ContactFactory().pk},
     "contacts:delete": lambda: {"pk": factories.ContactFactory().pk},
     "contacts:dnc_remove": lambda: {"pk": factories.DoNotCallEntryFactory().pk},
+    "contacts:list_remove": lambda: {
+        "pk": factories.ContactFactory().pk,
+        "list_pk": ContactList.objects.create(name="Example list").pk,
+    },
     "contacts:import_detail": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:import_rejected": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:import_updates": lambda: {"pk": factories.ContactImportFactory().pk},
@@ -101,6 +106,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:agent_new": 302,
     "calls:flow_new": 302,
     "calls:speaker_new": 302,
+    "contacts:list_remove": 405,  # POST only
     "contacts:push": 302,  # nothing ticked: back to the contacts page
     "settings_vendor_webhooks": 405,  # POST only
     "settings_vendor_retire_secret": 405,  # POST only

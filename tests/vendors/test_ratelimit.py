@@ -204,3 +204,42 @@ def test_it_records_the_last_success_and_counts_429s_for_the_health_page(db):
     assert account.last_success_at is not None
     assert account.rate_limited_last_hour() == 2
     assert account.rate_limited_last_hour(timezone.now() + timedelta(hours=2)) == 0
+
+
+def metric(name: str, account_kind: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"vendor": account_kind, "group": "default"}
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_it_counts_its_waits_and_deferrals_in_the_metrics(budget, fake_time):
+    kind = budget.vendor
+    before = {
+        name: metric(name, kind)
+        for name in (
+            "callops_rate_budget_waits_total",
+            "callops_rate_budget_wait_seconds_total",
+            "callops_rate_budget_deferrals_total",
+        )
+    }
+    now = fake_time.now
+    budget.acquire("default", max_wait=0)
+    budget.observe("default", 200, vendor_headers(remaining=9, reset=int(now) + 20))
+    for _ in range(8):
+        budget.acquire("default", max_wait=0)
+    with pytest.raises(VendorRateLimited):
+        budget.acquire("default", max_wait=5)  # frees up only later: put off
+    budget.acquire("default", max_wait=30)  # sleeps until the next window
+
+    assert (
+        metric("callops_rate_budget_deferrals_total", kind)
+        == before["callops_rate_budget_deferrals_total"] + 1
+    )
+    assert metric("callops_rate_budget_waits_total", kind) == before[
+        "callops_rate_budget_waits_total"
+    ] + len(fake_time.slept)
+    assert metric("callops_rate_budget_wait_seconds_total", kind) == pytest.approx(
+        before["callops_rate_budget_wait_seconds_total"] + sum(fake_time.slept)
+    )
+    assert sum(fake_time.slept) == pytest.approx(20 + budget.guard_seconds)

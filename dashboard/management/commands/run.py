@@ -45,13 +45,30 @@ SANDBOX_KEY_STYLE = {"callcov": "sk_test_", "revor": "sk-revor-"}
 WORKER_NODE = "callops-worker@%h"
 
 
+# gunicorn's default access line, then the request id callops answered with (X-Request-ID).
+ACCESS_LOG_FORMAT = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+)
+
+
 def web_command(port: int) -> list[str]:
     """The web server `make run` starts: gunicorn with an access log that masks webhook tokens."""
     return [
         sys.executable, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{port}",
         "--workers", "2", "--threads", "4", "--access-logfile", "-",
+        "--access-logformat", ACCESS_LOG_FORMAT,
         "--logger-class", "dashboard.log_redaction.RedactingGunicornLogger",
     ]  # fmt: skip
+
+
+def fresh_metrics_dir(var_dir: Path) -> Path:
+    """The folder where the web and worker processes keep their Prometheus counters, emptied at
+    each start (prometheus_client's multiprocess mode: one scrape of /metrics adds them up)."""
+    folder = var_dir / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    return folder
 
 
 class Command(BaseCommand):
@@ -108,6 +125,11 @@ class Command(BaseCommand):
         var_dir = Path(settings.VAR_DIR)
         var_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Lines for a person reading the terminal; production writes JSON (README "Logs").
+        env.setdefault("CALLOPS_LOG_FORMAT", "text")
+        # Worker and web processes count into one folder, so /metrics shows the worker's tasks.
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(var_dir))
         # The vendors' webhooks must reach this server, on the port it listens on; the demo
         # seeding registers them with settings.CALLOPS_PUBLIC_URL, the children read the variable.
         if not os.environ.get("CALLOPS_PUBLIC_URL"):

@@ -74,7 +74,7 @@ def translate_rule_outcomes(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("calls", "0010_backfill_common_outcome")]
+    dependencies = [("calls", "0012_backfill_common_outcome")]
 
     operations = [
         migrations.SeparateDatabaseAndState(

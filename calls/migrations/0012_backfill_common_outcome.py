@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("calls", "0009_call_common_outcome"),
+        ("calls", "0011_call_common_outcome"),
         ("vendors", "0007_ratebudget_boundary_counts"),
     ]
 

@@ -1,4 +1,4 @@
-"""The common outcome column; 0010 fills it, 0011 indexes it (after the fill: cheaper)."""
+"""The common outcome column; 0012 fills it, 0013 indexes it (after the fill: cheaper)."""
 
 from django.db import migrations, models
 
@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0008_post_call_rules_and_steps'),
+        ('calls', '0010_webhook_tally_and_account_index'),
     ]
 
     operations = [

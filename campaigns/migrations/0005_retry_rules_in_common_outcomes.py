@@ -18,8 +18,8 @@ def translate(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0003_stopped_states_and_form_fields"),
-        ("calls", "0011_common_outcome_index_and_rules"),
+        ("campaigns", "0004_audience_list_and_import"),
+        ("calls", "0013_common_outcome_index_and_rules"),
     ]
 
     operations = [migrations.RunPython(translate, migrations.RunPython.noop)]
