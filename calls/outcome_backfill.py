@@ -97,7 +97,11 @@ def _slices(calls: Any, batch_size: int) -> Iterator[Any]:
 
 
 def backfill_common_outcomes(
-    call_model: Any, account_model: Any, *, batch_size: int = BATCH_SIZE
+    call_model: Any,
+    account_model: Any,
+    do_not_call_model: Any = None,
+    *,
+    batch_size: int = BATCH_SIZE,
 ) -> int:
     """Set every call's common outcome from what it stores; returns how many calls it read."""
     ids_by_kind: dict[str, list[int]] = defaultdict(list)
@@ -111,10 +115,13 @@ def backfill_common_outcomes(
     conversation = Q(common_outcome__in=list(CONVERSATION))
     for part in _slices(calls, batch_size):
         _voicemail_greetings(part.filter(conversation))
-        part.filter(
-            conversation | Q(common_outcome=Outcome.DECLINED),
-            _says("extracted_variables", OPT_OUT_VARIABLES),
-        ).update(common_outcome=Outcome.OPTED_OUT)
+        opted_out = _says("extracted_variables", OPT_OUT_VARIABLES)
+        if do_not_call_model is not None:  # the ledger names the call the opt-out was heard on
+            heard = do_not_call_model.objects.filter(call_id__isnull=False).values("call_id")
+            opted_out |= Q(pk__in=heard)
+        part.filter(conversation | Q(common_outcome=Outcome.DECLINED), opted_out).update(
+            common_outcome=Outcome.OPTED_OUT
+        )
         part.filter(conversation).filter(
             _says("extracted_variables", CALLBACK_VARIABLES)
             | (Q(metadata__has_key="handoff") & ~Q(metadata__handoff=None))

@@ -50,6 +50,8 @@ MEANINGS: dict[str, str] = {
 # Outcomes in which the vendor says a conversation took place: the ones the call's own signs
 # (transcript, extracted variables, a handoff) may refine.
 CONVERSATION = frozenset({Outcome.COMPLETED, Outcome.DROPPED})
+# Outcomes an opt-out can refine: a conversation, or a refusal that came with one.
+OPT_OUT_REFINABLE = frozenset({*CONVERSATION, Outcome.DECLINED})
 
 
 @dataclass(frozen=True)
@@ -289,13 +291,15 @@ def refine(
     transcript: Any,
     extracted_variables: Any,
     metadata: Any,
+    opt_out_listed: bool = False,
 ) -> Outcome:
-    """Step 2: what a conversation's own signs say beyond the vendor's code."""
+    """Step 2: what a conversation's own signs say beyond the vendor's code. `opt_out_listed`:
+    the opt-out ledger listed the number from this call (calls/opt_out.py: the agent's opt-out
+    variable or an opt-out phrase in the callee's words)."""
     if outcome in CONVERSATION and sounds_like_voicemail(transcript):
         return Outcome.VOICEMAIL
-    if outcome in (*CONVERSATION, Outcome.DECLINED) and _says(
-        extracted_variables, OPT_OUT_VARIABLES
-    ):
+    opted_out = opt_out_listed or _says(extracted_variables, OPT_OUT_VARIABLES)
+    if outcome in OPT_OUT_REFINABLE and opted_out:
         return Outcome.OPTED_OUT
     if outcome in CONVERSATION and (
         _says(extracted_variables, CALLBACK_VARIABLES)
@@ -313,12 +317,21 @@ def common_outcome_of(call: Any, *, vendor: str | None = None) -> str:
     if call.state != CallState.ENDED:
         return ""
     kind = vendor or call.vendor_account.kind
+    outcome = outcome_of_reason(kind, call.vendor_outcome)
     return refine(
-        outcome_of_reason(kind, call.vendor_outcome),
+        outcome,
         transcript=call.transcript,
         extracted_variables=call.extracted_variables,
         metadata=call.metadata,
+        opt_out_listed=outcome in OPT_OUT_REFINABLE and opt_out_listed_from(call.pk),
     )
+
+
+def opt_out_listed_from(call_id: int | None) -> bool:
+    """Whether the opt-out ledger listed a number because of this call."""
+    from contacts.models import DoNotCallEntry
+
+    return bool(call_id) and DoNotCallEntry.objects.filter(call_id=call_id).exists()
 
 
 # --- Filters and rules that name outcomes ------------------------------------------------------
@@ -364,7 +377,9 @@ EXTRA_SIGNS: dict[tuple[str, str], str] = {
     (REVRAG, Outcome.VOICEMAIL): "greeting cues in the callee's first turns",
     (VOICE, Outcome.VOICEMAIL): "greeting cues in the callee's first turns",
     (REVONT, Outcome.VOICEMAIL): "greeting cues in the customer's first turns (no code)",
-    (REVRAG, Outcome.OPTED_OUT): "extracted `opted_out` or `do_not_call` = true",
+    (REVRAG, Outcome.OPTED_OUT): "extracted `opted_out` or `do_not_call` = true, or the "
+    "agent's opt-out variable or an opt-out phrase (the do-not-call ledger)",
+    (VOICE, Outcome.OPTED_OUT): "an opt-out phrase in the callee's words (the do-not-call ledger)",
     (REVRAG, Outcome.CALLBACK_REQUESTED): "extracted `callback_requested` = true",
     (VOICE, Outcome.CALLBACK_REQUESTED): "a human callback asked for in callops",
 }

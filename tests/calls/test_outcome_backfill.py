@@ -7,11 +7,18 @@ from datetime import UTC, datetime
 
 from calls.models import Call, CallState
 from calls.models import CommonOutcome as Outcome
+from calls.opt_out import record_opt_out
 from calls.outcome_backfill import backfill_common_outcomes
 from calls.outcomes import common_outcome_of
 from calls.services import call_apply_update, call_request_handoff
 from calls.vendor_calls import CallUpdate
-from tests.factories import CallFactory, VendorAccountFactory, VoiceAccountFactory
+from contacts.models import DoNotCallEntry
+from tests.factories import (
+    CallFactory,
+    DoNotCallEntryFactory,
+    VendorAccountFactory,
+    VoiceAccountFactory,
+)
 from vendors.models import VendorAccount, VendorKind
 
 ENDED = datetime(2026, 11, 25, 10, 2, tzinfo=UTC)
@@ -89,6 +96,10 @@ def _stored_calls() -> list[Call]:
         (revont, {**ended, "vendor_outcome": "no_outcome", "transcript": GREETING}),
     ]  # fmt: skip
     calls = [CallFactory(vendor_account=account, agent=None, **values) for account, values in specs]
+    # The opt-out ledger listed the number from this conversation (calls/opt_out.py).
+    listed = CallFactory(vendor_account=revrag, agent=None, vendor_outcome="USER_HANGUP", **ended)
+    DoNotCallEntryFactory(phone_e164=listed.to_number, call_id=listed.pk)
+    calls.append(listed)
     # As a database upgraded from before the column: every call without an outcome.
     Call.objects.update(common_outcome="")
     return calls
@@ -96,7 +107,7 @@ def _stored_calls() -> list[Call]:
 
 def test_it_backfills_stored_calls_as_the_live_path_would(db):
     calls = _stored_calls()
-    read = backfill_common_outcomes(Call, VendorAccount, batch_size=4)
+    read = backfill_common_outcomes(Call, VendorAccount, DoNotCallEntry, batch_size=4)
     assert read == len(calls)
     got = dict(Call.objects.values_list("pk", "common_outcome"))
     expected = {call.pk: common_outcome_of(call) for call in calls}
@@ -123,6 +134,7 @@ def test_it_backfills_stored_calls_as_the_live_path_would(db):
         Outcome.CALLBACK_REQUESTED,
         Outcome.DECLINED,
         Outcome.VOICEMAIL,
+        Outcome.OPTED_OUT,
     ]
 
 
@@ -130,4 +142,20 @@ def test_it_backfills_with_one_update_per_slice_not_one_per_call(db, django_asse
     _stored_calls()
     # 21 calls in slices of 50,000: one slice, so a fixed handful of statements.
     with django_assert_max_num_queries(8):
-        backfill_common_outcomes(Call, VendorAccount)
+        backfill_common_outcomes(Call, VendorAccount, DoNotCallEntry)
+
+
+def test_it_reads_an_opt_out_the_ledger_heard_on_the_call_and_keeps_it(db):
+    call = CallFactory()
+    said = [{"speaker": "customer", "text": "Please stop calling me."}]
+    ended = CallUpdate(vendor_call_id="vc-7", status="ENDED", reason="USER_HANGUP", transcript=said)
+    call_apply_update(call_id=call.pk, update=ended, source="webhook")
+    call.refresh_from_db()
+    assert call.common_outcome == Outcome.COMPLETED
+    assert record_opt_out(call_id=call.pk) is not None  # as the post-call planning runs it
+    assert DoNotCallEntry.objects.filter(call_id=call.pk).exists()
+    call.refresh_from_db()
+    assert call.common_outcome == Outcome.OPTED_OUT
+    call_apply_update(call_id=call.pk, update=ended, source="sync")  # a late poll
+    call.refresh_from_db()
+    assert call.common_outcome == Outcome.OPTED_OUT
