@@ -177,11 +177,12 @@ def _sum_sources(
     return {key: values for key, values in totals.items() if values[first]}
 
 
-STAT_DIMENSIONS = ("vendor_account_id", "state", "outcome", "vendor_outcome")
+STAT_DIMENSIONS = ("vendor_account_id", "state", "outcome", "vendor_outcome", "common_outcome")
 
 
 def call_stats(params: AnalyticsParams, sources: Sources) -> dict[tuple, dict[str, int]]:
-    """{(group, account, state, outcome, vendor reason): sums}: every figure but the median,
+    """{(group, account, state, outcome, vendor reason, common outcome): sums}: every figure but
+    the median,
     the heat map and the funnel is added up from these few hundred rows."""
     return _sum_sources(
         params,
@@ -351,7 +352,7 @@ def summary_rows(
     """Calls placed, connected, average and (estimated) median duration per group."""
     per_group = _per_group(stats, "calls", "duration_count", "duration_sum")
     connected: dict[Any, int] = {}
-    for (group, _account, _state, outcome, _reason), values in stats.items():
+    for (group, _account, _state, outcome, _reason, _common), values in stats.items():
         if outcome in CONNECTED_OUTCOMES:
             connected[group] = connected.get(group, 0) + values["calls"]
     rows = []
@@ -375,10 +376,10 @@ def outcome_rows(
     stats: dict[tuple, dict[str, int]],
     names: dict[Any, str] | None = None,
 ) -> tuple[list[Group], dict[str, dict[Any, int]]]:
-    """Calls per group and outcome ("" while not ended), biggest groups first."""
+    """Calls per group and common outcome ("" while not ended), biggest groups first."""
     counts: dict[str, dict[Any, int]] = {}
-    for (group, _account, _state, outcome, _reason), values in stats.items():
-        per_group = counts.setdefault(outcome, {})
+    for (group, _account, _state, _outcome, _reason, common), values in stats.items():
+        per_group = counts.setdefault(common, {})
         per_group[group] = per_group.get(group, 0) + values["calls"]
     return _groups_of(params, _by_calls(_per_group(stats, "calls")), names), counts
 
@@ -386,7 +387,7 @@ def outcome_rows(
 def reason_rows(stats: dict[tuple, dict[str, int]], *, limit: int = 15) -> list[tuple[str, int]]:
     """The vendors' disconnection reasons, verbatim, most frequent first."""
     counts: dict[str, int] = {}
-    for (_group, _account, _state, _outcome, reason), values in stats.items():
+    for (_group, _account, _state, _outcome, reason, _common), values in stats.items():
         if reason:
             counts[reason] = counts.get(reason, 0) + values["calls"]
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -492,7 +493,7 @@ def cost_rows(
 ) -> list[CostRow]:
     """Estimated cost per group: each vendor account's price per minute × its recorded minutes."""
     seconds: dict[Any, dict[int, int]] = {}
-    for (group, account, _state, _outcome, _reason), values in stats.items():
+    for (group, account, _state, _outcome, _reason, _common), values in stats.items():
         per_account = seconds.setdefault(group, {})
         per_account[account] = per_account.get(account, 0) + values["duration_sum"]
     accounts = {account for per_account in seconds.values() for account in per_account}

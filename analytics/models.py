@@ -69,7 +69,8 @@ def _dimension(model: str, *, null: bool) -> models.ForeignKey:
 
 class CallFigures(models.Model):
     """Sums over the calls of one local day (and hour), vendor account, agent, campaign, state,
-    outcome and vendor reason; the reviews of those calls are summed on the same row."""
+    outcome, vendor reason and common outcome; the reviews of those calls are summed on the
+    same row."""
 
     day = models.DateField()
     vendor_account = _dimension("vendors.VendorAccount", null=False)
@@ -78,6 +79,8 @@ class CallFigures(models.Model):
     state = models.CharField(max_length=10)
     outcome = models.CharField(max_length=20, blank=True)
     vendor_outcome = models.CharField(max_length=64, blank=True)
+    # The outcome in the one language of every vendor (calls.outcomes).
+    common_outcome = models.CharField(max_length=20, blank=True, db_default="")
     calls = models.PositiveIntegerField()
     duration_count = models.PositiveIntegerField()  # calls with a duration
     duration_sum = models.BigIntegerField()  # seconds

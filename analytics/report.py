@@ -33,7 +33,7 @@ from analytics.figures import (
     unsummarised_calls,
 )
 from analytics.summary import Sources
-from calls.models import CallOutcome
+from calls.models import CallOutcome, CommonOutcome
 from calls.state import CONNECTED_OUTCOMES
 
 # --- The page's charts ---------------------------------------------------------------------------
@@ -142,14 +142,23 @@ def chart_duration(params: AnalyticsParams, rows_: list[SummaryRow]) -> Chart:
 
 
 def outcome_label(value: str) -> str:
-    return CallOutcome(value).label if value in CallOutcome.values else (value or "No outcome yet")
+    """A common outcome's label (calls.outcomes), for the outcome charts."""
+    if value in CommonOutcome.values:
+        return CommonOutcome(value).label
+    return value or "No outcome yet"
+
+
+OUTCOMES_NOTE = (
+    "Outcomes in the one language of every vendor; “What the outcomes mean” (under Calls) "
+    "says which vendor codes each one covers."
+)
 
 
 def chart_outcomes(
     params: AnalyticsParams, stats: dict[tuple, dict[str, int]], names: dict[Any, str]
 ) -> Chart:
     groups, counts = outcome_rows(params, stats, names)
-    order = [value for value in CallOutcome.values if value in counts]
+    order = [value for value in CommonOutcome.values if value in counts]
     order += sorted(value for value in counts if value not in order)
     shown = _visible(params, groups)
     stacks = [
@@ -167,7 +176,7 @@ def chart_outcomes(
     rows = [
         [group.label, *(counts[value].get(group.key, 0) for value in order)] for group in groups
     ]
-    return Chart("outcomes", "Outcomes", svg, columns, rows)
+    return Chart("outcomes", "Outcomes", svg, columns, rows, note=OUTCOMES_NOTE)
 
 
 def chart_reasons(stats: dict[tuple, dict[str, int]]) -> Chart:

@@ -78,7 +78,15 @@ Bucket = tuple[date, int]  # a local day and hour (0–23)
 
 # The call columns the summary is grouped by; a change to any of them (or to created_at or
 # duration_seconds) marks the call's hour.
-DIMENSIONS = ("vendor_account_id", "agent_id", "campaign_id", "state", "outcome", "vendor_outcome")
+DIMENSIONS = (
+    "vendor_account_id",
+    "agent_id",
+    "campaign_id",
+    "state",
+    "outcome",
+    "vendor_outcome",
+    "common_outcome",
+)
 SUMMED = ("calls", "duration_count", "duration_sum", "reviewed", "rated", "rating_sum")
 # The call column each histogram slice is per (None: every call together).
 HISTOGRAM_SLICES = {
@@ -379,6 +387,7 @@ CALL_COLUMNS = (
     "state",
     "outcome",
     "vendor_outcome",
+    "common_outcome",
     "duration_seconds",
 )
 REVIEW_COLUMNS = ("call_id", "is_reviewed", "rating")
@@ -395,11 +404,11 @@ TRIGGERS = (
 _PG_HOUR = "date_trunc('hour', {} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 
-def _pg_statements() -> list[str]:
+def _pg_statements(columns: Sequence[str] = CALL_COLUMNS) -> list[str]:
     """Statement-level triggers with transition tables: one change row per distinct hour (or
     call) per statement, so a bulk insert of a million calls writes a few thousand rows."""
-    old = ", ".join(f"o.{column}" for column in CALL_COLUMNS)
-    new = ", ".join(f"n.{column}" for column in CALL_COLUMNS)
+    old = ", ".join(f"o.{column}" for column in columns)
+    new = ", ".join(f"n.{column}" for column in columns)
     old_review = ", ".join(f"o.{column}" for column in REVIEW_COLUMNS)
     new_review = ", ".join(f"n.{column}" for column in REVIEW_COLUMNS)
     hour = _PG_HOUR.format("changed.at")
@@ -464,10 +473,10 @@ $$"""  # noqa: S608 (column and table names are this module's constants)
 _SQLITE_HOUR = "strftime('%Y-%m-%d %H:00:00', {})"
 
 
-def _sqlite_statements() -> list[str]:
+def _sqlite_statements(columns: Sequence[str] = CALL_COLUMNS) -> list[str]:
     """Row-level triggers: SQLite has no statement-level ones. Their bodies name only the change
     table: a trigger naming another table breaks that table's rebuild by a later migration."""
-    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in CALL_COLUMNS)
+    changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in columns)
     review_changed = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in REVIEW_COLUMNS)
     old_hour = _SQLITE_HOUR.format("OLD.created_at")
     new_hour = _SQLITE_HOUR.format("NEW.created_at")
@@ -508,12 +517,19 @@ def _sqlite_statements() -> list[str]:
     return statements
 
 
-def install_triggers(db: Any = None) -> None:
-    """(Re)create the change-tracking triggers; harmless when they exist."""
+def install_triggers(db: Any = None, *, without: Sequence[str] = ()) -> None:
+    """(Re)create the change-tracking triggers; harmless when they exist.
+
+    They watch the columns of CALL_COLUMNS the calls table has (less `without`, for a migration
+    about to drop one): an older migration installing them runs before a later one adds a
+    column (analytics/migrations/0002 installs them again once calls_call has common_outcome),
+    and a trigger naming a missing column breaks SQLite's changes to the table."""
     db = db or connection
-    statements = _pg_statements() if db.vendor == "postgresql" else _sqlite_statements()
     with db.cursor() as cursor:
-        for statement in statements:
+        present = {c.name for c in db.introspection.get_table_description(cursor, "calls_call")}
+        columns = [c for c in CALL_COLUMNS if c in present and c not in without]
+        pg = db.vendor == "postgresql"
+        for statement in _pg_statements(columns) if pg else _sqlite_statements(columns):
             cursor.execute(statement)
 
 

@@ -39,6 +39,7 @@ from calls.models import (
     Call,
     CallOutcome,
     CallState,
+    CommonOutcome,
     PostCallAction,
     PostCallStep,
     WebhookEvent,
@@ -67,6 +68,7 @@ class CallSerializer(ReadModelSerializer):
         fields = [
             "id",
             "state",
+            "common_outcome",
             "outcome",
             "vendor_outcome",
             "vendor_status",
@@ -166,7 +168,14 @@ class CallFilterSerializer(serializers.Serializer):
         required=False, trim_whitespace=False, max_length=200, help_text="Search text."
     )
     state = serializers.ChoiceField(required=False, choices=CallState.choices)
-    outcome = serializers.ChoiceField(required=False, choices=CallOutcome.choices)
+    common_outcome = serializers.ChoiceField(
+        required=False,
+        choices=CommonOutcome.choices,
+        help_text="The outcome in the one language of every vendor (see /calls/outcomes/).",
+    )
+    outcome = serializers.ChoiceField(
+        required=False, choices=CallOutcome.choices, help_text="The older normalized outcome."
+    )
     reason = serializers.CharField(
         required=False, trim_whitespace=False, max_length=64, help_text="Vendor reason."
     )
@@ -185,6 +194,7 @@ class CallFilterSerializer(serializers.Serializer):
         return CallFilters(
             search=(data.get("q") or "").strip(),
             state=data.get("state", ""),
+            common_outcomes=(data["common_outcome"],) if data.get("common_outcome") else (),
             outcome=data.get("outcome", ""),
             vendor_outcome=data.get("reason", ""),
             vendor_account_id=data.get("account"),

@@ -10,7 +10,15 @@ from django.http import QueryDict
 
 from accounts.converters import MAX_ID
 from accounts.json_input import clean_json_value
-from calls.models import Agent, CallOutcome, CallState, FollowUpChannel, PostCallRule
+from calls.models import (
+    Agent,
+    CallOutcome,
+    CallState,
+    CommonOutcome,
+    FollowUpChannel,
+    PostCallRule,
+)
+from calls.outcomes import CALLOPS, OUTCOME_TABLE
 from calls.prefill import (
     declared_variables,
     number_reading,
@@ -19,7 +27,6 @@ from calls.prefill import (
     variables_for,
 )
 from calls.selectors import CallFilters, calling_accounts
-from calls.state import VENDOR_OUTCOMES
 from calls.templating import TemplateError, check_template
 from contacts.models import Contact
 from contacts.phones import settings_region
@@ -32,9 +39,19 @@ YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
 
 
 def vendor_reason_choices() -> list[tuple[str, str]]:
-    """Every disconnection reason the calling vendors document, verbatim."""
-    reasons = sorted({reason for table in VENDOR_OUTCOMES.values() for reason in table})
+    """Every end code the vendors document (the outcome table's), verbatim."""
+    reasons = sorted(
+        {row.value for row in OUTCOME_TABLE if row.outcome and row.value and row.vendor != CALLOPS}
+    )
     return [("", "Any"), *((reason, reason) for reason in reasons)]
+
+
+class OutcomeFilterField(forms.ChoiceField):
+    """The common outcomes by label; the older outcome names of links shared before them
+    (`?outcome=not_picked`) are accepted too and still filter what they did."""
+
+    def valid_value(self, value: Any) -> bool:
+        return value in CallOutcome.values or super().valid_value(value)
 
 
 class CallFilterForm(forms.Form):
@@ -42,7 +59,7 @@ class CallFilterForm(forms.Form):
 
     q = forms.CharField(required=False, max_length=200, label="Search")
     state = forms.ChoiceField(required=False, choices=[("", "Any"), *CallState.choices])
-    outcome = forms.ChoiceField(required=False, choices=[("", "Any"), *CallOutcome.choices])
+    outcome = OutcomeFilterField(required=False, choices=[("", "Any"), *CommonOutcome.choices])
     reason = forms.ChoiceField(required=False, label="Vendor reason")
     account = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, label="Vendor account"
@@ -79,10 +96,13 @@ class CallFilterForm(forms.Form):
         self.is_valid()
         data = {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
         flag = {"yes": True, "no": False}
+        outcome = data.get("outcome") or ""
+        common = outcome in CommonOutcome.values
         return CallFilters(
             search=(data.get("q") or "").strip(),
             state=data.get("state") or "",
-            outcome=data.get("outcome") or "",
+            common_outcomes=(outcome,) if common else (),
+            outcome="" if common else outcome,
             vendor_outcome=data.get("reason") or "",
             vendor_account_id=data.get("account"),
             agent_id=data.get("agent"),
@@ -290,7 +310,7 @@ class PostCallRuleForm(forms.ModelForm):
     (id, label) pairs; None when they could not be listed, and the sender is then typed."""
 
     outcomes = forms.MultipleChoiceField(
-        choices=CallOutcome.choices,
+        choices=CommonOutcome.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every ended call.",

@@ -61,6 +61,23 @@ class CallOutcome(models.TextChoices):
     ERROR = "error", "Error"
 
 
+class CommonOutcome(models.TextChoices):
+    """One outcome language for every vendor (the table mapping each vendor's codes to it, and
+    what each value means, is calls/outcomes.py)."""
+
+    COMPLETED = "completed", "Completed"
+    VOICEMAIL = "voicemail", "Voicemail / machine"
+    NO_ANSWER = "no_answer", "No answer"
+    BUSY = "busy", "Busy"
+    DECLINED = "declined", "Declined"
+    CALLBACK_REQUESTED = "callback_requested", "Callback requested"
+    TRANSFERRED = "transferred", "Transferred"
+    DROPPED = "dropped", "Dropped"
+    FAILED_VENDOR = "failed_vendor", "Failed (vendor)"
+    FAILED_NUMBER = "failed_number", "Failed (number)"
+    OPTED_OUT = "opted_out", "Opted out"
+
+
 class Call(models.Model):
     """One AI phone call, from the moment callops decides to place it to its transcript."""
 
@@ -87,6 +104,11 @@ class Call(models.Model):
     outcome = models.CharField(max_length=20, choices=CallOutcome.choices, blank=True)
     # The vendor's own disconnection reason, verbatim, beside the normalized outcome.
     vendor_outcome = models.CharField(max_length=64, blank=True)
+    # The same end in the one language common to every vendor ("" while the call is live);
+    # set by calls.outcomes.common_outcome_of wherever a vendor status or reason is stored.
+    common_outcome = models.CharField(
+        "outcome", max_length=20, choices=CommonOutcome.choices, blank=True, db_default=""
+    )
     error_message = models.CharField(max_length=500, blank=True)
 
     vendor_call_id = models.CharField(max_length=100, blank=True)
@@ -145,6 +167,10 @@ class Call(models.Model):
             ),
             models.Index(fields=["campaign", "state"], name="call_campaign_state_idx"),
             models.Index(fields=["agent", "created_at"], name="call_agent_created_idx"),
+            # The call log filtered by outcome, newest first (keyset pagination).
+            models.Index(
+                fields=["common_outcome", "-created_at", "-id"], name="call_common_outcome_idx"
+            ),
             # The post-call sweeper: ended calls whose rules were never matched.
             models.Index(
                 fields=["last_update_at"],

@@ -18,7 +18,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from calls.models import Call, CallEvent, EventSource, PostCallAction, PostCallStep, StepStatus
+from calls.models import (
+    Call,
+    CallEvent,
+    CommonOutcome,
+    EventSource,
+    PostCallAction,
+    PostCallStep,
+    StepStatus,
+)
+from calls.outcomes import OPT_OUT_REFINABLE
 from calls.selectors import call_transcript
 from contacts.models import OptOutSource
 from contacts.services import do_not_call_add
@@ -124,6 +133,10 @@ def record_opt_out(*, call_id: int) -> OptOut | None:
         cancelled = cancel_queued_follow_ups(
             phone_e164=call.to_number,
             reason=f"Cancelled: the contact opted out on call {call.pk}.",
+        )
+        # The call now reads "Opted out" (calls.outcomes: the ledger names this call).
+        Call.objects.filter(pk=call.pk, common_outcome__in=OPT_OUT_REFINABLE).update(
+            common_outcome=CommonOutcome.OPTED_OUT
         )
         listed = "Added to the do-not-call list" if created else "Already on the do-not-call list"
         follow_ups = f"; {cancelled} queued follow-up(s) cancelled" if cancelled else ""

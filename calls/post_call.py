@@ -43,6 +43,7 @@ from calls.models import (
     StepStatus,
 )
 from calls.opt_out import record_opt_out
+from calls.outcomes import translate_outcome_names
 from calls.templating import TemplateError, message_context, render
 from contacts.selectors import is_on_do_not_call
 from vendors.callcov.schemas import Analysis
@@ -128,7 +129,9 @@ def _text(value: Any) -> str:
 
 
 def rule_matches(rule: PostCallRule, call: Call) -> bool:
-    if rule.outcomes and call.outcome not in rule.outcomes:
+    # Rules speak the common outcomes (calls.outcomes); an older name still stored in one
+    # (calls/migrations/0013 translated those it found) counts as the names it became.
+    if rule.outcomes and call.common_outcome not in translate_outcome_names(rule.outcomes):
         return False
     if rule.variable_name:
         extracted = call.extracted_variables if isinstance(call.extracted_variables, dict) else {}
@@ -426,7 +429,7 @@ def write_back_payload(call: Call) -> dict[str, Any]:
     """What callops writes into the voice platform's call metadata after the call."""
     payload: dict[str, Any] = {
         "callops_call_id": call.pk,
-        "outcome": call.outcome,
+        "outcome": call.common_outcome,
         "disconnection_reason": call.vendor_outcome,
         "summary": call.summary,
         "extracted_variables": call.extracted_variables or {},

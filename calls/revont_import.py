@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from calls import enqueue
 from calls.models import Call, CallOutcome, CallState, SyncCursor
+from calls.outcomes import REVONT, outcome_of_reason, refine
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from vendors.errors import VendorError
@@ -134,6 +135,16 @@ def revont_record_save(*, account: Any, record: CallRecord) -> Call:
         "last_payload": dict(record.raw),
         "next_sync_at": None,
     }
+    values["common_outcome"] = (
+        refine(
+            outcome_of_reason(REVONT, record.outcome),
+            transcript=values["transcript"],
+            extracted_variables={},
+            metadata={},
+        )
+        if record.ended_at
+        else ""
+    )
     before = (
         Call.objects.filter(vendor_account=account, vendor_call_id=record.id)
         .values_list("state", "transcript")

@@ -68,6 +68,8 @@ class CallFilters:
 
     search: str = ""
     state: str = ""
+    # The common outcomes (calls.outcomes) to show; `outcome` is the older normalized one.
+    common_outcomes: tuple[str, ...] = ()
     outcome: str = ""
     vendor_outcome: str = ""
     vendor_account_id: int | None = None
@@ -147,6 +149,10 @@ def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
         calls = _search(calls, f.search)
     if f.state:
         calls = calls.filter(state=f.state)
+    if len(f.common_outcomes) == 1:
+        calls = calls.filter(common_outcome=f.common_outcomes[0])
+    elif f.common_outcomes:
+        calls = calls.filter(common_outcome__in=f.common_outcomes)
     if f.outcome:
         calls = calls.filter(outcome=f.outcome)
     if f.vendor_outcome:
@@ -203,7 +209,7 @@ _LOG_FIELDS = (
     "to_number",
     "state",
     "is_stale",
-    "outcome",
+    "common_outcome",
     "vendor_outcome",
     "duration_seconds",
     "recording_url",
@@ -385,12 +391,12 @@ def agent_performance(*, since: datetime, agent_id: int | None = None) -> QueryS
 
 
 def agent_outcomes(*, agent: Agent, since: datetime) -> list[dict[str, Any]]:
-    """The agent's ended calls by outcome and vendor reason (a grouped count)."""
+    """The agent's ended calls by common outcome and vendor reason (a grouped count)."""
     return list(
         Call.objects.filter(agent=agent, created_at__gte=since, state=CallState.ENDED)
-        .values("outcome", "vendor_outcome")
+        .values("common_outcome", "vendor_outcome")
         .annotate(count=Count("id"))
-        .order_by("-count", "outcome")
+        .order_by("-count", "common_outcome")
     )
 
 

@@ -31,6 +31,7 @@ from calls.models import (
     CallState,
     EventSource,
 )
+from calls.outcomes import common_outcome_of, outcome_of_failure
 from calls.post_call import enqueue_plan as enqueue_post_call_plan
 from calls.state import (
     TERMINAL,
@@ -322,10 +323,18 @@ def _fail(call: Call, reason: str, *, data: dict[str, Any] | None = None) -> Non
         locked.state = CallState.FAILED
         locked.outcome = CallOutcome.ERROR
         locked.error_message = reason[:500]
+        locked.common_outcome = outcome_of_failure(locked.error_message)
         locked.next_sync_at = None
         locked.last_update_at = timezone.now()
         locked.save(
-            update_fields=["state", "outcome", "error_message", "next_sync_at", "last_update_at"]
+            update_fields=[
+                "state",
+                "outcome",
+                "common_outcome",
+                "error_message",
+                "next_sync_at",
+                "last_update_at",
+            ]
         )
         _event(
             locked,
@@ -422,6 +431,8 @@ def call_apply_update(*, call_id: int, update: CallUpdate, source: str) -> Call:
             changed = True
         if not behind:
             call.vendor_status = update.status
+        # Late data (a transcript, extracted variables) may refine an ended call's outcome.
+        call.common_outcome = common_outcome_of(call, vendor=kind)
         call.last_update_at = now
         call.sync_failures = 0
         call.next_sync_at = (
@@ -691,7 +702,9 @@ def call_request_handoff(*, call: Call, user: Any, note: str = "") -> None:
                 "note": note[:500],
             },
         }
-        locked.save(update_fields=["metadata"])
+        # A call that ended meanwhile now reads "Callback requested".
+        locked.common_outcome = common_outcome_of(locked)
+        locked.save(update_fields=["metadata", "common_outcome"])
         _event(
             locked,
             f"{_user_label(user)} asked for a human to call back"

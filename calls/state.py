@@ -1,8 +1,12 @@
 """The call state machine, in one place.
 
 Every vendor status maps to one callops state, every vendor end reason to one outcome (the
-vendor's own reason is kept verbatim beside it). States only move forward: an older update
-(a late webhook, a slow poll) never takes a call back, and a terminal state is final.
+vendor's own reason is kept verbatim beside it). That outcome (`Call.outcome`) is the older,
+coarser one, kept for the connected rate and the campaign funnel; the one language pages,
+rules and analytics speak is `Call.common_outcome`, mapped in calls/outcomes.py.
+
+States only move forward: an older update (a late webhook, a slow poll) never takes a call
+back, and a terminal state is final.
 """
 
 from __future__ import annotations

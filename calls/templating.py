@@ -149,7 +149,7 @@ def message_context(call: Any) -> dict[str, dict[str, Any]]:
         "call": {
             "id": call.pk,
             "to_number": call.to_number,
-            "outcome": call.get_outcome_display() if call.outcome else "",
+            "outcome": call.get_common_outcome_display() if call.common_outcome else "",
             "vendor_outcome": call.vendor_outcome,
             "summary": call.summary,
             "duration_seconds": call.duration_seconds,

@@ -7,6 +7,7 @@ app_name = "calls"
 urlpatterns = [
     path("", views.call_log, name="list"),
     path("export.csv", views.call_export, name="export"),
+    path("outcomes/", views.outcome_help, name="outcomes"),
     path("new/", views.call_new, name="new"),
     path("<id:pk>/", views.call_detail, name="detail"),
     path("<id:pk>/recording", views.call_recording, name="recording"),

@@ -26,7 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.roles import Capability, denied_reason, has_capability, requires
-from calls import selectors, services
+from calls import outcomes, selectors, services
 from calls.conversation_metrics import conversation_facts
 from calls.forms import AgentOptOutForm, CallFilterForm, NewCallForm
 from calls.models import (
@@ -86,6 +86,34 @@ def call_log(request: HttpRequest) -> HttpResponse:
     return render(request, "calls/call_log.html", context)
 
 
+@requires(Capability.VIEW_CALLS)
+@require_GET
+def outcome_help(request: HttpRequest) -> HttpResponse:
+    """What each common outcome means and which vendor values map to it (calls.outcomes)."""
+    vendors = [
+        {"name": outcomes.VENDOR_NAMES[vendor], "field": outcomes.TABLE_FIELDS[vendor]}
+        for vendor in outcomes.TABLE_VENDORS
+    ]
+    vendors[-1]["field"] = ""
+    codes_by_vendor = [
+        {
+            "name": outcomes.VENDOR_NAMES[vendor],
+            "own": vendor == outcomes.CALLOPS,
+            "codes": [row for row in outcomes.OUTCOME_TABLE if row.vendor == vendor],
+        }
+        for vendor in outcomes.TABLE_VENDORS
+    ]
+    context = {
+        "rows": outcomes.outcome_rows(),
+        "vendors": vendors,
+        "codes_by_vendor": codes_by_vendor,
+        "cues": outcomes.VOICEMAIL_CUES,
+        "greeting_turns": outcomes.GREETING_TURNS,
+        "not_call_statuses": outcomes.NOT_CALL_STATUSES,
+    }
+    return render(request, "calls/outcomes.html", context)
+
+
 EXPORT_COLUMNS = [
     "id",
     "created_at",
@@ -112,7 +140,7 @@ def _export_row(call: Call) -> list[Any]:
         call.pk,
         call.created_at.isoformat(),
         call.state,
-        call.outcome,
+        call.common_outcome,
         call.vendor_outcome,
         call.to_number,
         call.from_number,

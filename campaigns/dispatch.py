@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from calls.models import LIVE_STATES, Call, CallOutcome, CallState, EventSource
+from calls.models import LIVE_STATES, Call, CallOutcome, CallState, CommonOutcome, EventSource
 from calls.services import (
     CallNotAllowedNow,
     CallRejected,
@@ -387,9 +387,13 @@ def record_outcome(*, entry_id: int, now: datetime | None = None) -> int:
         if call.state not in (CallState.ENDED, CallState.FAILED):
             return 0
         outcome = call.outcome or (CallOutcome.ERROR if call.state == CallState.FAILED else "")
+        # Retry rules speak the common outcomes; a failed call without one failed at callops.
+        common = call.common_outcome or (
+            CommonOutcome.FAILED_VENDOR if call.state == CallState.FAILED else ""
+        )
         # A native campaign's vendor retries on its own: its entries only record the outcome.
         native = entry.campaign.kind == CampaignKind.NATIVE
-        rule = None if native else retry_rule(entry.campaign, outcome)
+        rule = None if native else retry_rule(entry.campaign, common)
         entry.last_outcome = outcome
         if rule is None:
             entry.state = DialState.COMPLETED

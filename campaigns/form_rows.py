@@ -12,15 +12,18 @@ from typing import Any
 
 from django import forms
 
-from calls.models import CallOutcome
+from calls.models import CommonOutcome
 from calls.templating import TemplateError
-from campaigns.schedule import check_retry_rules, check_template
+from campaigns.schedule import NEVER_RETRIED, check_retry_rules, check_template, common_retry_rules
 from contacts.selectors import contact_metadata_keys
 
 RETRY_ROWS = 4
 VARIABLE_ROWS = 4
 MINUTES_PER_UNIT = {"minutes": 1, "hours": 60}
-RETRY_OUTCOMES = [("", "—"), *((v, label) for v, label in CallOutcome.choices if v != "completed")]
+RETRY_OUTCOMES = [
+    ("", "—"),
+    *((value, label) for value, label in CommonOutcome.choices if value not in NEVER_RETRIED),
+]
 # What a variable can be filled from; "" means the row's own text (which may hold placeholders).
 CONTACT_SOURCES = [
     ("", "Text below"),
@@ -83,7 +86,7 @@ def add_row_fields(form: forms.Form) -> None:
 
 def row_initial(*, retry_rules: dict, variables_template: dict) -> dict[str, Any]:
     initial: dict[str, Any] = {}
-    rules = [(o, r) for o, r in (retry_rules or {}).items() if isinstance(r, dict)]
+    rules = [(o, r) for o, r in common_retry_rules(retry_rules).items() if isinstance(r, dict)]
     for n, (outcome, rule) in enumerate(rules[:RETRY_ROWS]):
         minutes = rule["retry_after_minutes"]
         unit = "hours" if minutes % 60 == 0 else "minutes"

@@ -27,11 +27,12 @@ def default_window_days() -> list[int]:
 
 
 def default_retry_rules() -> dict:
-    """Retry a call nobody answered (or a voicemail) after two hours, three attempts in all."""
+    """Retry a call nobody answered (or a voicemail) after two hours, three attempts in all.
+    Keyed by common outcome (calls.outcomes)."""
     return {
-        "not_picked": {"retry_after_minutes": 120, "max_attempts": 3},
+        "no_answer": {"retry_after_minutes": 120, "max_attempts": 3},
         "voicemail": {"retry_after_minutes": 120, "max_attempts": 3},
-        "rejected": None,
+        "declined": None,
     }
 
 
@@ -60,7 +61,8 @@ class Campaign(models.Model):
     window_start_hour = models.PositiveSmallIntegerField(default=9)
     window_end_hour = models.PositiveSmallIntegerField(default=18)
     default_time_zone = models.CharField(max_length=64, default="UTC")
-    # {outcome: {"retry_after_minutes": int, "max_attempts": int} | null}; absent = no retry.
+    # {common outcome: {"retry_after_minutes": int, "max_attempts": int} | null}; absent = no
+    # retry. Older outcome names (not_picked, ...) are read as the common ones they became.
     retry_rules = models.JSONField(default=default_retry_rules, blank=True)
     # How the audience was chosen (kept to show it; the dial entries are the audience).
     audience_search = models.CharField(max_length=200, blank=True)

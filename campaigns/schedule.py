@@ -98,15 +98,43 @@ def render_variables(template: dict[str, Any], contact: Any) -> dict[str, Any]:
     }
 
 
+# Outcomes a campaign never retries: a conversation that ended, a person who asked not to be
+# called again, a number the vendor refused.
+NEVER_RETRIED = ("completed", "opted_out", "failed_number")
+
+
+def common_retry_rules(rules: Any) -> dict[str, Any]:
+    """Retry rules keyed by common outcome. A rule under an older outcome name (stored before
+    the common outcomes, or sent by an older API client) applies to the common outcomes that
+    name became (calls.outcomes.OLD_NAMES); a rule given under a common name wins over one
+    from an older name, and among older names the first wins."""
+    from calls.models import CommonOutcome
+    from calls.outcomes import translate_outcome_names
+
+    if not isinstance(rules, dict):
+        return {}
+    common = {name: rule for name, rule in rules.items() if name in CommonOutcome.values}
+    for name, rule in rules.items():
+        if name in CommonOutcome.values:
+            continue
+        for new in translate_outcome_names([name]):
+            if new in CommonOutcome.values and new not in NEVER_RETRIED:
+                common.setdefault(new, rule)
+    return common
+
+
 def check_retry_rules(rules: Any) -> dict[str, Any]:
-    """{outcome: {"retry_after_minutes": >= 1, "max_attempts": 1..10} | null}."""
-    from calls.models import CallOutcome
+    """{outcome: {"retry_after_minutes": >= 1, "max_attempts": 1..10} | null}, returned keyed
+    by common outcome (older names translated: see common_retry_rules)."""
+    from calls.models import CallOutcome, CommonOutcome
 
     if not isinstance(rules, dict):
         raise ValueError("Retry rules must be a JSON object keyed by outcome.")
-    known = set(CallOutcome.values)
+    known = set(CommonOutcome.values) - set(NEVER_RETRIED)
     for outcome, rule in rules.items():
-        if outcome not in known:
+        if outcome in NEVER_RETRIED and rule is not None:
+            raise ValueError(f"{outcome}: callops never retries this outcome.")
+        if outcome not in known | set(CallOutcome.values) | set(NEVER_RETRIED):
             raise ValueError(f"{outcome} is not a call outcome ({', '.join(sorted(known))}).")
         if rule is None:
             continue
@@ -119,9 +147,12 @@ def check_retry_rules(rules: Any) -> dict[str, Any]:
             raise ValueError(f"{outcome}: retry_after_minutes must be a whole number 1–10080.")
         if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 10:
             raise ValueError(f"{outcome}: max_attempts must be a whole number 1–10.")
-    return rules
+    return common_retry_rules(rules)
 
 
 def retry_rule(campaign: Campaign, outcome: str) -> dict[str, int] | None:
-    rule = (campaign.retry_rules or {}).get(outcome)
+    """The rule for a call's common outcome, if the campaign retries it."""
+    if outcome in NEVER_RETRIED:
+        return None
+    rule = common_retry_rules(campaign.retry_rules or {}).get(outcome)
     return rule if isinstance(rule, dict) else None

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from calls.models import LIVE_STATES, Call
+from calls.models import LIVE_STATES, Call, CommonOutcome
 from calls.state import CONNECTED_OUTCOMES
 from campaigns.models import Campaign, CampaignStatus, DialEntry, DialState
 from campaigns.schedule import has_window
@@ -171,6 +171,8 @@ class Counters:
     by_state: dict[str, int]
     connected: int
     by_outcome: dict[str, int]
+    # (label, calls) by common outcome (calls.outcomes), for people.
+    by_common_outcome: list[tuple[str, int]]
     live_calls: int
     calls_last_minute: int
     target_per_minute: int
@@ -207,6 +209,14 @@ def campaign_counters(campaign: Campaign, *, now: datetime | None = None) -> Cou
         .annotate(count=Count("id"))
         .order_by("outcome")
     }
+    by_common_outcome = [
+        (CommonOutcome(row["common_outcome"]).label, row["count"])
+        for row in Call.objects.filter(campaign=campaign)
+        .filter(common_outcome__in=CommonOutcome.values)
+        .values("common_outcome")
+        .annotate(count=Count("id"))
+        .order_by("-count", "common_outcome")
+    ]
     return Counters(
         total=sum(by_state.values()),
         by_state=by_state,
@@ -214,6 +224,7 @@ def campaign_counters(campaign: Campaign, *, now: datetime | None = None) -> Cou
             count for outcome, count in by_outcome.items() if outcome in CONNECTED_OUTCOMES
         ),
         by_outcome=by_outcome,
+        by_common_outcome=by_common_outcome,
         live_calls=Call.objects.filter(campaign=campaign, state__in=LIVE_STATES).count(),
         calls_last_minute=Call.objects.filter(
             campaign=campaign, created_at__gt=now - timedelta(seconds=60)

@@ -171,7 +171,7 @@ def seed_post_call_rule(accounts: list[VendorAccount]) -> None:
     PostCallRule.objects.create(
         name=DEMO_RULE_NAME,
         vendor_account=voice,
-        outcomes=["completed", "hung_up"],
+        outcomes=["completed", "callback_requested"],
         analysis_account=callcov,
         write_back=True,
         follow_up_account=revor,

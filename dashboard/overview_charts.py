@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from analytics import charts, figures, report, summary
-from calls.models import CallOutcome
+from calls.models import CommonOutcome
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ def overview_charts(today: date | None = None) -> OverviewCharts:
     params = figures.AnalyticsParams(start=today, end=today)
     stats = figures.call_stats(params, summary.sources_for(today, today, tz))
     counts: dict[str, int] = {}
-    for (_day, _account, _state, outcome, _reason), values in stats.items():
-        counts[outcome] = counts.get(outcome, 0) + values["calls"]
-    order = [value for value in CallOutcome.values if counts.get(value)]
-    order += sorted(value for value in counts if value not in CallOutcome.values)
+    for (_day, _account, _state, _outcome, _reason, common), values in stats.items():
+        counts[common] = counts.get(common, 0) + values["calls"]
+    order = [value for value in CommonOutcome.values if counts.get(value)]
+    order += sorted(value for value in counts if value not in CommonOutcome.values)
     outcomes = [(value, report.outcome_label(value), counts[value]) for value in order]
     hours = [f"{hour:02d}" for hour in range(24)]
     hours_svg = charts.bar_chart(

@@ -35,3 +35,11 @@ def code_label(code: Any) -> str:
     up". Pages show it with the code itself in a tooltip, so nothing the vendor said is lost."""
     text = " ".join(str(code or "").replace("_", " ").replace("-", " ").split())
     return text[:1].upper() + text[1:].lower() if text else "—"
+
+
+@register.filter
+def outcome_label(value: Any) -> str:
+    """A common outcome's label: "no_answer" → "No answer"; none → "—"."""
+    from calls.outcomes import outcome_label as label
+
+    return label(str(value)) if value else "—"

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from analytics import figures, report
 from analytics import summary as summary_
-from calls.models import Call, CallOutcome, CallState, PostCallAction, StepStatus
+from calls.models import Call, CallOutcome, CallState, CommonOutcome, PostCallAction, StepStatus
 from campaigns.models import CampaignKind
 from tests.factories import (
     AgentFactory,
@@ -79,6 +79,7 @@ def dataset(mode):
         "c1": call_at(
             at(2, 9),
             outcome=CallOutcome.COMPLETED,
+            common_outcome=CommonOutcome.COMPLETED,
             duration_seconds=60,
             campaign=campaign,
             contact=contact,
@@ -88,6 +89,7 @@ def dataset(mode):
         "c2": call_at(
             at(2, 9, 30),
             outcome=CallOutcome.HUNG_UP,
+            common_outcome=CommonOutcome.COMPLETED,
             duration_seconds=30,
             campaign=campaign,
             contact=contact,
@@ -97,6 +99,7 @@ def dataset(mode):
         "c3": call_at(
             at(2, 14),
             outcome=CallOutcome.NOT_PICKED,
+            common_outcome=CommonOutcome.NO_ANSWER,
             campaign=campaign,
             vendor_outcome="CALL_NOT_PICKED",
             **common,
@@ -104,6 +107,7 @@ def dataset(mode):
         "c4": call_at(
             at(4, 14),
             outcome=CallOutcome.VOICEMAIL,
+            common_outcome=CommonOutcome.VOICEMAIL,
             duration_seconds=10,
             vendor_outcome="VOICEMAIL_REACHED",
             **common,
@@ -111,6 +115,7 @@ def dataset(mode):
         "c5": call_at(
             at(10, 9),
             outcome=CallOutcome.COMPLETED,
+            common_outcome=CommonOutcome.COMPLETED,
             duration_seconds=100,
             vendor_account=other_account,
             agent=hostile,
@@ -119,6 +124,7 @@ def dataset(mode):
         "c6": call_at(
             at(10, 9, 5),
             outcome=CallOutcome.TRANSFERRED,
+            common_outcome=CommonOutcome.TRANSFERRED,
             duration_seconds=20,
             vendor_account=other_account,
             agent=hostile,
@@ -126,6 +132,7 @@ def dataset(mode):
         "c7": call_at(
             at(10, 23),
             state=CallState.FAILED,
+            common_outcome=CommonOutcome.FAILED_VENDOR,
             campaign=campaign,
             **common,
         ),
@@ -227,9 +234,10 @@ def test_it_says_the_median_is_an_estimate_and_how_close(client_as, dataset):
 def test_it_breaks_down_outcomes_per_group(dataset):
     groups, counts = figures.outcome_rows(params("agent"), stats("agent"))
     alice = next(group.key for group in groups if group.label == "Alice")
-    assert counts[CallOutcome.COMPLETED][alice] == 1
-    assert counts[CallOutcome.NOT_PICKED][alice] == 1
-    assert counts[""][alice] == 1  # the failed call has no outcome
+    # In the common language a callee's hang-up is a completed conversation too.
+    assert counts[CommonOutcome.COMPLETED][alice] == 2
+    assert counts[CommonOutcome.NO_ANSWER][alice] == 1
+    assert counts[CommonOutcome.FAILED_VENDOR][alice] == 1
     assert figures.reason_rows(stats("day"))[0] == ("AGENT_HANGUP", 2)
 
 

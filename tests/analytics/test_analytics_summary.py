@@ -29,7 +29,8 @@ from analytics.models import (
     SummaryState,
 )
 from analytics.tasks import refresh_analytics_summary
-from calls.models import Call, CallOutcome, CallReview, CallState
+from calls.models import Call, CallOutcome, CallReview, CallState, CommonOutcome
+from calls.outcomes import translate_outcome_names
 from dashboard.celery import app as celery_app
 from tests.factories import (
     AgentFactory,
@@ -117,6 +118,7 @@ def world():
                 state=CallState.ENDED if ended else rng.choice([CallState.FAILED, "running"]),
                 outcome=outcome,
                 vendor_outcome=OUTCOMES.get(outcome, ""),
+                common_outcome=translate_outcome_names([outcome])[0] if outcome else "",
                 duration_seconds=rng.choice(DURATIONS) if ended and rng.random() < 0.9 else None,
             )
         )
@@ -143,13 +145,17 @@ def late_changes(world) -> list[tuple[str, Callable[[], object]]]:
         created_at__lt=datetime(2026, 3, 14, tzinfo=UTC)
     )
     calls = list(Call.objects.filter(middle).order_by("pk"))
-    first, second, third, fourth, fifth = rng.sample(calls, 5)
+    first, second, third, fourth, fifth, sixth = rng.sample(calls, 6)
     reviews = CallReview.objects.filter(call__in=Call.objects.filter(middle)).order_by("pk")
 
     def late_outcome():
         first.refresh_from_db()
         first.outcome, first.vendor_outcome = CallOutcome.COMPLETED, "MAX_DURATION"
         first.save()
+
+    def late_transcript():
+        # Only the common outcome changes: the callee's greeting was a machine's.
+        Call.objects.filter(pk=sixth.pk).update(common_outcome=CommonOutcome.VOICEMAIL)
 
     def review_rating():
         review = reviews.first()
@@ -174,6 +180,7 @@ def late_changes(world) -> list[tuple[str, Callable[[], object]]]:
 
     return [
         ("a late webhook changes an old call's outcome", late_outcome),
+        ("a late transcript changes only the common outcome", late_transcript),
         (
             "a late duration",
             lambda: Call.objects.filter(pk=second.pk).update(duration_seconds=1234),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from calls.models import CallEvent, CallOutcome, CallState
+from calls.models import CallEvent, CallOutcome, CallState, CommonOutcome
 from tests.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,7 @@ def test_it_shows_a_call_to_every_role(client_as, role):
     call = CallFactory(
         state=CallState.ENDED,
         outcome=CallOutcome.NOT_PICKED,
+        common_outcome=CommonOutcome.NO_ANSWER,
         vendor_outcome="CALL_NOT_PICKED",
         duration_seconds=42,
         summary="Asked to call back.",
@@ -38,7 +39,7 @@ def test_it_shows_a_call_to_every_role(client_as, role):
         extracted_variables={"interested": True},
     )
     page = client_as(role).get(detail(call)).content.decode()
-    for text in ("Ended", "Not picked up", "CALL_NOT_PICKED", "42 s", "Asked to call back."):
+    for text in ("Ended", "No answer", "CALL_NOT_PICKED", "42 s", "Asked to call back."):
         assert text in page
     for text in ("Ada", "crm_id", "A-1", "interested", "true"):
         assert text in page

@@ -193,7 +193,7 @@ def test_it_prefills_retry_rows_and_saves_them_as_the_dispatcher_reads_them(clie
     client = client_as("operator")
     page = client.get(NEW).content.decode()
     first_row = page[page.index('name="retry_outcome_0"') : page.index('name="retry_outcome_1"')]
-    assert '<option value="not_picked" selected>' in first_row
+    assert '<option value="no_answer" selected>' in first_row
     assert 'name="retry_after_0" value="2"' in first_row
     assert '<option value="hours" selected>' in first_row
     response = client.post(
@@ -208,7 +208,7 @@ def test_it_prefills_retry_rows_and_saves_them_as_the_dispatcher_reads_them(clie
     )
     assert response.status_code == 302
     assert Campaign.objects.get().retry_rules == {
-        "not_picked": {"retry_after_minutes": 120, "max_attempts": 3},
+        "no_answer": {"retry_after_minutes": 120, "max_attempts": 3},
         "voicemail": {"retry_after_minutes": 30, "max_attempts": 2},
     }
 
@@ -218,12 +218,12 @@ def test_it_refuses_incomplete_duplicate_or_too_long_retry_rows(client_as, agent
         NEW,
         form_data(
             agent,
-            retry_outcome_1="not_picked",
+            retry_outcome_1="no_answer",
             retry_after_1="5",
             retry_attempts_1="2",
             retry_outcome_2="voicemail",
             retry_attempts_2="2",
-            retry_outcome_3="rejected",
+            retry_outcome_3="declined",
             retry_after_3="200",
             retry_unit_3="hours",
             retry_attempts_3="11",

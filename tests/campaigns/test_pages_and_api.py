@@ -43,7 +43,7 @@ def form_data(chosen, **extra):
         "schedule_time_zone": "UTC",
         "calls_per_minute": "30",
         "max_concurrent_calls": "3",
-        "retry_outcome_0": "not_picked",
+        "retry_outcome_0": "no_answer",
         "retry_after_0": "2",
         "retry_unit_0": "hours",
         "retry_attempts_0": "3",
@@ -59,7 +59,7 @@ def test_an_operator_creates_a_campaign_and_sees_its_preview(client_as, revrag_a
     client = client_as("operator")
     new = client.get(reverse("campaigns:new"))
     assert new.status_code == 200
-    assert "not_picked" in new.content.decode()  # sensible retry defaults
+    assert "no_answer" in new.content.decode()  # sensible retry defaults
     response = client.post(reverse("campaigns:new"), form_data(revrag_agent))
     campaign = Campaign.objects.get()
     assert response.status_code == 302

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.models import CallOutcome, CallState
+from calls.models import CallOutcome, CallState, CommonOutcome
 from campaigns.dispatch import record_outcome
 from campaigns.models import Campaign, DialState
 from tests.factories import (
@@ -85,7 +85,10 @@ def test_it_cancels_a_retry_for_a_call_that_ends_after_the_stop(client_as, runni
     dialling = entry(running, DialState.DIALLING, "+14155550711", attempts=1, last_call=call)
     client_as("operator").post(reverse("campaigns:stop", kwargs={"pk": running.pk}))
     type(call).objects.filter(pk=call.pk).update(
-        state=CallState.ENDED, outcome=CallOutcome.NOT_PICKED, ended_at=timezone.now()
+        state=CallState.ENDED,
+        outcome=CallOutcome.NOT_PICKED,
+        common_outcome=CommonOutcome.NO_ANSWER,
+        ended_at=timezone.now(),
     )
     assert record_outcome(entry_id=dialling.pk) == 1
     dialling.refresh_from_db()

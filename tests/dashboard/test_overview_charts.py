@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from analytics.summary import refresh_summary
-from calls.models import Call, CallOutcome, CallState
+from calls.models import Call, CallState, CommonOutcome
 from tests.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def call_at(moment: datetime, outcome: str = "") -> Call:
     state = CallState.ENDED if outcome else CallState.RUNNING
-    call = CallFactory(state=state, outcome=outcome)
+    call = CallFactory(state=state, common_outcome=outcome)
     Call.objects.filter(pk=call.pk).update(created_at=moment)
     return call
 
@@ -26,11 +26,11 @@ def call_at(moment: datetime, outcome: str = "") -> Call:
 def seed() -> None:
     today = timezone.localdate()
     midnight = timezone.make_aware(datetime.combine(today, time.min))
-    for hours, outcome in ((1, CallOutcome.COMPLETED), (1, CallOutcome.VOICEMAIL), (9, "")):
+    for hours, outcome in ((1, CommonOutcome.COMPLETED), (1, CommonOutcome.VOICEMAIL), (9, "")):
         call_at(midnight + timedelta(hours=hours, minutes=5), outcome)
     for hours in (1, 3, 3, 23):
-        call_at(midnight - timedelta(days=1) + timedelta(hours=hours), CallOutcome.NOT_PICKED)
-    call_at(midnight - timedelta(days=3), CallOutcome.COMPLETED)  # neither day
+        call_at(midnight - timedelta(days=1) + timedelta(hours=hours), CommonOutcome.NO_ANSWER)
+    call_at(midnight - timedelta(days=3), CommonOutcome.COMPLETED)  # neither day
 
 
 def bars(page: str, chart: str) -> dict[str, tuple[str, int]]:
@@ -84,14 +84,14 @@ def test_it_links_each_outcome_bar_to_the_filtered_call_log(client_as):
     outcomes = bars(client.get("/").content.decode(), "outcomes")
     assert outcomes == {
         "Completed": (f"/calls/?outcome=completed&since={today}&until={today}", 1),
-        "Voicemail": (f"/calls/?outcome=voicemail&since={today}&until={today}", 1),
+        "Voicemail / machine": (f"/calls/?outcome=voicemail&since={today}&until={today}", 1),
         "No outcome yet": (f"/calls/?since={today}&until={today}", 1),
     }
     # The link opens exactly the calls the bar counts.
     log = client.get(outcomes["Completed"][0])
     assert log.status_code == 200
     completed_today = Call.objects.filter(
-        outcome=CallOutcome.COMPLETED, created_at__date=timezone.localdate()
+        outcome=CommonOutcome.COMPLETED, created_at__date=timezone.localdate()
     )
     for call in completed_today:
         assert f"/calls/{call.pk}/" in log.content.decode()

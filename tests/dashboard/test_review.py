@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.models import Call, CallOutcome, CallReview, CallState, ReviewTag
+from calls.models import Call, CallOutcome, CallReview, CallState, CommonOutcome, ReviewTag
 from calls.reviews import parse_tags
 from tests.factories import CallFactory, CallReviewFactory
 
@@ -55,7 +55,7 @@ def test_it_moves_through_the_queue_with_links(client_as, calls):
 
 
 def test_it_filters_the_queue_like_the_call_log(client_as, calls):
-    other = ended(5, outcome=CallOutcome.VOICEMAIL)
+    other = ended(5, outcome=CallOutcome.VOICEMAIL, common_outcome=CommonOutcome.VOICEMAIL)
     response = client_as("manager").get(reverse("review"), {"outcome": "voicemail"})
     assert response.context["call"] == other
     assert response.context["position"].remaining == 1

@@ -92,12 +92,12 @@ def test_it_builds_a_paced_campaign_from_the_screen_launches_and_stops_it(
     # How fast, and retries as rows: the defaults are there; one more for voicemail.
     page.get_by_label("Calls per minute").fill("1")
     page.get_by_label("At most at once").fill("1")
-    assert page.get_by_label("Rule 1: when the call is").input_value() == "not_picked"
-    page.get_by_label("Rule 2: when the call is").select_option(label="Voicemail")
+    assert page.get_by_label("Rule 1: when the call is").input_value() == "no_answer"
+    page.get_by_label("Rule 2: when the call is").select_option(label="Voicemail / machine")
     page.get_by_label("Rule 2: retry after").fill("30")
     page.get_by_label("Rule 2: minutes or hours").select_option("minutes")
     page.get_by_label("Rule 2: attempts in all").fill("2")
-    page.get_by_label("Rule 3: when the call is").select_option(label="Rejected / busy")
+    page.get_by_label("Rule 3: when the call is").select_option(label="Declined")
     screenshot("campaign-form")
 
     page.get_by_role("button", name="Save draft").click()
@@ -117,7 +117,7 @@ def test_it_builds_a_paced_campaign_from_the_screen_launches_and_stops_it(
     assert campaign.starts_at == starts.replace(second=0, microsecond=0).astimezone(UTC)
     assert campaign.ends_at == ends.replace(second=0, microsecond=0).astimezone(UTC)
     assert campaign.retry_rules == {
-        "not_picked": {"retry_after_minutes": 120, "max_attempts": 3},
+        "no_answer": {"retry_after_minutes": 120, "max_attempts": 3},
         "voicemail": {"retry_after_minutes": 30, "max_attempts": 2},
     }
     assert campaign.variables_template == {

@@ -65,7 +65,7 @@ def test_it_places_a_call_and_follows_it_to_the_recording(
     page.locator("#call-audio").wait_for(timeout=40_000)
     call.refresh_from_db()
     assert call.state == CallState.ENDED
-    assert page.get_by_text(call.get_outcome_display()).first.is_visible()
+    assert page.get_by_text(call.get_common_outcome_display()).first.is_visible()
 
     page.wait_for_function("() => document.getElementById('call-audio').readyState >= 1")
     duration = page.evaluate("() => document.getElementById('call-audio').duration")
