@@ -287,8 +287,12 @@ class OptionalBoolean(serializers.BooleanField):
 
 
 class PaginationQuerySerializer(serializers.Serializer):
+    # Not trimmed: a cursor is opaque, and one of only spaces is an invalid cursor (404), not a
+    # blank one the schema did not forbid.
     cursor = serializers.CharField(
-        required=False, help_text="The `next` or `previous` cursor of a page."
+        required=False,
+        trim_whitespace=False,
+        help_text="The `next` or `previous` cursor of a page.",
     )
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=100, help_text="Items per page (default 50)."

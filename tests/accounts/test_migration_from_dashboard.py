@@ -7,7 +7,16 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from tests.utils import migrate_to_latest
+
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    yield
+    migrate_to_latest()
+
 
 BEFORE = [("dashboard", "0005_analytics_summary"), ("accounts", None)]
 AFTER = [("dashboard", "0006_accounts_models_moved"), ("accounts", "0001_initial")]

@@ -9,7 +9,16 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from tests.utils import migrate_to_latest
+
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    yield
+    migrate_to_latest()
+
 
 BEFORE = [("dashboard", "0006_accounts_models_moved"), ("analytics", None)]
 AFTER = [("dashboard", "0007_analytics_models_moved"), ("analytics", "0001_initial")]

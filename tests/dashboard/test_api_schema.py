@@ -26,7 +26,13 @@ schema = load_schema()
 # Where a schema-valid request may still be refused with 400, because validity depends on
 # more than the schema can say: whether a phone number exists, whether a text is an IANA time
 # zone, whether an uploaded file is a CSV. Everywhere else, valid data must be accepted.
-SEMANTIC_BODIES = {"calls_create", "contacts_create", "campaigns_create", "contacts_import_create"}
+SEMANTIC_BODIES = {
+    "calls_create",
+    "contacts_create",
+    "campaigns_create",
+    "contacts_import_create",
+    "do_not_call_add",
+}
 
 
 def test_it_serves_the_schema_to_a_signed_in_user_only(client_as):

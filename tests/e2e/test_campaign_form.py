@@ -42,6 +42,20 @@ def audience():
     return leads
 
 
+def settle(page) -> None:
+    """No htmx request in flight and none starting (an input's delayed trigger) for a moment,
+    and no field focused: headless Chromium scrolled the page up as the number field typed in
+    last lost its focus to the click, so the click landed on the form beside the button."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request')", polling=100, timeout=10_000
+    )
+    page.wait_for_timeout(500)
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request')", polling=100, timeout=10_000
+    )
+
+
 def test_it_builds_a_paced_campaign_from_the_screen_launches_and_stops_it(
     page,
     role_users,
@@ -100,6 +114,7 @@ def test_it_builds_a_paced_campaign_from_the_screen_launches_and_stops_it(
     page.get_by_label("Rule 3: when the call is").select_option(label="Declined")
     screenshot("campaign-form")
 
+    settle(page)
     page.get_by_role("button", name="Save draft").click()
     # Refused: the messages sit next to their fields and the first one has the focus.
     page.get_by_text("End after the start.").wait_for()
@@ -110,6 +125,7 @@ def test_it_builds_a_paced_campaign_from_the_screen_launches_and_stops_it(
     assert not Campaign.objects.exists()
     page.get_by_label("Ends").fill(local(ends))
     page.get_by_label("Rule 3: when the call is").select_option(label="—")
+    settle(page)
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
 
