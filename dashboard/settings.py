@@ -442,5 +442,7 @@ LOGGING = {
         # Without Django's default handlers, which would print the same lines unmasked.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # Python's warnings (captured in dashboard/apps.py) through the one handler above only.
+        "py.warnings": {"handlers": [], "level": "WARNING", "propagate": True},
     },
 }
