@@ -35,21 +35,21 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+
+from bench.database import drop_database, open_bench_database  # noqa: E402 (the path first)
 
 PAGE_TARGET_MS = 25.0
 SEARCH_TARGET_MS = 10.0
 DEEP_RATIO_TARGET = 1.5
 MAX_LOG_QUERIES = 3
 DB_NAME = "bench_calllog"
-DEFAULT_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 COMMON_TERM = "pricing"
 
 FIRST_NAMES = [
@@ -175,23 +175,6 @@ FROM series, bounds AS b
 """  # noqa: S608
 
 
-def _client_args(url: str) -> tuple[list[str], str]:
-    parts = urlparse(url)
-    common = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
-    return [*common, "-U", parts.username or "postgres"], parts.path.lstrip("/")
-
-
-def drop_database(url: str) -> None:
-    common, name = _client_args(url)
-    subprocess.run(["dropdb", *common, "--if-exists", name], check=True)
-
-
-def recreate_database(url: str) -> None:
-    drop_database(url)
-    common, name = _client_args(url)
-    subprocess.run(["createdb", *common, name], check=True)
-
-
 def fill(calls: int) -> None:
     from django.db import connection
 
@@ -262,19 +245,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    if not args.reuse:
-        try:
-            recreate_database(url)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            # `make bench` runs every script: say why this one did not run, do not fail the rest.
-            print(f"SKIPPED: this benchmark needs PostgreSQL client tools and {url} ({exc})")
-            return
-    os.environ["DATABASE_URL"] = url
-
-    import django
-
-    django.setup()
+    url = open_bench_database(DB_NAME, reuse=args.reuse)
+    if url is None:
+        return
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
