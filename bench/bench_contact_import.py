@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 
 from bench.database import drop_database, open_bench_database  # noqa: E402 (the path first)
+from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_RATIO_VALIDATION = 0.8
 TARGET_RATIO_BULK_CREATE = 2.0
@@ -266,6 +267,15 @@ def main() -> None:
         f"(full import vs validation on 2 processes: {versus_two:.2f}; "
         f"raw COPY is {copy_factor:.1f}x the full import)"
     )
+    print_summary(
+        "contact import",
+        [
+            Goal("full import / validation on 2 processes", versus_two, 0.8, at_most=False),
+            Goal("full import / raw COPY", 1 / copy_factor, 0.5, at_most=False),
+            Goal("full import / validation on 1 process", rate["import"] / rate["validation"],
+                 TARGET_RATIO_VALIDATION, at_most=False),
+        ],
+    )  # fmt: skip
 
     connection.close()
     if not args.keep:

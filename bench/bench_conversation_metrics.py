@@ -40,6 +40,7 @@ from bench.bench_call_log import (  # noqa: E402 (the path above first)
     _sql_array,
 )
 from bench.database import drop_database, open_bench_database  # noqa: E402
+from bench.summary import Goal, print_summary  # noqa: E402
 
 RATIO_TARGET = 0.5
 DB_NAME = "bench_conversation"
@@ -171,6 +172,9 @@ def main() -> None:
         f"ratio {ratio:.2f} (target ≥ {RATIO_TARGET}) {'OK' if ratio >= RATIO_TARGET else 'MISSED'}"
     )
     print(f"recompute / read: {rows / seconds / best_read:.2f} (for the record)")
+    print_summary(
+        "conversation metrics", [Goal("measure / read", ratio, RATIO_TARGET, at_most=False)]
+    )
 
     connection.close()
     if not args.keep:

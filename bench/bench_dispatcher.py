@@ -53,6 +53,7 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 
 from bench.database import default_url, drop_database, recreate_database  # noqa: E402
+from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_CUMULATIVE_ERROR = 1
 TARGET_P99_LATENESS_MS = 250.0
@@ -355,6 +356,15 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
         for label, figure, target, ok in checks:
             print(f"  {label:36s} {figure:38s} target {target:14s} {'OK' if ok else 'MISSED'}")
         print(f"all dispatcher targets: {'met' if all(c[3] for c in checks) else 'NOT met'}")
+        print_summary(
+            "dispatcher",
+            [
+                Goal("cumulative error", worst, TARGET_CUMULATIVE_ERROR, unit="calls"),
+                Goal("p99 lateness / slot interval", p99 / 1000 / interval, 0.5),
+                Goal("calls outside the window, to do-not-call, after the stop",
+                     len(outside_calls) + len(dnc_calls) + len(after_stop), 0, unit="calls"),
+            ],
+        )  # fmt: skip
         finished = True
     finally:
         for process in workers:

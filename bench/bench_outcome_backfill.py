@@ -36,6 +36,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 
 from bench.bench_call_log import fill  # noqa: E402 (after the path set-up)
 from bench.database import drop_database, open_bench_database  # noqa: E402
+from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_SECONDS_PER_MILLION = 600.0
 DB_NAME = "bench_outcomes"
@@ -91,6 +92,7 @@ def main() -> None:
     target = TARGET_SECONDS_PER_MILLION * max(args.calls, 1) / 1_000_000
     verdict = "met" if seconds <= target else "NOT met"
     print(f"backfill of {read:,} calls: {seconds:.1f} s (target ≤ {target:.0f} s: {verdict})")
+    print_summary("outcome backfill", [Goal("backfill", seconds, round(target), unit="s")])
     statements = queries.captured_queries
     print(f"statements: {len(statements)} ({read / max(1, len(statements)):,.0f} calls each)")
     slowest = sorted(statements, key=lambda query: -float(query["time"]))[:3]
