@@ -19,7 +19,7 @@ the way the browser does, --repeat times each after a warm-up:
   conversation metrics' filters (long silences; talk share with response gap; campaign with
   response gap), over metrics measured after the fill by the recompute command's code;
 - the page at the middle row (row 500,000 at full size), as "Load more" asks for it: with the
-  cursor the previous page handed out (selectors.encode_cursor of the row before it);
+  cursor the previous page handed out (call_log.encode_cursor of the row before it);
 - a transcript search for a common term (htmx, ?q=pricing), ordered by recency.
 
 It prints p50/p95 server time and the queries of each against the targets: pages p95 ≤ 25 ms
@@ -257,7 +257,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from calls import selectors
+    from calls import call_log
     from calls.models import Agent, Call
 
     # The test client's host, allowed without setup_test_environment(): that would instrument
@@ -288,7 +288,7 @@ def main() -> None:
 
     # The deep page's cursor: what "Load more" on the page before it carries.
     before_middle = Call.objects.order_by("-created_at", "-id")[middle - 1 : middle].get()
-    deep_cursor = selectors.encode_cursor(before_middle)
+    deep_cursor = call_log.encode_cursor(before_middle)
     agent = Agent.objects.order_by("id").first()
     campaign_id = Call.objects.exclude(campaign=None).values_list("campaign_id", flat=True)[0]
 
@@ -368,12 +368,12 @@ def main() -> None:
     # Queries must not grow with the page size: the same pages at 50 and 200 rows.
     sizes = {}
     for size in (50, 200):
-        selectors.PAGE_SIZE = size
+        call_log.PAGE_SIZE = size
         counts = []
         for _name, params, headers, _target in scenarios:
             counts.append(len(measure(params, headers, 1)[2]))
         sizes[size] = counts
-    selectors.PAGE_SIZE = 50
+    call_log.PAGE_SIZE = 50
     flat = sizes[50] == sizes[200]
     all_met &= flat
     print(
