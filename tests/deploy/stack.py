@@ -167,7 +167,10 @@ class Stack:
         )
 
         def printed_its_urls() -> bool:
-            lines = [json.loads(line) for line in process.log.read_text().splitlines() if line]
+            try:
+                lines = [json.loads(line) for line in process.log.read_text().splitlines()]
+            except ValueError:  # a line half written
+                return False
             admin = [line["admin_url"] for line in lines if "admin_url" in line]
             self.sandbox = {line["vendor"]: line for line in lines if "vendor" in line}
             self.sandbox_admin = admin[0] if admin else ""
@@ -182,6 +185,8 @@ class Stack:
             name,
             [sys.executable, "-m", "gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{port}",
              "--workers", "2", "--threads", "4", "--timeout", "120",
+             # Two servers of one user would share gunicorn's default control socket path.
+             "--no-control-socket",
              "--logger-class", "dashboard.log_redaction.RedactingGunicornLogger"],
         )  # fmt: skip
         self.web_urls.append(f"http://127.0.0.1:{port}")
@@ -232,11 +237,11 @@ class Stack:
         return "\n".join(f"--- {name}\n{self.tail(name, 1500)}" for name in self.processes)
 
     def stop(self) -> None:
-        """Every process and its children: SIGTERM, then SIGKILL after 15 s."""
+        """Every process and its children: SIGTERM to each main process (a worker stops its
+        own pool), then SIGKILL to whatever of its group is left after 15 s."""
         for process in self.processes.values():
             if process.popen.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.popen.pid, signal.SIGTERM)
+                process.popen.terminate()
         for process in self.processes.values():
             try:
                 process.popen.wait(timeout=15)

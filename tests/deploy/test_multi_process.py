@@ -210,6 +210,7 @@ def analytics_and_calls(stack: Stack) -> tuple[set, set, set, set]:
 
 
 def test_it_places_every_call_once_across_web_servers_while_a_worker_is_killed(stack):
+    began = time.time()
     seeded = start_the_stack(stack)
 
     started = time.time()
@@ -294,16 +295,24 @@ def test_it_places_every_call_once_across_web_servers_while_a_worker_is_killed(s
         time.sleep(3)
         return False
 
+    ended = time.time()
     wait_until(summary_caught_up, timeout=240, what="the analytics summary to catch up")
     calls_by_hour, summary_by_hour, calls_by_day, summary_by_day = analytics_and_calls(stack)
     assert sum(row[-3] for row in calls_by_hour) == total
     assert summary_by_hour == calls_by_hour
     assert summary_by_day == calls_by_day
 
+    arrivals = Counter(int((entry["t"] - started) // 10) * 10 for entry in placed)
+    print(f"\ncalls reaching the sandbox per 10 s from the launch: {sorted(arrivals.items())}")
+    print(
+        f"stack up in {started - began:.0f} s (migrate included); every call ended "
+        f"{ended - started:.0f} s after the launch; the summary caught up "
+        f"{time.time() - ended:.0f} s later"
+    )
     seconds = last_arrival - started
     api_rate = SINGLE_CALLS / (singles_done[0] - started)
     print(
-        f"\ndeployment run: {total} calls ({SINGLE_CALLS} single through 2 web servers, "
+        f"deployment run: {total} calls ({SINGLE_CALLS} single through 2 web servers, "
         f"{CAMPAIGN_CONTACTS} paced at {CAMPAIGN_PACE}/min) placed in {seconds:.1f} s = "
         f"{total / seconds:.1f} calls/s; single-call API {api_rate:.1f} requests/s (8 clients); "
         f"worker-1 killed at {killed_at_calls} calls and restarted"
