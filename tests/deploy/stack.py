@@ -112,6 +112,16 @@ class Stack:
         with psycopg.connect(self.database_url) as connection:
             return connection.execute(query, params).fetchall()
 
+    def count(self, query: str, *params: object) -> int:
+        return self.sql(query, *params)[0][0]
+
+    def wait(self, condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+        """wait_until, and on a timeout the end of every process's output."""
+        try:
+            wait_until(condition, timeout=timeout, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.tails()}") from None
+
     # --- processes -----------------------------------------------------------------------------
 
     def prepare_env(self, *, public_url: str, lease_seconds: int) -> None:
@@ -225,7 +235,7 @@ class Stack:
             except requests.RequestException:
                 return False
 
-        wait_until(ready, timeout=timeout, what="both web servers to be ready (/readyz)")
+        self.wait(ready, timeout=timeout, what="both web servers to be ready (/readyz)")
 
     def tail(self, name: str, chars: int = 3000) -> str:
         process = self.processes.get(name)

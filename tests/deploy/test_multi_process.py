@@ -25,7 +25,7 @@ import pytest
 import requests
 from celery import Celery
 
-from tests.deploy.stack import Stack, free_port, wait_until
+from tests.deploy.stack import Stack, free_port
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_SERVER_URL = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL", "")
@@ -73,9 +73,14 @@ def stack(tmp_path):
         running.claim_redis_database()
         yield running
     finally:
-        running.stop()
-        running.drop_database()
-        running.release_redis_database()
+        # Each step even if the one before failed: no process, database or broker left over.
+        try:
+            running.stop()
+        finally:
+            try:
+                running.drop_database()
+            finally:
+                running.release_redis_database()
 
 
 def sandbox_calls(stack: Stack) -> list[str]:
@@ -225,7 +230,7 @@ def test_it_places_every_call_once_across_web_servers_while_a_worker_is_killed(s
     )
     singles.start()
     try:
-        wait_until(
+        stack.wait(
             lambda: len(sandbox_calls(stack)) >= KILL_AFTER_CALLS,
             timeout=180,
             what=f"{KILL_AFTER_CALLS} calls at the sandbox",
@@ -239,18 +244,14 @@ def test_it_places_every_call_once_across_web_servers_while_a_worker_is_killed(s
     assert Counter(answers) == Counter({201: SINGLE_CALLS}), Counter(answers)
 
     total = SINGLE_CALLS + CAMPAIGN_CONTACTS
-    try:
-        wait_until(
-            lambda: (
-                len(sandbox_calls(stack)) >= total
-                and stack.sql("SELECT count(*) FROM calls_call WHERE vendor_call_id = ''")[0][0]
-                == 0
-            ),
-            timeout=300,
-            what=f"{total} calls placed and recorded",
-        )
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{stack.tails()}") from None
+    stack.wait(
+        lambda: (
+            len(sandbox_calls(stack)) >= total
+            and stack.count("SELECT count(*) FROM calls_call WHERE vendor_call_id = ''") == 0
+        ),
+        timeout=300,
+        what=f"{total} calls placed and recorded",
+    )
     placed = requests.get(
         f"{stack.sandbox_admin}/log",
         params={"vendor": "revrag", "method": "POST", "path_contains": "/trigger/single"},
@@ -279,11 +280,9 @@ def test_it_places_every_call_once_across_web_servers_while_a_worker_is_killed(s
     # The analytics summary (kept by triggers, refreshed by beat) equals the calls table once
     # every call has ended and the refresh has caught up. A refresh is asked for at once rather
     # than waiting up to a minute for beat's.
-    wait_until(
+    stack.wait(
         lambda: (
-            stack.sql("SELECT count(*) FROM calls_call WHERE state NOT IN ('ended', 'failed')")[0][
-                0
-            ]
+            stack.count("SELECT count(*) FROM calls_call WHERE state NOT IN ('ended', 'failed')")
             == 0
         ),
         timeout=240,
@@ -292,14 +291,14 @@ def test_it_places_every_call_once_across_web_servers_while_a_worker_is_killed(s
     producer = Celery(set_as_current=False, broker=stack.redis_url)
 
     def summary_caught_up() -> bool:
-        if stack.sql("SELECT count(*) FROM dashboard_summarychange")[0][0] == 0:
+        if stack.count("SELECT count(*) FROM dashboard_summarychange") == 0:
             return True
         producer.send_task("analytics.tasks.refresh_analytics_summary")
         time.sleep(3)
         return False
 
     ended = time.time()
-    wait_until(summary_caught_up, timeout=240, what="the analytics summary to catch up")
+    stack.wait(summary_caught_up, timeout=240, what="the analytics summary to catch up")
     calls_by_hour, summary_by_hour, calls_by_day, summary_by_day = analytics_and_calls(stack)
     assert sum(row[-3] for row in calls_by_hour) == total
     assert summary_by_hour == calls_by_hour
