@@ -189,12 +189,14 @@ LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 
 # Lock a username after repeated failures wherever they come from, and an address after failures
-# across usernames. The address is only ever REMOTE_ADDR, so a spoofed X-Forwarded-For buys no
-# more guesses.
+# across usernames. The address is the connection's (a spoofed X-Forwarded-For buys no more
+# guesses), or behind CALLOPS_TRUSTED_PROXIES proxies the one the first of them saw
+# (accounts/client_address.py).
+CALLOPS_TRUSTED_PROXIES = env_int("CALLOPS_TRUSTED_PROXIES", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 AXES_FAILURE_LIMIT = env_int("CALLOPS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("CALLOPS_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
