@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Count, Q
 
 from calls.models import Call
-from quality.models import CallScore, ItemKind, ItemScore, Scorecard
+from quality.models import CallScore, ItemKind, ItemScore, ItemSource, Scorecard
 
 
 def percent_agreement(pairs: Sequence[tuple[int, int]]) -> float | None:
@@ -64,7 +64,7 @@ def agreement_by_item(*, scorecard: Scorecard) -> list[ItemAgreement]:
     return [
         ItemAgreement(
             label=label,
-            source=sources[label],
+            source=ItemSource(sources[label]).label,
             pairs=len(found),
             percent=percent_agreement(found),
             kappa=cohen_kappa(found),
