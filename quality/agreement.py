@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from calls.models import Call
-from quality.models import CallScore, ItemKind, ItemScore, ItemSource, Scorecard
+from quality.models import CallScore, ItemKind, ItemScore, ItemSource, Scorecard, ScorecardItem
 
 
 def percent_agreement(pairs: Sequence[tuple[int, int]]) -> float | None:
@@ -142,6 +142,6 @@ def answer_label(kind: str, value: int | None) -> str:
 
 
 def scorecards_with_automatic_items() -> list[Scorecard]:
-    return list(
-        Scorecard.objects.filter(~Q(versions__items__source="")).distinct().order_by("name", "id")
-    )
+    """Scorecards with at least one item pre-filled from a source (in any version)."""
+    sourced = ScorecardItem.objects.exclude(source="").values("version__scorecard_id")
+    return list(Scorecard.objects.filter(pk__in=sourced).order_by("name", "id"))

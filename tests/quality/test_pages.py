@@ -146,10 +146,12 @@ def test_it_shows_agreement_the_trend_and_its_csv(client_as, role_users):
             kind=ItemKind.PASS_FAIL,
             source=ItemSource.VARIABLE,
             source_key="identity_checked",
-        )
+        ),
+        # A reviewer-only item beside it does not hide the scorecard from the agreement page.
+        ItemSpec(label="Polite", kind=ItemKind.SCALE, allows_na=True),
     ]
     version = current_version(scorecard(items))
-    (identity,) = version.items.all()
+    identity, polite = version.items.all()
     agent = AgentFactory(name="=Ada")
     for auto, human in ((1, 1), (0, 0), (1, 0)):
         call = CallFactory(
@@ -159,7 +161,7 @@ def test_it_shows_agreement_the_trend_and_its_csv(client_as, role_users):
             call=call,
             reviewer=role_users["manager"],
             version_id=version.pk,
-            answers={identity.pk: human},
+            answers={identity.pk: human, polite.pk: None},
         )
     client = client_as("manager")
     agreement = client.get(reverse("quality:agreement"))
