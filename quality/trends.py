@@ -1,6 +1,6 @@
-"""Quality analytics: the score trend per agent, vendor account or campaign, week by week, and
-the items calls fail most. Every reviewer's score counts (a calibrated call counts once per
-reviewer)."""
+"""Quality analytics: the score trend per agent, vendor account or campaign, week by week, the
+items calls fail most, and the conversation metrics as the same kind of series. Every
+reviewer's score counts (a calibrated call counts once per reviewer)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Avg, Count, F, Q
 from django.db.models.functions import TruncWeek
 
+from calls.models import CallConversation
 from quality.models import CallScore, ItemKind, ItemScore
 
 
@@ -115,3 +116,57 @@ def worst_items(
     ]
     found.sort(key=lambda item: (-item.failed_share, -item.failed, item.label))
     return found[:limit]
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    week: date
+    group: str
+    calls: int  # measured calls with timings
+    talk_share: float | None  # agent's share of the talk, %
+    response_gap_p50: float | None  # seconds, the average of the calls' medians
+    response_gap_p90: float | None
+    long_silences: float | None  # per call
+    agent_interruptions: float | None  # per call
+    agent_words_per_minute: float | None
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def conversation_trend(
+    *, group_by: str = GroupBy.AGENT, since: date | None = None, until: date | None = None
+) -> list[ConversationRow]:
+    """The conversation metrics as a series: per week (of the call) and group, the average over
+    measured calls with per-line timestamps (calls without timings have none of these)."""
+    key, name = _GROUP_FIELDS.get(group_by, _GROUP_FIELDS[GroupBy.AGENT])
+    rows = (
+        _in_range(CallConversation.objects.filter(timed=True), since, until)
+        .annotate(week=TruncWeek("call__created_at"), group_id=F(key), group_name=F(name))
+        .values("week", "group_id", "group_name")
+        .annotate(
+            calls=Count("call_id"),
+            talk_share=Avg("agent_talk_share"),
+            gap_p50=Avg("response_gap_p50_seconds"),
+            gap_p90=Avg("response_gap_p90_seconds"),
+            silences=Avg("long_silences"),
+            interruptions=Avg("agent_interruptions"),
+            words_per_minute=Avg("agent_words_per_minute"),
+        )
+        .order_by("week", "group_name", "group_id")
+    )
+    return [
+        ConversationRow(
+            week=_week(row["week"]),
+            group=row["group_name"] or "None",
+            calls=row["calls"],
+            talk_share=_rounded(row["talk_share"] * 100) if row["talk_share"] is not None else None,
+            response_gap_p50=_rounded(row["gap_p50"]),
+            response_gap_p90=_rounded(row["gap_p90"]),
+            long_silences=_rounded(row["silences"], 2),
+            agent_interruptions=_rounded(row["interruptions"], 2),
+            agent_words_per_minute=_rounded(row["words_per_minute"], 0),
+        )
+        for row in rows
+    ]

@@ -226,6 +226,7 @@ def quality(request: HttpRequest) -> HttpResponse:
         "params": params,
         "trend": trends.score_trend(**params),
         "worst": trends.worst_items(since=params["since"], until=params["until"]),
+        "conversation": trends.conversation_trend(**params),
         "groupings": trends.GroupBy.CHOICES,
         "export_query": request.GET.urlencode(),
     }
@@ -237,18 +238,50 @@ def quality(request: HttpRequest) -> HttpResponse:
 @requires(Capability.VIEW_ANALYTICS)
 @require_GET
 def quality_export(request: HttpRequest) -> HttpResponse:
-    """The score trend as CSV, for the same grouping and dates as the page."""
+    """The score trend (or, with ?series=conversation, the conversation metrics) as CSV, for the
+    same grouping and dates as the page."""
     form, params = _filters(request)
-    if form.errors:
-        return HttpResponse(
-            "Bad filters: " + form.errors.as_text(), status=400, content_type="text/plain"
-        )
+    series = request.GET.get("series", "scores")
+    if form.errors or series not in ("scores", "conversation"):
+        problem = form.errors.as_text() or "series is scores or conversation."
+        return HttpResponse("Bad filters: " + problem, status=400, content_type="text/plain")
     group_label = dict(trends.GroupBy.CHOICES)[params["group_by"]]
     writer = csv.writer(EchoBuffer())
-    lines = [writer.writerow(["week", group_label, "scores", "average score", "failed calls"])]
-    for row in trends.score_trend(**params):
-        cells = [row.week.isoformat(), row.group, row.scores, row.average, row.failed]
-        lines.append(writer.writerow([inert_cell(cell) for cell in cells]))
+    if series == "scores":
+        header = ["week", group_label, "scores", "average score", "failed calls"]
+        rows = [
+            [row.week.isoformat(), row.group, row.scores, row.average, row.failed]
+            for row in trends.score_trend(**params)
+        ]
+    else:
+        header = [
+            "week",
+            group_label,
+            "measured calls",
+            "agent talk share %",
+            "response gap p50 s",
+            "response gap p90 s",
+            "long silences per call",
+            "agent interruptions per call",
+            "agent words per minute",
+        ]
+        rows = [
+            [
+                row.week.isoformat(),
+                row.group,
+                row.calls,
+                row.talk_share,
+                row.response_gap_p50,
+                row.response_gap_p90,
+                row.long_silences,
+                row.agent_interruptions,
+                row.agent_words_per_minute,
+            ]
+            for row in trends.conversation_trend(**params)
+        ]
+    lines = [writer.writerow([inert_cell(cell) for cell in header])]
+    lines += [writer.writerow([inert_cell(cell) for cell in row]) for row in rows]
     response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="quality-{params["group_by"]}.csv"'
+    name = f"quality-{series}-{params['group_by']}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

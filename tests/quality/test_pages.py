@@ -174,4 +174,7 @@ def test_it_shows_agreement_the_trend_and_its_csv(client_as, role_users):
     assert lines[0] == "week,Agent,scores,average score,failed calls"
     assert ",'=Ada,3,33.3,0" in lines[1]
     assert client.get(reverse("quality:quality"), {"since": "yesterday"}).status_code == 400
+    conversation = client.get(reverse("quality:export"), {"series": "conversation"})
+    assert conversation.content.decode().startswith("week,Agent,measured calls,agent talk share")
+    assert client.get(reverse("quality:export"), {"series": "calls"}).status_code == 400
     assert client_as("operator").get(reverse("quality:quality")).status_code == 403

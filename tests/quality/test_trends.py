@@ -67,3 +67,33 @@ def test_it_groups_by_campaign_and_lists_the_most_failed_items(make_user):
         ("Polite", 1, 3),
     ]
     assert worst[0].failed_share == 66.7
+
+
+def test_it_averages_conversation_metrics_per_week_and_agent_over_timed_calls():
+    from calls.models import CallConversation
+    from quality.trends import conversation_trend
+
+    ada = AgentFactory(name="Ada")
+
+    def measured(timed, share, p90, silences):
+        call = CallFactory(state=CallState.ENDED, agent=ada)
+        CallConversation.objects.create(
+            call=call,
+            computed_at=timezone.now(),
+            lines=4,
+            turns=4,
+            agent_words=10,
+            customer_words=10,
+            timed=timed,
+            silence_threshold_seconds=3,
+            agent_talk_share=share,
+            response_gap_p90_seconds=p90,
+            long_silences=silences,
+        )
+
+    measured(True, 0.6, 1.0, 0)
+    measured(True, 0.4, 3.0, 2)
+    measured(False, None, None, None)  # no timings: left out
+    [row] = conversation_trend(group_by=GroupBy.AGENT)
+    assert (row.group, row.calls, row.talk_share) == ("Ada", 2, 50.0)
+    assert (row.response_gap_p90, row.long_silences) == (2.0, 1.0)
