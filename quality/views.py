@@ -13,6 +13,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from accounts.roles import Capability, requires
 from calls.models import Call, CallState
 from contacts.csv_export import EchoBuffer, inert_cell
@@ -67,6 +69,19 @@ def _edit(request: HttpRequest, scorecard: Scorecard | None) -> HttpResponse:
                 form.add_error(None, str(exc))
             else:
                 version = scorecards.current_version(saved)
+                audit_record(
+                    action=AuditAction.SCORECARD_CHANGED,
+                    request=request,
+                    target=f"scorecard {saved.name}"[:200],
+                    detail={
+                        "scorecard": saved.pk,
+                        "created": scorecard is None,
+                        "version": version.number if version else None,
+                        "new_version": versioned,
+                        "items": [spec.label for spec in specs],
+                        "active": saved.is_active,
+                    },
+                )
                 note = f" as version {version.number}" if versioned and version else ""
                 messages.success(request, f"Scorecard “{saved.name}” saved{note}.")
                 return redirect("quality:scorecard_edit", pk=saved.pk)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from accounts.models import AuditAction, AuditEvent
 from calls.models import CallState
 from quality.models import CallScore, ItemKind, ItemSource, Scorecard
 from quality.scorecards import ItemSpec, call_score_save, current_version, scorecard_save
@@ -54,6 +55,8 @@ def test_it_lets_a_manager_define_and_edit_a_scorecard_into_a_new_version(client
     page = client.get(response["Location"])
     assert "v2" in page.content.decode() and "v1" in page.content.decode()
     assert current_version(scorecard).number == 2
+    changes = AuditEvent.objects.filter(action=AuditAction.SCORECARD_CHANGED).order_by("id")
+    assert [(e.actor_label, e.detail["version"]) for e in changes] == [("manuel", 1), ("manuel", 2)]
     assert [i.label for i in first.items.all()] == ["Verifies identity", "Polite"]
 
 
