@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "dashboard",
     "analytics",
+    "quality",
     "vendors",
     "contacts",
     "calls",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("review/<id:pk>/", manager_views.review_save, name="review_save"),
     path("settings/", include("dashboard.settings_urls")),
     path("calls/", include("calls.urls")),
+    path("quality/", include("quality.urls")),
     path("contacts/", include("contacts.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("webhooks/", include("calls.webhook_urls")),
