@@ -83,6 +83,9 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "calls:rule_edit": lambda: {"pk": factories.PostCallRuleFactory().pk},
     "calls:rule_delete": lambda: {"pk": factories.PostCallRuleFactory().pk},
     "calls:step_retry": lambda: _step_kwargs(factories.PostCallStepFactory()),
+    "alert_acknowledge": lambda: {"pk": factories.AlertFactory().pk},
+    "alert_rule_edit": lambda: {"pk": factories.AlertRuleFactory().pk},
+    "alert_rule_secret": lambda: {"pk": factories.AlertRuleFactory().pk},
 }
 
 
@@ -120,6 +123,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "review_save": 405,  # POST only
     "calls:step_retry": 405,  # POST only
     "analytics_export": 400,  # needs ?chart=
+    "alert_acknowledge": 405,  # POST only
 }
 
 
