@@ -72,7 +72,10 @@ def _secret_page(request: HttpRequest, rule: AlertRule, secret: str) -> HttpResp
 @requires(Capability.MANAGE_SETTINGS)
 @require_http_methods(["GET", "POST"])
 def alert_rule_new(request: HttpRequest) -> HttpResponse:
-    form = AlertRuleForm(request.POST or None, initial={"lookback_minutes": 60, "min_calls": 10})
+    form = AlertRuleForm(
+        request.POST or None,
+        initial={"lookback_minutes": 60, "min_calls": 10, "renotify_minutes": 60},
+    )
     if request.method == "POST" and form.is_valid():
         rule, secret = alerts_services.alert_rule_save(
             rule=None, data=form.cleaned_data, request=request
