@@ -324,3 +324,16 @@ def test_it_sends_each_notification_once_when_two_workers_try(evaluate, twenty_c
         )
     assert len(hook.all()) == 1 and len(mail.outbox) == 1
     assert json.loads(AlertNotification.objects.first().payload["data"]["opened_value"]) == 30
+
+
+def test_it_opens_one_alert_when_two_checks_race(evaluate, twenty_calls):
+    rule = failure_rule()
+    set_failures(twenty_calls, 6)
+    now = timezone.now()
+    evaluate(now=now)
+
+    # A second check that read "no open alert" before the first one committed.
+    assert alerts_services._maybe_open(rule=rule, value=Decimal(30), now=now) == "open"
+
+    assert Alert.objects.filter(rule=rule).count() == 1
+    assert AlertNotification.objects.count() == 1 and len(mail.outbox) == 1

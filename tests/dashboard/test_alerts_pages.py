@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Capability, denied_reason
 from dashboard.models import Alert, AlertMetric, AlertRule
 from tests import factories
+from tests.dashboard.test_metrics import scrape, value
 from vendors.crypto import decrypt_secret
 
 pytestmark = pytest.mark.django_db
@@ -165,8 +167,6 @@ def test_it_refuses_an_offsite_redirect_after_acknowledging(client_as):
 
 
 def test_it_lists_resolved_alerts_as_history_with_pages(client_as):
-    from django.utils import timezone
-
     rule = factories.AlertRuleFactory(name="Vendor failures")
     for _ in range(30):
         factories.AlertFactory(rule=rule, resolved_at=timezone.now())
@@ -175,3 +175,16 @@ def test_it_lists_resolved_alerts_as_history_with_pages(client_as):
     assert "Page 1 of 2" in first and "No alert is open." in first
     second = manager.get(reverse("alerts") + "?page=2", HTTP_HX_REQUEST="true")
     assert second.content.decode().count("<tr>") == 5 + 1  # 5 alerts and the header row
+
+
+def test_it_exposes_open_alerts_to_prometheus():
+    factories.AlertFactory(rule__severity="critical", rule__metric=AlertMetric.STUCK_CALLS)
+    factories.AlertFactory(rule__severity="critical", rule__metric=AlertMetric.STUCK_CALLS)
+    factories.AlertFactory(rule__severity="info", rule__metric=AlertMetric.COST_PER_DAY)
+    factories.AlertFactory(rule__severity="info", resolved_at=timezone.now())
+
+    samples = scrape()
+
+    assert value(samples, "callops_alerts_open", severity="critical", metric="stuck_calls") == 2
+    assert value(samples, "callops_alerts_open", severity="info", metric="cost_per_day") == 1
+    assert value(samples, "callops_alerts_open", severity="info", metric="stuck_calls") == 0
