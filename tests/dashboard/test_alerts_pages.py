@@ -3,18 +3,22 @@ the overview; bad input gets a clear 400 and stores nothing."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent
 from accounts.roles import Capability, denied_reason
+from dashboard.alerts_delivery import new_signing_secret
 from dashboard.models import Alert, AlertMetric, AlertRule
 from tests import factories
 from tests.dashboard.test_metrics import scrape, value
-from vendors.crypto import decrypt_secret
+from vendors.crypto import decrypt_secret, encrypt_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +192,22 @@ def test_it_exposes_open_alerts_to_prometheus():
     assert value(samples, "callops_alerts_open", severity="critical", metric="stuck_calls") == 2
     assert value(samples, "callops_alerts_open", severity="info", metric="cost_per_day") == 1
     assert value(samples, "callops_alerts_open", severity="info", metric="stuck_calls") == 0
+
+
+def test_it_re_encrypts_signing_secrets_with_the_newest_key(settings):
+    secret = new_signing_secret()
+    rule = factories.AlertRuleFactory(webhook_secret_encrypted=encrypt_secret(secret))
+    factories.AlertRuleFactory(webhook_url="")  # no secret: left alone
+    new_key = Fernet.generate_key().decode()
+    settings.CALLOPS_ENCRYPTION_KEYS = [new_key, *settings.CALLOPS_ENCRYPTION_KEYS]
+    output = io.StringIO()
+
+    call_command("rotate_alert_secrets", stdout=output)
+
+    assert "1 alert rule(s)" in output.getvalue()
+    rule.refresh_from_db()
+    assert Fernet(new_key.encode()).decrypt(rule.webhook_secret_encrypted.encode()).decode() == (
+        secret
+    )
+    settings.CALLOPS_ENCRYPTION_KEYS = [new_key]
+    assert decrypt_secret(rule.webhook_secret_encrypted) == secret
