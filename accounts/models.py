@@ -36,6 +36,7 @@ class AuditAction(models.TextChoices):
     DNC_REMOVED = "dnc_removed", "Number removed from do-not-call list"
     COMPLIANCE_POLICY_CHANGED = "compliance_policy_changed", "Calling policy changed"
     SCORECARD_CHANGED = "scorecard_changed", "Scorecard changed"
+    ALERT_RULE_CHANGED = "alert_rule_changed", "Alert rule changed"
 
 
 class AuditEvent(models.Model):

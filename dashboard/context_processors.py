@@ -19,6 +19,7 @@ NAVIGATION = (
     ("Post-call", "calls:rules", Capability.MANAGE_POST_CALL_RULES),
     ("Analytics", "analytics", Capability.VIEW_ANALYTICS),
     ("Quality", "quality:quality", Capability.VIEW_ANALYTICS),
+    ("Alerts", "alerts", Capability.VIEW_ALERTS),
     ("Settings", "settings", Capability.MANAGE_SETTINGS),
 )
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("review/", manager_views.review_queue, name="review"),
     path("review/<id:pk>/", manager_views.review_save, name="review_save"),
     path("settings/", include("dashboard.settings_urls")),
+    path("alerts/", include("dashboard.alerts_urls")),
     path("calls/", include("calls.urls")),
     path("quality/", include("quality.urls")),
     path("contacts/", include("contacts.urls")),

@@ -86,6 +86,9 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "quality:scorecard_edit": lambda: {"pk": _scorecard().pk},
     "quality:score_save": lambda: {"pk": factories.CallFactory(state="ended").pk},
     "quality:calibration_detail": lambda: {"pk": factories.CallFactory(state="ended").pk},
+    "alert_acknowledge": lambda: {"pk": factories.AlertFactory().pk},
+    "alert_rule_edit": lambda: {"pk": factories.AlertRuleFactory().pk},
+    "alert_rule_secret": lambda: {"pk": factories.AlertRuleFactory().pk},
 }
 
 
@@ -131,6 +134,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:step_retry": 405,  # POST only
     "quality:score_save": 405,  # POST only
     "analytics_export": 400,  # needs ?chart=
+    "alert_acknowledge": 405,  # POST only
 }
 
 
