@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 
-def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) -> tuple[float, float]:
+def wilson_interval(
+    successes: int, trials: int, *, confidence: float = 0.95
+) -> tuple[float, float]:
     """The Wilson score interval of a proportion; (0, 1) when there are no trials."""
     if trials <= 0:
         return 0.0, 1.0
