@@ -59,6 +59,19 @@ class Rate:
     def share(self) -> float | None:
         return self.successes / self.trials if self.trials else None
 
+    # Percentages for the page.
+    @property
+    def percent(self) -> float | None:
+        return None if self.share is None else self.share * 100
+
+    @property
+    def low_percent(self) -> float:
+        return self.low * 100
+
+    @property
+    def high_percent(self) -> float:
+        return self.high * 100
+
 
 @dataclass
 class ArmFigures:
@@ -84,8 +97,8 @@ class Comparison:
     currency: str
     seed: int | None
     draws: int
-    # (time zone, source) -> {arm name: contacts}
-    strata: list[tuple[str, str, dict[str, int]]]
+    # (time zone, source, contacts in each arm, in the arms' order)
+    strata: list[tuple[str, str, list[int]]]
 
 
 def _effort_score(result: Any) -> float | None:
@@ -202,7 +215,10 @@ def arm_comparison(campaign: Campaign, *, level: float = DEFAULT_LEVEL) -> Compa
         currency=settings.CALLOPS_CURRENCY,
         seed=campaign.arm_seed,
         draws=campaign.arm_draws,
-        strata=[(zone, source, dict(by_arm)) for (zone, source), by_arm in sorted(strata.items())],
+        strata=[
+            (zone, source, [by_arm[arm.name] for arm in arms])
+            for (zone, source), by_arm in sorted(strata.items())
+        ],
     )
 
 

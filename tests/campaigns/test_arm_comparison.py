@@ -8,11 +8,13 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
+from accounts.models import AuditAction, AuditEvent
 from calls.models import Call, CallState, CommonOutcome, PostCallAction, StepStatus
 from campaigns.arms import ArmSpec, arms_save
 from campaigns.comparison import arm_comparison, comparison_rows
-from campaigns.models import DialEntry
+from campaigns.models import Campaign, CampaignStatus, DialEntry
 from tests.factories import (
     AgentFactory,
     CampaignFactory,
@@ -150,3 +152,48 @@ def test_it_writes_the_comparison_as_csv(compared):
     assert parsed[1]["completion leading"] == "yes"
     assert parsed[1]["completion p vs first arm"] == "0.0285"
     assert parsed[0]["cost per completed call"] == "0.10"
+
+
+def test_it_shows_the_comparison_page_and_its_csv_to_a_manager(compared, client_as):
+    manager = client_as("manager")
+    page = manager.get(reverse("campaigns:arms", kwargs={"pk": compared.pk}))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Arm B" in body and "Leading" in body and "Set weight" not in body
+    export = manager.get(reverse("campaigns:arms_csv", kwargs={"pk": compared.pk}))
+    assert export["Content-Type"].startswith("text/csv")
+    assert export.content.decode().splitlines()[0].startswith("arm,vendor account")
+
+
+def test_it_lets_an_operator_shift_a_weight_and_refuses_a_bad_one(compared, client_as):
+    Campaign.objects.filter(pk=compared.pk).update(status=CampaignStatus.RUNNING)
+    second = compared.arms.get(position=2)
+    url = reverse("campaigns:arm_weight", kwargs={"pk": compared.pk, "arm_id": second.pk})
+    operator = client_as("operator")
+
+    for bad in ("0", "-1", "abc", "", "99999"):
+        response = operator.post(url, {"weight": bad})
+        assert response.status_code == 400
+        assert "weight is a whole number" in response.content.decode()
+    second.refresh_from_db()
+    assert second.weight == 1
+
+    assert operator.post(url, {"weight": "4"}).status_code == 302
+    second.refresh_from_db()
+    assert second.weight == 4
+    assert AuditEvent.objects.filter(action=AuditAction.CAMPAIGN_ARM_CHANGED).count() == 1
+    assert client_as("manager").post(url, {"weight": "2"}).status_code == 403
+
+
+def test_it_stops_an_arm_only_after_confirmation(compared, client_as):
+    Campaign.objects.filter(pk=compared.pk).update(status=CampaignStatus.RUNNING)
+    second = compared.arms.get(position=2)
+    url = reverse("campaigns:arm_stop", kwargs={"pk": compared.pk, "arm_id": second.pk})
+    operator = client_as("operator")
+    confirm = operator.get(url)
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.content.decode()
+    second.refresh_from_db()
+    assert not second.is_stopped
+    assert operator.post(url).status_code == 302
+    second.refresh_from_db()
+    assert second.is_stopped
