@@ -119,7 +119,9 @@ def campaign_save(
     that a campaign with arms is paced by callops whatever its vendors.
     """
     account = data["vendor_account"]
-    kind = CampaignKind.PACED if arms else KIND_FOR_VENDOR.get(account.kind)
+    # Arms left as they are (None) still make the campaign paced.
+    has_arms = bool(arms) if arms is not None else bool(campaign and campaign.arms.exists())
+    kind = CampaignKind.PACED if has_arms else KIND_FOR_VENDOR.get(account.kind)
     if kind is None:
         raise CampaignError(f"{account.get_kind_display()} cannot run campaigns.")
     agent = data.get("agent")
