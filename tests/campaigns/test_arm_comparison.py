@@ -15,6 +15,7 @@ from calls.models import Call, CallState, CommonOutcome, PostCallAction, StepSta
 from campaigns.arms import ArmSpec, arms_save
 from campaigns.comparison import arm_comparison, comparison_rows
 from campaigns.models import Campaign, CampaignStatus, DialEntry
+from campaigns.selectors import campaign_cost
 from tests.factories import (
     AgentFactory,
     CampaignFactory,
@@ -197,3 +198,9 @@ def test_it_stops_an_arm_only_after_confirmation(compared, client_as):
     assert operator.post(url).status_code == 302
     second.refresh_from_db()
     assert second.is_stopped
+
+
+def test_it_prices_each_arms_minutes_at_its_own_account_on_the_campaign_page(compared):
+    cost = campaign_cost(compared)
+    # 30 minutes at 0.10 and 90 minutes at 0.20, not 120 minutes at the campaign's 0.10.
+    assert cost.several_accounts and cost.estimated == Decimal("21.00")
