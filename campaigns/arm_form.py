@@ -42,7 +42,7 @@ def add_arm_fields(form: forms.Form) -> None:
             form.fields[f"arm_{letter}_agent"] = ArmAgentField(
                 queryset=_agents(),
                 required=False,
-                label=f"Arm {letter}: agent",
+                label=f"Arm {letter}: caller",
                 empty_label="No arm",
                 error_messages={"invalid_choice": "That agent is not available; choose another."},
             )

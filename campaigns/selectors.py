@@ -157,7 +157,9 @@ def _launched_groups(campaign: Campaign) -> PreviewGroups:
 
 
 def dial_entries(*, campaign: Campaign, state: str = "", ids: list[int] | None = None):
-    entries = DialEntry.objects.filter(campaign=campaign).select_related("contact", "last_call")
+    entries = DialEntry.objects.filter(campaign=campaign).select_related(
+        "contact", "last_call", "arm"
+    )
     if state:
         entries = entries.filter(state=state)
     if ids is not None:

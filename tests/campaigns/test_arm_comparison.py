@@ -204,3 +204,11 @@ def test_it_prices_each_arms_minutes_at_its_own_account_on_the_campaign_page(com
     cost = campaign_cost(compared)
     # 30 minutes at 0.10 and 90 minutes at 0.20, not 120 minutes at the campaign's 0.10.
     assert cost.several_accounts and cost.estimated == Decimal("21.00")
+
+
+def test_it_shows_each_entrys_arm_on_the_campaign_page_once_drawn(compared, client_as):
+    url = reverse("campaigns:detail", kwargs={"pk": compared.pk})
+    assert '<th scope="col">Arm</th>' not in client_as("manager").get(url).content.decode()
+    Campaign.objects.filter(pk=compared.pk).update(arm_seed=7, arm_draws=1)
+    page = client_as("manager").get(url).content.decode()
+    assert '<th scope="col">Arm</th>' in page and "<td>Arm B</td>" in page

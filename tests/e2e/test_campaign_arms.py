@@ -87,7 +87,7 @@ def test_it_builds_a_two_arm_campaign_launches_it_and_fills_the_comparison(
     page.get_by_label("Vendor account").select_option(label=revrag.name)
     page.locator("#id_agent option").nth(1).wait_for(state="attached")
     page.locator("#id_agent").select_option(index=1)
-    page.get_by_label("Arm B: agent").select_option(index=1 + _voice_option(page, voice.name))
+    page.get_by_label("Arm B: caller").select_option(index=1 + _voice_option(page, voice.name))
     page.get_by_label("Arm B: backup arm").select_option("A")
     page.get_by_label("Search text").fill("Arms")
     for day in page.locator("input[name=window_days]").all():
@@ -106,6 +106,7 @@ def test_it_builds_a_two_arm_campaign_launches_it_and_fills_the_comparison(
 
     page.get_by_role("button", name="Launch").click()
     page.get_by_text("Running").first.wait_for()
+    screenshot("campaign-arms-detail")
     page.get_by_role("link", name="Compare arms").click()
     page.wait_for_url(re.compile(r"/campaigns/\d+/arms$"))
     run_campaign(campaign, rounds=25)
