@@ -184,7 +184,7 @@ class DialEntry(models.Model):
     source = models.CharField(max_length=80, blank=True)
     # The arm the contact was drawn into at launch, kept across retries (null: no arms).
     arm = models.ForeignKey(
-        CampaignArm, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+        CampaignArm, null=True, blank=True, on_delete=models.SET_NULL, related_name="entries"
     )
     state = models.CharField(max_length=16, choices=DialState.choices, default=DialState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -212,3 +212,8 @@ def test_it_shows_each_entrys_arm_on_the_campaign_page_once_drawn(compared, clie
     Campaign.objects.filter(pk=compared.pk).update(arm_seed=7, arm_draws=1)
     page = client_as("manager").get(url).content.decode()
     assert '<th scope="col">Arm</th>' in page and "<td>Arm B</td>" in page
+
+
+def test_it_deletes_a_campaign_with_its_arms_and_drawn_entries(compared):
+    compared.delete()
+    assert not DialEntry.objects.exists() and not Campaign.objects.exists()
