@@ -157,7 +157,9 @@ def _launched_groups(campaign: Campaign) -> PreviewGroups:
 
 
 def dial_entries(*, campaign: Campaign, state: str = "", ids: list[int] | None = None):
-    entries = DialEntry.objects.filter(campaign=campaign).select_related("contact", "last_call")
+    entries = DialEntry.objects.filter(campaign=campaign).select_related(
+        "contact", "last_call", "arm"
+    )
     if state:
         entries = entries.filter(state=state)
     if ids is not None:
@@ -245,6 +247,10 @@ class CampaignCost:
     seconds: int
     price_per_minute: Decimal | None
     currency: str
+    # A campaign with arms calls through several accounts: the sum of each account's minutes
+    # at its own price (None when one of them has no price), instead of one price.
+    several_accounts: bool = False
+    several_estimated: Decimal | None = None
 
     @property
     def minutes(self) -> Decimal:
@@ -252,13 +258,31 @@ class CampaignCost:
 
     @property
     def estimated(self) -> Decimal | None:
+        if self.several_accounts:
+            return self.several_estimated
         return estimated_cost(seconds=self.seconds, price_per_minute=self.price_per_minute)
 
 
 def campaign_cost(campaign: Campaign) -> CampaignCost:
-    seconds = Call.objects.filter(campaign=campaign).aggregate(total=Sum("duration_seconds"))
+    by_account = [
+        (row["vendor_account_id"], row["vendor_account__price_per_minute"], row["total"])
+        for row in Call.objects.filter(campaign=campaign)
+        .values("vendor_account_id", "vendor_account__price_per_minute")
+        .annotate(total=Sum("duration_seconds"))
+        .order_by()
+    ]
+    seconds = sum(total or 0 for _account, _price, total in by_account)
+    several = len({account for account, _price, _total in by_account}) > 1
+    estimates = [
+        estimated_cost(seconds=total or 0, price_per_minute=price)
+        for _account, price, total in by_account
+    ]
     return CampaignCost(
-        seconds=seconds["total"] or 0,
+        seconds=seconds,
         price_per_minute=campaign.vendor_account.price_per_minute,
         currency=settings.CALLOPS_CURRENCY,
+        several_accounts=several,
+        several_estimated=None
+        if not several or any(value is None for value in estimates)
+        else sum(estimates, Decimal(0)),
     )
