@@ -1,4 +1,4 @@
-"""Quality analytics: the score trend per agent, vendor account or campaign, week by week, the
+"""Quality analytics: the score trend per agent, vendor account, campaign or arm, week by week, the
 items calls fail most, and the conversation metrics as the same kind of series. Every
 reviewer's score counts (a calibrated call counts once per reviewer)."""
 
@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q
-from django.db.models.functions import TruncWeek
+from django.db.models import Avg, Count, F, IntegerField, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncWeek
 
 from calls.models import CallConversation
+from campaigns.models import CampaignArm
 from quality.models import CallScore, ItemKind, ItemScore
 
 
@@ -19,7 +21,13 @@ class GroupBy:
     AGENT = "agent"
     ACCOUNT = "account"
     CAMPAIGN = "campaign"
-    CHOICES = ((AGENT, "Agent"), (ACCOUNT, "Vendor account"), (CAMPAIGN, "Campaign"))
+    ARM = "arm"
+    CHOICES = (
+        (AGENT, "Agent"),
+        (ACCOUNT, "Vendor account"),
+        (CAMPAIGN, "Campaign"),
+        (ARM, "Campaign arm"),
+    )
 
 
 _GROUP_FIELDS = {
@@ -27,6 +35,31 @@ _GROUP_FIELDS = {
     GroupBy.ACCOUNT: ("call__vendor_account_id", "call__vendor_account__name"),
     GroupBy.CAMPAIGN: ("call__campaign_id", "call__campaign__name"),
 }
+
+
+def _grouped(queryset: Any, group_by: str) -> Any:
+    """Rows annotated with their week, group_id and group_name. By arm: the arm that placed the
+    call (its metadata, as the arm comparison counts it); calls of no arm are left out."""
+    queryset = queryset.annotate(week=TruncWeek("call__created_at"))
+    if group_by == GroupBy.ARM:
+        return queryset.filter(call__metadata__has_key="campaign_arm_id").annotate(
+            group_id=Cast(KT("call__metadata__campaign_arm_id"), IntegerField()),
+            group_name=F("call__campaign__name"),
+        )
+    key, name = _GROUP_FIELDS.get(group_by, _GROUP_FIELDS[GroupBy.AGENT])
+    return queryset.annotate(group_id=F(key), group_name=F(name))
+
+
+def _group_labels(rows: list[dict[str, Any]], group_by: str) -> dict[Any, str]:
+    """Each row's group as shown: by arm, "Campaign · Arm B"; else the name."""
+    if group_by != GroupBy.ARM:
+        return {row["group_id"]: row["group_name"] or "None" for row in rows}
+    arms = CampaignArm.objects.filter(pk__in={row["group_id"] for row in rows})
+    names = {arm.pk: arm.name for arm in arms}
+    return {
+        row["group_id"]: f"{row['group_name']} · {names.get(row['group_id'], 'a deleted arm')}"
+        for row in rows
+    }
 
 
 @dataclass(frozen=True)
@@ -54,10 +87,8 @@ def score_trend(
     *, group_by: str = GroupBy.AGENT, since: date | None = None, until: date | None = None
 ) -> list[TrendRow]:
     """Average score and failed calls per week (of the call) and per group, oldest week first."""
-    key, name = _GROUP_FIELDS.get(group_by, _GROUP_FIELDS[GroupBy.AGENT])
-    rows = (
-        _in_range(CallScore.objects.all(), since, until)
-        .annotate(week=TruncWeek("call__created_at"), group_id=F(key), group_name=F(name))
+    rows = list(
+        _grouped(_in_range(CallScore.objects.all(), since, until), group_by)
         .values("week", "group_id", "group_name")
         .annotate(
             scores=Count("id"),
@@ -66,10 +97,11 @@ def score_trend(
         )
         .order_by("week", "group_name", "group_id")
     )
+    labels = _group_labels(rows, group_by)
     return [
         TrendRow(
             week=_week(row["week"]),
-            group=row["group_name"] or "None",
+            group=labels[row["group_id"]],
             scores=row["scores"],
             average=round(row["average"], 1) if row["average"] is not None else None,
             failed=row["failed"],
@@ -140,10 +172,8 @@ def conversation_trend(
 ) -> list[ConversationRow]:
     """The conversation metrics as a series: per week (of the call) and group, the average over
     measured calls with per-line timestamps (calls without timings have none of these)."""
-    key, name = _GROUP_FIELDS.get(group_by, _GROUP_FIELDS[GroupBy.AGENT])
-    rows = (
-        _in_range(CallConversation.objects.filter(timed=True), since, until)
-        .annotate(week=TruncWeek("call__created_at"), group_id=F(key), group_name=F(name))
+    rows = list(
+        _grouped(_in_range(CallConversation.objects.filter(timed=True), since, until), group_by)
         .values("week", "group_id", "group_name")
         .annotate(
             calls=Count("call_id"),
@@ -156,10 +186,11 @@ def conversation_trend(
         )
         .order_by("week", "group_name", "group_id")
     )
+    labels = _group_labels(rows, group_by)
     return [
         ConversationRow(
             week=_week(row["week"]),
-            group=row["group_name"] or "None",
+            group=labels[row["group_id"]],
             calls=row["calls"],
             talk_share=_rounded(row["talk_share"] * 100) if row["talk_share"] is not None else None,
             response_gap_p50=_rounded(row["gap_p50"]),

@@ -69,6 +69,35 @@ def test_it_groups_by_campaign_and_lists_the_most_failed_items(make_user):
     assert worst[0].failed_share == 66.7
 
 
+def test_it_groups_by_the_arm_that_placed_the_call(make_user):
+    from campaigns.models import CampaignArm
+
+    scorecard, _ = scorecard_save(scorecard=None, name="QA", items=ITEMS, user=None)
+    version = current_version(scorecard)
+    reviewer = make_user("rita")
+    campaign = CampaignFactory(name="Spring")
+    first, second = (
+        CampaignArm.objects.create(
+            campaign=campaign,
+            position=position,
+            vendor_account=campaign.vendor_account,
+            agent=campaign.agent,
+        )
+        for position in (1, 2)
+    )
+    for arm, answers in ((first, (1, 5)), (second, (0, 5)), (second, (1, 1))):
+        score = scored(reviewer, version, campaign.agent, 0, answers, campaign=campaign)
+        Call.objects.filter(pk=score.call_id).update(metadata={"campaign_arm_id": arm.pk})
+    scored(reviewer, version, campaign.agent, 0, (1, 5), campaign=campaign)  # no arm: left out
+
+    rows = score_trend(group_by=GroupBy.ARM)
+
+    assert [(r.group, r.scores, r.average, r.failed) for r in rows] == [
+        ("Spring · Arm A", 1, 100.0, 0),
+        ("Spring · Arm B", 2, 25.0, 1),
+    ]
+
+
 def test_it_averages_conversation_metrics_per_week_and_agent_over_timed_calls():
     from calls.models import CallConversation
     from quality.trends import conversation_trend
