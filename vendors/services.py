@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from vendors.base import VendorClient
+from vendors.breaker import AccountBreaker
 from vendors.callcov.client import CallCovClient
 from vendors.crypto import SecretUnreadable
 from vendors.errors import VendorError
@@ -33,12 +34,14 @@ INTERACTIVE_RETRY_POLICY = RetryPolicy(max_attempts=1, max_wait=5.0)
 
 
 def vendor_client_for(account: VendorAccount, *, retry: RetryPolicy | None = None) -> VendorClient:
-    """The client of the account's vendor, sharing the account's database rate budget."""
+    """The client of the account's vendor, sharing the account's database rate budget and
+    circuit breaker with every other process."""
     client_class = CLIENT_CLASSES[account.kind]
     return client_class(
         base_url=account.base_url,
         api_key=ApiKey(account.get_api_key()),
         budget=AccountRateBudget(account),
+        breaker=AccountBreaker(account),
         retry=retry,
     )
 
