@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from vendors.base import VendorClient
 from vendors.breaker import AccountBreaker
 from vendors.callcov.client import CallCovClient
@@ -94,3 +98,39 @@ def check_connection(account: VendorAccount) -> ConnectionCheck:
     account.last_check_ok = check.ok
     account.last_check_message = check.message[:max_length]
     return check
+
+
+def vendor_limits_set(
+    *,
+    account: VendorAccount,
+    failure_threshold: int,
+    cooldown_seconds: int,
+    max_live_calls: int | None,
+    request: HttpRequest | None = None,
+) -> VendorAccount:
+    """Change the account's circuit breaker settings and live-call limit (audited). Workers
+    read them with each new client, so the next request uses them."""
+    values = {
+        "breaker_failure_threshold": failure_threshold,
+        "breaker_cooldown_seconds": cooldown_seconds,
+        "max_live_calls": max_live_calls,
+    }
+    with transaction.atomic():
+        locked = VendorAccount.objects.select_for_update().get(pk=account.pk)
+        changed = {
+            field: [getattr(locked, field), value]
+            for field, value in values.items()
+            if getattr(locked, field) != value
+        }
+        if not changed:
+            return locked
+        for field in changed:
+            setattr(locked, field, values[field])
+        locked.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action=AuditAction.VENDOR_ACCOUNT_UPDATED,
+            request=request,
+            target=f"vendor account {locked.name}",
+            detail={"account_id": locked.pk, "changed": sorted(changed), "values": changed},
+        )
+    return locked
