@@ -38,6 +38,7 @@ from campaigns.models import (
 from campaigns.schedule import in_window, render_variables, retry_rule
 from contacts import compliance
 from contacts.selectors import do_not_call_numbers, do_not_call_phones
+from vendors import breaker
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +101,15 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
         recent = entries.filter(last_attempt_at__gt=now - PACE_WINDOW).count()
         live = Call.objects.filter(campaign=campaign, state__in=LIVE_STATES).count()
         budget = min(campaign.calls_per_minute - recent, campaign.max_concurrent_calls - live)
-        # The governor's live-call limits (account and total): at 0 the campaign waits.
+        # The governor's live-call limits (account and total): at 0 the campaign waits; so it
+        # does while the account's circuit breaker refuses requests.
         free = governor.headroom(campaign.vendor_account)
         if free is not None and free < budget:
             budget = free
             result.reason = "live-call limit" if free <= 0 else ""
+        if not breaker.allows_call(campaign.vendor_account_id):
+            budget = 0
+            result.reason = "vendor circuit breaker open"
         interval = timedelta(seconds=60 / campaign.calls_per_minute)
         slot = campaign.next_slot_at or now
         if slot < now - CATCH_UP:

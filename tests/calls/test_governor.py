@@ -26,7 +26,7 @@ from tests.calls.test_api import auth
 from tests.campaigns.test_dispatcher import audience, make_campaign
 from tests.factories import CallFactory
 from tests.sandbox import REPO_ROOT
-from vendors.models import VendorAccount
+from vendors.models import BreakerState, CircuitBreaker, VendorAccount
 
 
 @pytest.fixture
@@ -166,3 +166,23 @@ def test_two_workers_never_pass_the_limit_together(transactional_db, sandbox):
     assert Call.objects.filter(vendor_account=account).count() == 5
     # Every written call reached the vendor: the slots were real calls, not leftovers.
     assert len(sandbox.log("revrag", method="POST")) == 5
+
+
+def test_a_paced_campaign_starts_nothing_while_its_breaker_is_open(revrag, sandbox):
+    sandbox.set_rate_limit("revrag", 6000, 60)
+    revrag.rate_limits = {"default": 6000}
+    revrag.save()
+    now = timezone.now()
+    campaign = make_campaign(revrag, audience(now)["dial"][:2], calls_per_minute=60)
+    CircuitBreaker.objects.filter(account=revrag).update(
+        state=BreakerState.OPEN, open_until=now + timedelta(minutes=1)
+    )
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    result = dispatch_due(campaign.pk, now=now)
+    assert (result.started, result.reason) == ([], "vendor circuit breaker open")
+    assert not Call.objects.filter(campaign_id=campaign.pk).exists()
+
+    # The cool-down is over: the campaign dials again (its first call is the probe).
+    CircuitBreaker.objects.filter(account=revrag).update(open_until=now)
+    result = dispatch_due(campaign.pk, now=now + timedelta(seconds=1))
+    assert len(result.started) >= 1
