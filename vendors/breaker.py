@@ -1,6 +1,7 @@
 """A circuit breaker per vendor account, shared by every process through the database.
 
-Every request the HTTP core (vendors/http.py) sends for a stored account passes its breaker:
+Every request the HTTP core (vendors/http.py) sends for a stored account passes its breaker
+before its first attempt, and each attempt's answer is counted:
 
 - **closed**: requests go through. Transport errors, timeouts and 5xx answers are counted in a
   row; `breaker_failure_threshold` of them (default 5), or one 503, open it. Any other answer
@@ -11,6 +12,10 @@ Every request the HTTP core (vendors/http.py) sends for a stored account passes 
 - **half-open**: exactly one request, the probe, is let through; every other caller still gets
   `VendorCircuitOpen`. Any answer that is not a failure closes the breaker; a failure opens it
   for another cool-down. A probe whose process dies is replaced after `PROBE_LEASE`.
+
+A request let through before the breaker opened keeps its own retries (bounded by its retry
+policy, same idempotency key): if one of them succeeds, the vendor is back and the breaker
+closes at once, whatever its state.
 
 Each transition is one conditional UPDATE (`UPDATE … WHERE state = 'open' AND open_until <=
 now`), so when several workers race exactly one wins it: one probe, one transition row, one
@@ -185,6 +190,25 @@ class AccountBreaker:
                     BreakerState.CLOSED,
                     "The probe request succeeded: requests go through again.",
                 )
+            return
+        # A request let through before the breaker opened succeeded (on a retry, or slowly).
+        closed = (
+            self._rows()
+            .filter(state=BreakerState.OPEN)
+            .update(
+                state=BreakerState.CLOSED,
+                consecutive_failures=0,
+                open_until=None,
+                probe_until=None,
+                changed_at=self.clock(),
+            )
+        )
+        if closed:
+            self._transition(
+                BreakerState.OPEN,
+                BreakerState.CLOSED,
+                "A request already under way succeeded: the vendor answers again.",
+            )
             return
         # Usually matches nothing: no write on a healthy account.
         self._rows().filter(state=BreakerState.CLOSED, consecutive_failures__gt=0).update(

@@ -5,9 +5,11 @@ One `VendorSession` (pooled, timeouts always set, no redirects) per client, and 
 retried (connection errors, timeouts, 429, 500/502/503/504) with exponential backoff × jitter
 but never sooner than the vendor's Retry-After / X-RateLimit-Reset, and turns every failure
 into a `vendors.errors.VendorError`. A POST is retried only when it carries an Idempotency-Key,
-and every retry sends the same key. With an account's circuit breaker (vendors/breaker.py) every
-attempt asks it first and reports its answer to it; an open breaker refuses before any budget is
-taken or byte is sent.
+and every retry sends the same key. With an account's circuit breaker (vendors/breaker.py) a
+request asks it before its first attempt (an open breaker refuses before any budget is taken or
+byte is sent), and every attempt's answer is reported to it. The retries of a request already let
+through are bounded by the retry policy and keep their idempotency key, so they go on even if an
+answer opened the breaker meanwhile; a success among them closes it again.
 """
 
 from __future__ import annotations
@@ -224,10 +226,10 @@ class VendorHttp:
         group = endpoint or f"{method} {path}"
         url = self.base_url + path
         started = self.clock()
+        probe = self.breaker.before_request() if self.breaker is not None else False
 
         for attempt in range(1, self.retry.max_attempts + 1):
             boundary = None
-            probe = self.breaker.before_request() if self.breaker is not None else False
             if self.budget is not None:
                 remaining_wait = max(0.0, self.retry.max_wait - (self.clock() - started))
                 try:

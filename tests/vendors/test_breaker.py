@@ -278,3 +278,20 @@ def test_an_admin_can_close_it_by_hand(make_account, sandbox, make_user):
     _get_agents(account)
     event = AuditEvent.objects.filter(action=AuditAction.VENDOR_BREAKER_CHANGED).first()
     assert event.actor == admin
+
+
+def test_a_request_under_way_keeps_its_retries_and_its_success_closes_the_breaker(
+    make_account, sandbox
+):
+    account = make_account("revrag")
+    sandbox.faults("revrag", fail_next=[503, 503])
+    fast = RetryPolicy(max_attempts=5, base_delay=0.05, max_delay=0.2)
+    with vendor_client_for(account, retry=fast) as client:
+        agents = client.list_agents()
+    assert agents
+    assert [entry["status"] for entry in sandbox.log("revrag")] == [503, 503, 200]
+    assert state_of(account.pk).state == BreakerState.CLOSED
+    assert _transitions(account) == [
+        (BreakerState.CLOSED, BreakerState.OPEN),
+        (BreakerState.OPEN, BreakerState.CLOSED),
+    ]
