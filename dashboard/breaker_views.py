@@ -30,7 +30,8 @@ def vendor_limits(request: HttpRequest, pk: int) -> HttpResponse:
         account=account,
         failure_threshold=data["breaker_failure_threshold"],
         cooldown_seconds=data["breaker_cooldown_seconds"],
-        max_live_calls=data["max_live_calls"],
+        # Only calling accounts have the field; the others place no calls to limit.
+        max_live_calls=data["max_live_calls"] if account.is_calling else None,
         request=request,
     )
     messages.success(request, "Failover and limits saved.")

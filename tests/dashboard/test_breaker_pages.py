@@ -139,3 +139,12 @@ def test_the_metrics_gauge_shows_each_breakers_state():
     assert ("callops_vendor_breaker_state", (("account", "Never used"), ("vendor", "revrag"))) in (
         samples
     )
+
+
+def test_accounts_that_place_no_calls_show_the_breaker_without_a_live_call_limit(client_as):
+    account = VendorAccountFactory(kind="callcov", name="Analysis")
+    html = client_as("admin").get(reverse("settings_vendor", kwargs={"pk": account.pk}))
+    page = html.content.decode()
+    assert 'data-breaker-state="closed"' in page
+    assert 'name="breaker_cooldown_seconds"' in page
+    assert 'name="max_live_calls"' not in page
