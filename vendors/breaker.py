@@ -117,6 +117,9 @@ class AccountBreaker:
         self.cooldown = timedelta(seconds=max(1, account.breaker_cooldown_seconds))
         self.clock = clock
         self.row_id = _row_for(account.pk).pk
+        # Whether this client saw the breaker anything but closed with no failure counted (when
+        # it asked last) or counted a failure since: only then may a success have to write.
+        self._may_need_reset = True
 
     def _rows(self) -> Any:
         return CircuitBreaker.objects.filter(pk=self.row_id)
@@ -124,9 +127,15 @@ class AccountBreaker:
     def before_request(self) -> bool:
         """Let a request through (True when it is the half-open probe) or raise
         VendorCircuitOpen without sending anything."""
-        row = self._rows().values("state", "open_until", "probe_until", "last_failure").get()
+        row = (
+            self._rows()
+            .values("state", "consecutive_failures", "open_until", "probe_until", "last_failure")
+            .get()
+        )
         if row["state"] == BreakerState.CLOSED:
+            self._may_need_reset = row["consecutive_failures"] > 0
             return False
+        self._may_need_reset = True
         now = self.clock()
         if row["state"] == BreakerState.OPEN:
             if row["open_until"] is not None and now < row["open_until"]:
@@ -172,6 +181,11 @@ class AccountBreaker:
         self._rows().filter(state=BreakerState.HALF_OPEN).update(probe_until=self.clock())
 
     def _record_success(self, *, probe: bool) -> None:
+        if not probe and not self._may_need_reset:
+            # Closed with nothing counted when this request was let through: no write on a
+            # healthy account. (A failure another process counts meanwhile is reset by the
+            # next success that sees it.)
+            return
         if probe:
             closed = (
                 self._rows()
@@ -210,12 +224,13 @@ class AccountBreaker:
                 "A request already under way succeeded: the vendor answers again.",
             )
             return
-        # Usually matches nothing: no write on a healthy account.
+        self._may_need_reset = False
         self._rows().filter(state=BreakerState.CLOSED, consecutive_failures__gt=0).update(
             consecutive_failures=0
         )
 
     def _record_failure(self, reason: str, *, at_once: bool, probe: bool) -> None:
+        self._may_need_reset = True
         now = self.clock()
         if probe:
             reopened = (
