@@ -204,8 +204,9 @@ class AccountBreaker:
                     BreakerState.CLOSED,
                     "The probe request succeeded: requests go through again.",
                 )
-            return
-        # A request let through before the breaker opened succeeded (on a retry, or slowly).
+                return
+        # A request let through before the breaker opened succeeded (on a retry, or slowly);
+        # or the probe did, on a retry after its first answer had opened the breaker again.
         closed = (
             self._rows()
             .filter(state=BreakerState.OPEN)

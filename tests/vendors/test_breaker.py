@@ -295,3 +295,20 @@ def test_a_request_under_way_keeps_its_retries_and_its_success_closes_the_breake
         (BreakerState.CLOSED, BreakerState.OPEN),
         (BreakerState.OPEN, BreakerState.CLOSED),
     ]
+
+
+def test_a_probe_that_succeeds_on_its_retry_closes_the_breaker(make_account, sandbox):
+    account = make_account("revrag")
+    sandbox.faults("revrag", fail_next=[503])
+    with pytest.raises(VendorUnavailable):
+        _get_agents(account)
+    _end_cooldown(account)
+    sandbox.faults("revrag", fail_next=[503])
+    fast = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
+    with vendor_client_for(account, retry=fast) as client:
+        client.list_agents()
+    assert state_of(account.pk).state == BreakerState.CLOSED
+    assert _transitions(account)[-2:] == [
+        (BreakerState.HALF_OPEN, BreakerState.OPEN),
+        (BreakerState.OPEN, BreakerState.CLOSED),
+    ]
