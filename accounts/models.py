@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     COMPLIANCE_POLICY_CHANGED = "compliance_policy_changed", "Calling policy changed"
     SCORECARD_CHANGED = "scorecard_changed", "Scorecard changed"
     ALERT_RULE_CHANGED = "alert_rule_changed", "Alert rule changed"
+    VENDOR_BREAKER_CHANGED = "vendor_breaker_changed", "Vendor circuit breaker changed"
 
 
 class AuditEvent(models.Model):
