@@ -26,9 +26,11 @@ logger = logging.getLogger(__name__)
 
 # When the policy names no next allowed moment (none within two weeks), look again a day later.
 RETRY_WITHOUT_OPENING = timedelta(days=1)
-# A campaign that completed leaves its callbacks to the single-call beat job. (Read through the
-# foreign key: calls never imports campaigns.)
+# A campaign that completed, and a native one (the voice platform dials its audience, not
+# callops), leave their callbacks to the single-call beat job. (Read through the foreign key:
+# calls never imports campaigns.)
 COMPLETED_CAMPAIGN_STATUS = "completed"
+NATIVE_CAMPAIGN_KIND = "native"
 
 
 def due_callbacks(*, campaign_id: int | None, now: datetime, limit: int) -> list[int]:

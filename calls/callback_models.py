@@ -29,7 +29,11 @@ class Callback(models.Model):
         "calls.Call", on_delete=models.CASCADE, related_name="callback_request"
     )
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="callbacks",
     )
     to_number = models.CharField(max_length=16)
     # A string reference: calls never import campaigns. Set: the campaign's dispatcher dials it.

@@ -25,6 +25,7 @@ from calls.services import (
     call_create,
     call_dispatch,
 )
+from campaigns.callbacks import dial_due_callbacks, has_booked_callbacks
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -60,6 +61,7 @@ class DispatchResult:
     reason: str = ""
     # The next pace slot when the campaign is only waiting for it: the moment to run again.
     next_slot_at: datetime | None = None
+    callbacks: int = 0  # of the started calls, callbacks a contact asked for
 
 
 def _open_time_zones(campaign: Campaign, due: QuerySet[DialEntry], now: datetime) -> list[str]:
@@ -111,6 +113,8 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             if budget > 0:
                 result.next_slot_at = slot
             return result
+        # Callbacks contacts asked for take the first slots (campaigns/callbacks.py).
+        dial_due_callbacks(campaign, slots, result, now=now)
 
         due = entries.filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
@@ -150,8 +154,10 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
                 # claim round, which would leave the slot empty for several runs.
                 result.skipped_dnc += _skip_due_on_do_not_call(due)
                 swept = True
-        if not claimed_any:
-            if not entries.filter(state__in=(*DUE_DIAL_STATES, DialState.DIALLING)).exists():
+        if not claimed_any and not result.started:
+            if not entries.filter(
+                state__in=(*DUE_DIAL_STATES, DialState.DIALLING)
+            ).exists() and not has_booked_callbacks(campaign.pk):
                 _finish(campaign, entries, now, ended=False)
                 result.reason = "done"
             else:

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('call', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='calls.call')),
                 ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='callbacks', to='campaigns.campaign')),
                 ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
+                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='callbacks', to='contacts.contact')),
                 ('source_call', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='callback_request', to='calls.call')),
                 ('vendor_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='vendors.vendoraccount')),
             ],

@@ -83,6 +83,8 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "calls:rule_edit": lambda: {"pk": factories.PostCallRuleFactory().pk},
     "calls:rule_delete": lambda: {"pk": factories.PostCallRuleFactory().pk},
     "calls:step_retry": lambda: _step_kwargs(factories.PostCallStepFactory()),
+    "calls:callback": lambda: {"pk": factories.CallbackFactory().pk},
+    "calls:callback_cancel": lambda: {"pk": factories.CallbackFactory().pk},
 }
 
 
