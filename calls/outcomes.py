@@ -385,8 +385,10 @@ EXTRA_SIGNS: dict[tuple[str, str], str] = {
     (REVRAG, Outcome.OPTED_OUT): "extracted `opted_out` or `do_not_call` = true, or the "
     "agent's opt-out variable or an opt-out phrase (the do-not-call ledger)",
     (VOICE, Outcome.OPTED_OUT): "an opt-out phrase in the callee's words (the do-not-call ledger)",
-    (REVRAG, Outcome.CALLBACK_REQUESTED): "extracted `callback_requested` = true",
-    (VOICE, Outcome.CALLBACK_REQUESTED): "a human callback asked for in callops",
+    (REVRAG, Outcome.CALLBACK_REQUESTED): "extracted `callback_requested` = true or a "
+    "`callback_time`, or the callee asking for a callback in the transcript",
+    (VOICE, Outcome.CALLBACK_REQUESTED): "a human callback asked for in callops, or the callee "
+    "asking for a callback in the transcript",
 }
 TABLE_VENDORS = (REVRAG, VOICE, REVONT, CALLOPS)
 TABLE_FIELDS = {

@@ -133,8 +133,10 @@ class CampaignForm(forms.Form):
     )
     calls_per_minute = forms.IntegerField(min_value=1, max_value=600, label="Calls per minute")
     max_concurrent_calls = forms.IntegerField(min_value=1, max_value=200, label="At most at once")
+    # Not required: a form posted without it (an older page, a script) keeps the default.
     callback_agent = forms.ChoiceField(
         choices=CallbackAgent.choices,
+        required=False,
         label="Callbacks are made by",
         help_text="When a contact asks to be called back at a time, who calls them then.",
     )
@@ -145,6 +147,9 @@ class CampaignForm(forms.Form):
     )
     starts_at = LocalDateTimeField(required=False, label="Starts")
     ends_at = LocalDateTimeField(required=False, label="Ends")
+
+    def clean_callback_agent(self) -> str:
+        return self.cleaned_data.get("callback_agent") or CallbackAgent.SAME
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault(
