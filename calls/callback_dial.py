@@ -31,6 +31,7 @@ RETRY_WITHOUT_OPENING = timedelta(days=1)
 # calls never imports campaigns.)
 COMPLETED_CAMPAIGN_STATUS = "completed"
 NATIVE_CAMPAIGN_KIND = "native"
+ANY_AGENT = "any"  # a campaign's callback_agent: its own agent makes its callbacks
 
 
 def due_callbacks(*, campaign_id: int | None, now: datetime, limit: int) -> list[int]:
@@ -57,12 +58,14 @@ def callback_dial(
     with transaction.atomic():
         callback = (
             CallbackRow.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("contact", "agent", "vendor_account", "source_call")
+            .select_related("contact", "agent", "vendor_account", "source_call", "campaign")
             .filter(pk=callback_id, status=CallbackStatus.BOOKED, due_at__lte=now)
             .first()
         )
         if callback is None:
             return None
+        if agent is None and callback.campaign_id and _campaign_agent_chosen(callback):
+            agent, vendor_account = callback.campaign.agent, callback.campaign.vendor_account
         agent = agent or callback.agent
         vendor_account = vendor_account or callback.vendor_account
         if agent is None:
@@ -100,6 +103,13 @@ def callback_dial(
         _event(callback.source_call_id, f"Callback dialled: call {call.pk}.")
         _event(call.pk, f"A callback the callee asked for on call {callback.source_call_id}.")
     return call
+
+
+def _campaign_agent_chosen(callback: CallbackRow) -> bool:
+    """The callback's campaign has its own agent make callbacks (its `callback_agent`, read
+    through the foreign key: calls never imports campaigns)."""
+    campaign = callback.campaign
+    return campaign.callback_agent == ANY_AGENT and campaign.agent_id is not None
 
 
 def _needs_attention(callback: CallbackRow, reason: str) -> None:

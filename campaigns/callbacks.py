@@ -4,8 +4,9 @@ A contact who asked to be called back at a time has a Callback (calls/callbacks.
 the campaign. While the campaign runs, each dispatcher run gives its first free slots to the
 callbacks that are due, then to dial entries; the calls go through `call_create` like every
 other (calling hours, frequency caps, do-not-call). The campaign's `callback_agent` says who
-calls back: the agent the contact spoke to, or the campaign's own agent. A campaign with
-callbacks still booked stays running until they are dialled (or cancelled).
+calls back: the agent the contact spoke to, or the campaign's own agent. A campaign completes
+when its dial entries are done; callbacks booked after that are dialled by the beat job
+(calls/callback_dial.py), a paused or stopped campaign's by nobody.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from calls.callback_dial import callback_dial, due_callbacks
-from calls.models import Callback, CallbackStatus
 from campaigns.models import CallbackAgent, Campaign
 
 if TYPE_CHECKING:
@@ -40,7 +40,3 @@ def dial_due_callbacks(
             result.slots.append(slots[len(result.started)])
             result.started.append(call.pk)
             result.callbacks += 1
-
-
-def has_booked_callbacks(campaign_id: int) -> bool:
-    return Callback.objects.filter(campaign_id=campaign_id, status=CallbackStatus.BOOKED).exists()

@@ -25,7 +25,7 @@ from calls.services import (
     call_create,
     call_dispatch,
 )
-from campaigns.callbacks import dial_due_callbacks, has_booked_callbacks
+from campaigns.callbacks import dial_due_callbacks
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -155,9 +155,7 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
                 result.skipped_dnc += _skip_due_on_do_not_call(due)
                 swept = True
         if not claimed_any and not result.started:
-            if not entries.filter(
-                state__in=(*DUE_DIAL_STATES, DialState.DIALLING)
-            ).exists() and not has_booked_callbacks(campaign.pk):
+            if not entries.filter(state__in=(*DUE_DIAL_STATES, DialState.DIALLING)).exists():
                 _finish(campaign, entries, now, ended=False)
                 result.reason = "done"
             else:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from calls import tasks
 from calls.models import Agent, Call, CallbackStatus, CallState
+from calls.models import Callback as CallbackRow
 from calls.services import agents_sync
 from campaigns.dispatch import dispatch_due
 from campaigns.models import CallbackAgent, CampaignKind, CampaignStatus, DialState
@@ -173,17 +174,32 @@ def test_the_campaign_dispatcher_dials_a_due_callback_first_by_the_agent_the_cam
     assert second.status == CallbackStatus.BOOKED
 
 
-def test_a_campaign_with_a_booked_callback_keeps_running_until_it_is_dialled(revrag, sandbox):
-    campaign = _running_campaign(revrag)
+def test_a_completed_campaigns_callbacks_are_dialled_by_the_beat_job_with_its_choice_of_agent(
+    revrag, sandbox, django_capture_on_commit_callbacks
+):
+    campaign = _running_campaign(revrag, callback_agent=CallbackAgent.ANY)
     campaign.entries.update(state=DialState.COMPLETED)
     callback = _due_callback(revrag, campaign=campaign, due_at=timezone.now() + timedelta(hours=1))
-    result = dispatch_due(campaign.pk)
-    campaign.refresh_from_db()
-    assert campaign.status == CampaignStatus.RUNNING
-    assert result.reason == "nothing due in a calling window" and result.started == []
-
-    callback.status = CallbackStatus.CANCELLED
-    callback.save()
+    # Its dial entries are done: the campaign completes, a callback booked or not.
     assert dispatch_due(campaign.pk).reason == "done"
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.COMPLETED
+
+    CallbackRow.objects.filter(pk=callback.pk).update(due_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.dial_due_callbacks() == 1
+    callback.refresh_from_db()
+    call = Call.objects.get(pk=callback.call_id)
+    assert call.agent_id == campaign.agent_id != callback.agent_id
+    assert call.vendor_call_id in _sandbox_calls(sandbox)
+
+
+def test_a_stopped_campaigns_callbacks_are_not_dialled(revrag, sandbox):
+    campaign = _running_campaign(revrag)
+    callback = _due_callback(revrag, campaign=campaign)
+    campaign.status = CampaignStatus.STOPPED
+    campaign.save(update_fields=["status"])
+    assert dispatch_due(campaign.pk).started == []
+    assert tasks.dial_due_callbacks() == 0
+    callback.refresh_from_db()
+    assert callback.status == CallbackStatus.BOOKED and _sandbox_calls(sandbox) == []

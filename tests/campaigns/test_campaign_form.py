@@ -393,3 +393,22 @@ def test_it_saves_who_makes_the_campaigns_callbacks_and_keeps_the_default_when_l
     assert Campaign.objects.get().callback_agent == "same"
     bad = operator.post(NEW, form_data(agent, callback_agent="robot"))
     assert bad.status_code == 400 and "callback_agent" in bad.context["form"].errors
+
+
+def test_the_api_reads_and_writes_who_makes_the_campaigns_callbacks(client_as, agent):
+    import json
+
+    ContactFactory(name="Ann")
+    body = {"name": "Callbacks by anyone", "vendor_account": agent.vendor_account_id,
+            "agent": agent.pk, "callback_agent": "any"}  # fmt: skip
+    client = client_as("operator")
+    created = client.post("/api/v1/campaigns/", json.dumps(body), content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["callback_agent"] == "any"
+    assert Campaign.objects.get().callback_agent == "any"
+    refused = client.post(
+        "/api/v1/campaigns/",
+        json.dumps({**body, "callback_agent": "robot"}),
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "callback_agent" in refused.json()["error"]["fields"]
