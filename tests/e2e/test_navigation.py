@@ -8,11 +8,12 @@ from tests.e2e.conftest import sign_in
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 NAVIGATION = {
-    "operator": ["Overview", "Calls", "Campaigns", "Contacts", "Agents", "Post-call"],
+    "operator": ["Overview", "Calls", "Callbacks", "Campaigns", "Contacts", "Agents", "Post-call"],
     "manager": ["Overview", "Calls", "Review", "Campaigns", "Contacts", "Agents", "Analytics"],
     "admin": [
         "Overview",
         "Calls",
+        "Callbacks",
         "Review",
         "Campaigns",
         "Contacts",
