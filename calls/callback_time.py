@@ -68,6 +68,8 @@ CALLBACK_CUES = (
 # A time further ahead than this is a misreading ("5 de diciembre a las 10" read as 2110), not
 # a callback: an operator sets it.
 FURTHEST = timedelta(days=92)
+# What is read of a request: a time is named in a sentence or two, not in a page.
+MAX_TEXT = 500
 # The callee's turns after the asking one in which a time is looked for.
 FOLLOWING_TURNS = 2
 
@@ -239,16 +241,20 @@ def _from_grammar(said: str, local_end: datetime) -> datetime | None:
 def _from_dateparser(text: str, local_end: datetime, zone: ZoneInfo) -> datetime | None:
     import dateparser  # imported here: loading its language data takes a moment
 
-    found = dateparser.parse(
-        text,
-        languages=["en", "es"],
-        settings={
-            "RELATIVE_BASE": local_end.replace(tzinfo=None),
-            "PREFER_DATES_FROM": "future",
-            "TIMEZONE": str(zone),
-            "RETURN_AS_TIMEZONE_AWARE": True,
-        },
-    )
+    try:
+        found = dateparser.parse(
+            text[:MAX_TEXT],
+            languages=["en", "es"],
+            settings={
+                "RELATIVE_BASE": local_end.replace(tzinfo=None),
+                "PREFER_DATES_FROM": "future",
+                "TIMEZONE": str(zone),
+                "RETURN_AS_TIMEZONE_AWARE": True,
+            },
+        )
+    except (ValueError, OverflowError, TypeError):
+        # Vendor text is anything; a phrase dateparser chokes on names no time (the queue).
+        return None
     return found.astimezone(zone) if found is not None else None
 
 
@@ -258,7 +264,7 @@ def parse_callback_time(text: str, *, after: datetime, zone: ZoneInfo) -> dateti
     if not text or not text.strip():
         return None
     local_end = after.astimezone(zone)
-    said = normalized(text)
+    said = normalized(text[:MAX_TEXT])
     if _DATE.search(said):
         moment = _from_dateparser(text, local_end, zone) or _from_grammar(said, local_end)
     else:

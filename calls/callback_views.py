@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.roles import Capability, has_capability, requires
 from calls import callback_selectors as selectors
 from calls.callbacks import CallbackRejected, callback_cancel, callback_set_time, local_text
-from calls.models import Callback
+from calls.models import Callback, CallbackStatus
 
 
 class CallbackTimeForm(forms.Form):
@@ -40,7 +41,8 @@ def _back(request: HttpRequest, callback: Callback) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
-    return f"/calls/callbacks/?tab={'booked' if callback.status == 'booked' else 'needs_time'}"
+    tab = "booked" if callback.status == CallbackStatus.BOOKED else "needs_time"
+    return f"{reverse('calls:callbacks')}?tab={tab}"
 
 
 @requires(Capability.VIEW_CALLS)

@@ -126,3 +126,8 @@ def test_it_reads_an_extracted_callback_time_only_when_it_holds_one():
     assert asks_by_variables({"preferred_callback_time": "Monday"})
     assert not asks_by_variables({"callback_time": None, "preferred_callback_time": "none"})
     assert not asks_by_variables(["callback_time"])
+
+
+def test_it_reads_a_long_or_hostile_text_without_failing():
+    assert _local("call me back " + "blah " * 5000) is None
+    assert _local("\x00\ud800 tomorrow at 3pm") == "Fri 04 15:00"
