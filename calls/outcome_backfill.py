@@ -1,7 +1,7 @@
 """Give every stored call its common outcome: the migration's backfill, in set-based UPDATEs.
 
 One UPDATE per slice of ids maps the vendor codes (a CASE built from calls.outcomes'
-table), then three narrow UPDATEs apply the call's own signs (extracted variables, a handoff)
+table), then narrow UPDATEs apply the call's own signs (extracted variables, a handoff)
 and a voicemail greeting, whose candidates the database finds by text and Python confirms with
 the very function live calls use. No Python loop over calls: a million calls are a few hundred
 statements (tests/calls/test_outcome_backfill.py checks the agreement with the live path,
@@ -19,6 +19,7 @@ from typing import Any
 from django.db.models import Case, Max, Min, Q, TextField, Value, When
 from django.db.models.functions import Cast
 
+from calls.callback_time import CALLBACK_TIME_VARIABLES, asks_by_variables, callback_request_in
 from calls.models import CallState
 from calls.models import CommonOutcome as Outcome
 from calls.outcomes import (
@@ -40,6 +41,9 @@ BATCH_SIZE = 10_000
 # (They are plain words, so they mean the same in Python's and PostgreSQL's regular expressions:
 # tests/calls/test_outcomes.py.)
 CUES_PATTERN = "(" + "|".join(VOICEMAIL_CUES) + ")"
+# Wide on purpose: Python decides among the candidates. "llám" is stored as is (PostgreSQL's
+# jsonb) or escaped (SQLite's JSON text: "ll\u00e1m").
+CALLBACK_CUES_PATTERN = r"(call|llam|llám|llém|ll\\u00e1m|ll\\u00e9m|vuelv|volver)"
 
 
 def _spellings(value: str) -> list[str]:
@@ -126,7 +130,28 @@ def backfill_common_outcomes(
             _says("extracted_variables", CALLBACK_VARIABLES)
             | (Q(metadata__has_key="handoff") & ~Q(metadata__handoff=None))
         ).update(common_outcome=Outcome.CALLBACK_REQUESTED)
+        _callbacks_asked(part.filter(conversation))
     return done
+
+
+def _callbacks_asked(conversations: Any) -> None:
+    """Conversations in which the callee asked to be called back (a callback time extracted, or
+    their words): the database finds candidates, Python confirms with the live path's test."""
+    has_time = Q()
+    for name in CALLBACK_TIME_VARIABLES:
+        has_time |= Q(extracted_variables__has_key=name)
+    candidates = conversations.annotate(transcript_text=Cast("transcript", TextField())).filter(
+        has_time | Q(transcript_text__iregex=CALLBACK_CUES_PATTERN)
+    )
+    asked = [
+        pk
+        for pk, transcript, variables in candidates.values_list(
+            "pk", "transcript", "extracted_variables"
+        ).iterator()
+        if asks_by_variables(variables) or callback_request_in(transcript)
+    ]
+    if asked:
+        conversations.filter(pk__in=asked).update(common_outcome=Outcome.CALLBACK_REQUESTED)
 
 
 def _voicemail_greetings(conversations: Any) -> None:

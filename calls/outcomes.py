@@ -12,8 +12,10 @@ A call's common outcome is decided in two steps, both here:
    the callee's first turns makes it *voicemail* (the vendors that have a voicemail code say so
    themselves; this catches the machines they report as conversations, and Revont, which has
    no such code); an agent that extracted `opted_out` / `do_not_call` as true makes it *opted
-   out*; an extracted `callback_requested` of true, or a human callback asked for from callops
-   (the live-call handoff), makes it *callback requested*.
+   out*; an extracted `callback_requested` of true or a callback time (`callback_time`...),
+   the callee asking for a callback in the transcript ("call me back tomorrow", "llámame
+   mañana": calls/callback_time.py), or a human callback asked for from callops (the
+   live-call handoff), makes it *callback requested*.
 
 The README's "One outcome language" table and the help page (/calls/outcomes/) are rendered
 from this module; tests/calls/test_outcomes.py fails when a vendor value has no row here.
@@ -25,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from calls.callback_time import asks_by_variables, callback_request_in
 from calls.models import CallState
 from calls.models import CommonOutcome as Outcome
 
@@ -303,6 +306,8 @@ def refine(
         return Outcome.OPTED_OUT
     if outcome in CONVERSATION and (
         _says(extracted_variables, CALLBACK_VARIABLES)
+        or asks_by_variables(extracted_variables)
+        or bool(callback_request_in(transcript))
         or (isinstance(metadata, Mapping) and metadata.get("handoff") is not None)
     ):
         return Outcome.CALLBACK_REQUESTED
@@ -380,8 +385,10 @@ EXTRA_SIGNS: dict[tuple[str, str], str] = {
     (REVRAG, Outcome.OPTED_OUT): "extracted `opted_out` or `do_not_call` = true, or the "
     "agent's opt-out variable or an opt-out phrase (the do-not-call ledger)",
     (VOICE, Outcome.OPTED_OUT): "an opt-out phrase in the callee's words (the do-not-call ledger)",
-    (REVRAG, Outcome.CALLBACK_REQUESTED): "extracted `callback_requested` = true",
-    (VOICE, Outcome.CALLBACK_REQUESTED): "a human callback asked for in callops",
+    (REVRAG, Outcome.CALLBACK_REQUESTED): "extracted `callback_requested` = true or a "
+    "`callback_time`, or the callee asking for a callback in the transcript",
+    (VOICE, Outcome.CALLBACK_REQUESTED): "a human callback asked for in callops, or the callee "
+    "asking for a callback in the transcript",
 }
 TABLE_VENDORS = (REVRAG, VOICE, REVONT, CALLOPS)
 TABLE_FIELDS = {

@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from calls import enqueue
+from calls.callbacks import callback_book
 from calls.models import (
     FINAL_STEP_STATUSES,
     Call,
@@ -191,6 +192,7 @@ def post_call_plan(*, call_id: int) -> int:
         call.save(update_fields=["post_call_planned_at"])
         # After the steps exist, so an opt-out heard on this call cancels its own follow-ups.
         record_opt_out(call_id=call.pk)
+        callback_book(call=call)
         if made:
             transaction.on_commit(lambda: enqueue_run(call_id))
     return made

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from calls import conversation_metrics, post_call, revont_import, services, webhooks
+from calls import callback_dial, conversation_metrics, post_call, revont_import, services, webhooks
 from vendors.errors import VendorError, VendorNotFound
 from vendors.models import CALLING_KINDS, VendorAccount, VendorKind
 
@@ -144,3 +144,9 @@ def measure_conversation(call_id: int) -> bool:
     """A call's transcript is final: measure the conversation once (recomputable by the
     recompute_conversation_metrics command)."""
     return conversation_metrics.conversation_measure(call_id=call_id)
+
+
+@shared_task
+def dial_due_callbacks() -> int:
+    """Beat: dial the callbacks of single calls that are due (campaigns dial their own)."""
+    return callback_dial.dial_due_single_callbacks()

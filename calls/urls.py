@@ -1,6 +1,6 @@
 from django.urls import path
 
-from calls import post_call_views, views, voice_views
+from calls import callback_views, post_call_views, views, voice_views
 
 app_name = "calls"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     path("rules/new/", post_call_views.rule_new, name="rule_new"),
     path("rules/<id:pk>/edit", post_call_views.rule_edit, name="rule_edit"),
     path("rules/<id:pk>/delete", post_call_views.rule_delete, name="rule_delete"),
+    path("callbacks/", callback_views.callback_queue, name="callbacks"),
+    path("callbacks/<id:pk>/", callback_views.callback_edit, name="callback"),
+    path("callbacks/<id:pk>/cancel", callback_views.callback_cancel_view, name="callback_cancel"),
     path("agents/", views.agents, name="agents"),
     path("agents/<id:pk>/", views.agent_detail, name="agent"),
     path("agents/new/", voice_views.agent_new, name="agent_new"),

@@ -31,7 +31,7 @@ from accounts.models import AuditAction
 from accounts.roles import Capability, denied_reason, has_capability
 from calls.models import Agent
 from campaigns import selectors, services
-from campaigns.models import Campaign
+from campaigns.models import CallbackAgent, Campaign
 from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
 from contacts.models import ContactImport, ContactList, ImportStatus
 from vendors.models import VendorAccount
@@ -60,6 +60,7 @@ class CampaignSerializer(ReadModelSerializer):
             "window_end_hour",
             "default_time_zone",
             "retry_rules",
+            "callback_agent",
             "starts_at",
             "ends_at",
             "launched_at",
@@ -122,6 +123,12 @@ class CampaignCreateSerializer(serializers.Serializer):
     calls_per_minute = serializers.IntegerField(required=False, min_value=1, max_value=600)
     max_concurrent_calls = serializers.IntegerField(required=False, min_value=1, max_value=200)
     retry_rules = serializers.DictField(required=False)
+    callback_agent = serializers.ChoiceField(
+        choices=CallbackAgent.choices,
+        required=False,
+        help_text="Who calls back a contact who asked for a callback: `same` (the agent they "
+        "spoke to) or `any` (the campaign's agent).",
+    )
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
 

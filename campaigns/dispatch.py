@@ -27,6 +27,7 @@ from calls.services import (
     call_create,
     call_dispatch,
 )
+from campaigns.callbacks import dial_due_callbacks
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -64,6 +65,7 @@ class DispatchResult:
     reason: str = ""
     # The next pace slot when the campaign is only waiting for it: the moment to run again.
     next_slot_at: datetime | None = None
+    callbacks: int = 0  # of the started calls, callbacks a contact asked for
 
 
 def _open_time_zones(campaign: Campaign, due: QuerySet[DialEntry], now: datetime) -> list[str]:
@@ -124,6 +126,8 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             if budget > 0:
                 result.next_slot_at = slot
             return result
+        # Callbacks contacts asked for take the first slots (campaigns/callbacks.py).
+        dial_due_callbacks(campaign, slots, result, now=now)
 
         due = entries.filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
@@ -165,7 +169,7 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
                 # claim round, which would leave the slot empty for several runs.
                 result.skipped_dnc += _skip_due_on_do_not_call(due)
                 swept = True
-        if not claimed_any:
+        if not claimed_any and not result.started:
             if not entries.filter(state__in=(*DUE_DIAL_STATES, DialState.DIALLING)).exists():
                 _finish(campaign, entries, now, ended=False)
                 result.reason = "done"

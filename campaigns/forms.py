@@ -21,7 +21,7 @@ from campaigns.form_rows import (
     row_initial,
     variable_rows,
 )
-from campaigns.models import Campaign, DialState, default_retry_rules
+from campaigns.models import CallbackAgent, Campaign, DialState, default_retry_rules
 from campaigns.services import EDITABLE_FIELDS
 from contacts.models import Contact, ContactImport, ContactList, ImportStatus
 from contacts.selectors import contact_lists, contact_time_zones, finished_imports
@@ -134,6 +134,13 @@ class CampaignForm(forms.Form):
     )
     calls_per_minute = forms.IntegerField(min_value=1, max_value=600, label="Calls per minute")
     max_concurrent_calls = forms.IntegerField(min_value=1, max_value=200, label="At most at once")
+    # Not required: a form posted without it (an older page, a script) keeps the default.
+    callback_agent = forms.ChoiceField(
+        choices=CallbackAgent.choices,
+        required=False,
+        label="Callbacks are made by",
+        help_text="When a contact asks to be called back at a time, who calls them then.",
+    )
     schedule_time_zone = forms.ChoiceField(
         label="Schedule time zone",
         choices=time_zone_choices,
@@ -141,6 +148,9 @@ class CampaignForm(forms.Form):
     )
     starts_at = LocalDateTimeField(required=False, label="Starts")
     ends_at = LocalDateTimeField(required=False, label="Ends")
+
+    def clean_callback_agent(self) -> str:
+        return self.cleaned_data.get("callback_agent") or CallbackAgent.SAME
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault(
@@ -153,6 +163,7 @@ class CampaignForm(forms.Form):
                 "schedule_time_zone": settings.TIME_ZONE,
                 "calls_per_minute": 10,
                 "max_concurrent_calls": 5,
+                "callback_agent": CallbackAgent.SAME,
                 "audience_mode": "filter",
                 **row_initial(
                     retry_rules=default_retry_rules(),

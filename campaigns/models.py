@@ -36,6 +36,11 @@ def default_retry_rules() -> dict:
     }
 
 
+class CallbackAgent(models.TextChoices):
+    SAME = "same", "The agent of the call that asked"
+    ANY = "any", "The campaign's agent"
+
+
 class Campaign(models.Model):
     name = models.CharField(max_length=200)
     vendor_account = models.ForeignKey(
@@ -64,6 +69,10 @@ class Campaign(models.Model):
     # {common outcome: {"retry_after_minutes": int, "max_attempts": int} | null}; absent = no
     # retry. Older outcome names (not_picked, ...) are read as the common ones they became.
     retry_rules = models.JSONField(default=default_retry_rules, blank=True)
+    # Who dials a callback a contact asked for: the agent they spoke to, or the campaign's.
+    callback_agent = models.CharField(
+        max_length=4, choices=CallbackAgent.choices, default=CallbackAgent.SAME
+    )
     # How the audience was chosen (kept to show it; the dial entries are the audience).
     audience_search = models.CharField(max_length=200, blank=True)
     audience_time_zone = models.CharField(max_length=64, blank=True)

@@ -60,6 +60,7 @@ EDITABLE_FIELDS = (
     "calls_per_minute",
     "max_concurrent_calls",
     "retry_rules",
+    "callback_agent",
     "starts_at",
     "ends_at",
     "audience_search",

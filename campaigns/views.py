@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.roles import Capability, has_capability, requires
+from calls.callback_selectors import campaign_callbacks
 from calls.selectors import post_call_rule_list
 from campaigns import selectors, services
 from campaigns.forms import DAY_CHOICES, CampaignForm, EntryFilterForm
@@ -150,6 +151,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "window_days": [DAY_NAMES[day] for day in campaign.window_days if day in DAY_NAMES],
         "post_call_rules": post_call_rule_list(campaign_id=campaign.pk),
         "can_edit_rules": has_capability(request.user, Capability.MANAGE_POST_CALL_RULES),
+        "callbacks": campaign_callbacks(campaign_id=campaign.pk),
+        "can_edit_callbacks": has_capability(request.user, Capability.TRIGGER_CALLS),
     }
     if request.htmx and request.htmx.target == "entries":
         return render(request, "campaigns/campaign_detail.html#entries", context)

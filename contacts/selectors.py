@@ -119,6 +119,11 @@ def contact_recent_calls(*, contact: Contact, limit: int = 20) -> list:
     return list(contact.calls.select_related("agent").order_by("-created_at", "-id")[:limit])
 
 
+def contact_callbacks(*, contact: Contact, limit: int = 20) -> list:
+    """Callbacks the contact asked for (booked by calls/callbacks.py), the newest first."""
+    return list(contact.callbacks.select_related("campaign").order_by("-created_at", "-id")[:limit])
+
+
 def is_on_do_not_call(phone_e164: str) -> bool:
     """True when callops must not dial this E.164 number."""
     return DoNotCallEntry.objects.filter(phone_e164=phone_e164).exists()

@@ -123,6 +123,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "contact": contact,
         "calls": selectors.contact_recent_calls(contact=contact),
+        "callbacks": selectors.contact_callbacks(contact=contact),
         "dnc_entry": selectors.do_not_call_entry(contact.phone_e164),
         "can_edit": has_capability(request.user, Capability.EDIT_CONTACTS),
         "can_remove_dnc": has_capability(request.user, Capability.MANAGE_SETTINGS),

@@ -54,6 +54,7 @@ app.conf.beat_schedule = {
     "calls-sync-agents": {"task": "calls.tasks.sync_all_agents", "schedule": 600.0},
     "calls-import-revont": {"task": "calls.tasks.import_all_revont_calls", "schedule": 60.0},
     "calls-post-call": {"task": "calls.tasks.advance_post_call", "schedule": 10.0},
+    "calls-callbacks": {"task": "calls.tasks.dial_due_callbacks", "schedule": 30.0},
     "campaigns-dispatch": {"task": "campaigns.tasks.dispatch_paced_campaigns", "schedule": 2.0},
     "campaigns-outcomes": {"task": "campaigns.tasks.record_campaign_outcomes", "schedule": 10.0},
     "campaigns-sync-native": {"task": "campaigns.tasks.sync_native_campaigns", "schedule": 30.0},

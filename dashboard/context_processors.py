@@ -12,6 +12,7 @@ from vendors.models import VendorAccount, VendorKind
 NAVIGATION = (
     ("Overview", "overview", Capability.VIEW_OVERVIEW),
     ("Calls", "calls:list", Capability.VIEW_CALLS),
+    ("Callbacks", "calls:callbacks", Capability.TRIGGER_CALLS),
     ("Review", "review", Capability.REVIEW_CALLS),
     ("Campaigns", "campaigns:list", Capability.VIEW_CAMPAIGNS),
     ("Contacts", "contacts:list", Capability.VIEW_CONTACTS),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
 from calls.models import (
     Agent,
     Call,
+    Callback,
+    CallbackStatus,
     CallConversation,
     CallState,
     PostCallAction,
@@ -303,3 +307,20 @@ class AlertFactory(factory.django.DjangoModelFactory):
     last_value = 3
     last_evaluated_at = factory.LazyFunction(timezone.now)
     last_notified_at = factory.LazyFunction(timezone.now)
+
+
+class CallbackFactory(factory.django.DjangoModelFactory):
+    """A callback asked for on an ended call, booked an hour ahead in the contact's zone."""
+
+    class Meta:
+        model = Callback
+
+    source_call = factory.SubFactory(CallFactory, state=CallState.ENDED)
+    contact = factory.SelfAttribute("source_call.contact")
+    to_number = factory.SelfAttribute("source_call.to_number")
+    vendor_account = factory.SelfAttribute("source_call.vendor_account")
+    agent = factory.SelfAttribute("source_call.agent")
+    status = CallbackStatus.BOOKED
+    due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
+    time_zone = "America/Los_Angeles"
+    requested = "call me back in an hour"

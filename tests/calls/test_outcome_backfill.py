@@ -94,6 +94,15 @@ def _stored_calls() -> list[Call]:
         (revont, {**ended, "vendor_outcome": "follow_up"}),
         (revont, {**ended, "vendor_outcome": "lost"}),
         (revont, {**ended, "vendor_outcome": "no_outcome", "transcript": GREETING}),
+        # The callee asked for a callback in words, or the agent extracted a time (or nothing).
+        (revrag, {**ended, "vendor_outcome": "USER_HANGUP",
+                  "transcript": [{"speaker": "user", "text": "Llámame mañana, por favor"}]}),
+        (revrag, {**ended, "vendor_outcome": "AGENT_HANGUP",
+                  "transcript": [{"speaker": "agent", "text": "Shall I call you back?"}]}),
+        (revrag, {**ended, "vendor_outcome": "AGENT_HANGUP",
+                  "extracted_variables": {"callback_time": "tomorrow 15:00"}}),
+        (revrag, {**ended, "vendor_outcome": "AGENT_HANGUP",
+                  "extracted_variables": {"callback_time": None, "preferred_callback_time": ""}}),
     ]  # fmt: skip
     calls = [CallFactory(vendor_account=account, agent=None, **values) for account, values in specs]
     # The opt-out ledger listed the number from this conversation (calls/opt_out.py).
@@ -134,14 +143,18 @@ def test_it_backfills_stored_calls_as_the_live_path_would(db):
         Outcome.CALLBACK_REQUESTED,
         Outcome.DECLINED,
         Outcome.VOICEMAIL,
+        Outcome.CALLBACK_REQUESTED,
+        Outcome.COMPLETED,
+        Outcome.CALLBACK_REQUESTED,
+        Outcome.COMPLETED,
         Outcome.OPTED_OUT,
     ]
 
 
 def test_it_backfills_with_one_update_per_slice_not_one_per_call(db, django_assert_max_num_queries):
     _stored_calls()
-    # 21 calls in slices of 50,000: one slice, so a fixed handful of statements.
-    with django_assert_max_num_queries(8):
+    # 26 calls in slices of 50,000: one slice, so a fixed handful of statements.
+    with django_assert_max_num_queries(10):
         backfill_common_outcomes(Call, VendorAccount, DoNotCallEntry)
 
 

@@ -386,3 +386,36 @@ def test_the_api_takes_a_list_or_an_import_as_the_audience(client_as, agent):
     assert missing.status_code == 400
     assert set(missing.json()["error"]["fields"]) == {"audience_list", "audience_import"}
     assert Campaign.objects.count() == 1
+
+
+def test_it_saves_who_makes_the_campaigns_callbacks_and_keeps_the_default_when_left_out(
+    client_as, agent
+):
+    operator = client_as("operator")
+    ContactFactory(name="Lead Ada", phone_e164="+14155550631")
+    assert operator.post(NEW, form_data(agent, callback_agent="any")).status_code == 302
+    assert Campaign.objects.get().callback_agent == "any"
+    Campaign.objects.all().delete()
+    assert operator.post(NEW, form_data(agent)).status_code == 302
+    assert Campaign.objects.get().callback_agent == "same"
+    bad = operator.post(NEW, form_data(agent, callback_agent="robot"))
+    assert bad.status_code == 400 and "callback_agent" in bad.context["form"].errors
+
+
+def test_the_api_reads_and_writes_who_makes_the_campaigns_callbacks(client_as, agent):
+    import json
+
+    ContactFactory(name="Ann")
+    body = {"name": "Callbacks by anyone", "vendor_account": agent.vendor_account_id,
+            "agent": agent.pk, "callback_agent": "any"}  # fmt: skip
+    client = client_as("operator")
+    created = client.post("/api/v1/campaigns/", json.dumps(body), content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert created.json()["callback_agent"] == "any"
+    assert Campaign.objects.get().callback_agent == "any"
+    refused = client.post(
+        "/api/v1/campaigns/",
+        json.dumps({**body, "callback_agent": "robot"}),
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "callback_agent" in refused.json()["error"]["fields"]

@@ -96,6 +96,8 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "alert_acknowledge": lambda: {"pk": factories.AlertFactory().pk},
     "alert_rule_edit": lambda: {"pk": factories.AlertRuleFactory().pk},
     "alert_rule_secret": lambda: {"pk": factories.AlertRuleFactory().pk},
+    "calls:callback": lambda: {"pk": factories.CallbackFactory().pk},
+    "calls:callback_cancel": lambda: {"pk": factories.CallbackFactory().pk},
 }
 
 
