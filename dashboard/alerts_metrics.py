@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from calls.models import (
     LIVE_STATES,
     TERMINAL_STATES,
     Call,
+    CallConversation,
     CallState,
     CommonOutcome,
     WebhookEvent,
@@ -28,7 +29,7 @@ from calls.models import (
 )
 from calls.state import CONNECTED_OUTCOMES
 from dashboard.models import AlertMetric, AlertRule, Heartbeat
-from vendors.models import VendorAccount
+from vendors.models import BreakerState, CircuitBreaker, VendorAccount
 
 TWO_PLACES = Decimal("0.01")
 
@@ -85,6 +86,20 @@ METRICS: dict[str, MetricInfo] = {
     ),
     AlertMetric.WORKER_HEARTBEAT_MISSING: MetricInfo(
         False, "min", "Minutes since a background worker last proved alive.", uses_lookback=False
+    ),
+    AlertMetric.BREAKER_OPEN: MetricInfo(
+        False,
+        "accounts",
+        "Vendor accounts in scope whose circuit breaker is open or probing (callops sends them "
+        "nothing until it closes).",
+        uses_lookback=False,
+    ),
+    AlertMetric.RESPONSE_GAP_P90: MetricInfo(
+        False,
+        "s",
+        "The agent's response gap p90, averaged over the calls with a timed transcript measured "
+        "in the window (how long callers wait for the agent).",
+        uses_min_calls=True,
     ),
 }
 
@@ -197,6 +212,25 @@ def _heartbeat_missing(rule: AlertRule, now: datetime) -> Decimal | None:
     return _number(max(0.0, (now - seen).total_seconds() / 60))
 
 
+def _breakers_open(rule: AlertRule, now: datetime) -> Decimal:
+    not_closed = CircuitBreaker.objects.filter(account_id__in=_scoped_account_ids(rule)).exclude(
+        state=BreakerState.CLOSED
+    )
+    return _number(not_closed.count())
+
+
+def _response_gap_p90(rule: AlertRule, now: datetime) -> Decimal | None:
+    since = now - timedelta(minutes=rule.lookback_minutes)
+    figures = CallConversation.objects.filter(
+        call__in=_scoped_calls(rule).filter(created_at__gte=since),
+        timed=True,
+        response_gap_p90_seconds__isnull=False,
+    ).aggregate(calls=Count("call_id"), gap=Avg("response_gap_p90_seconds"))
+    if figures["calls"] == 0 or figures["calls"] < rule.min_calls:
+        return None
+    return _number(figures["gap"])
+
+
 _MEASURES: dict[str, Callable[[AlertRule, datetime], Decimal | None]] = {
     AlertMetric.CONNECT_RATE: lambda rule, now: _rate(rule, now, Q(outcome__in=CONNECTED_OUTCOMES)),
     AlertMetric.FAILURE_RATE_VENDOR: lambda rule, now: _rate(
@@ -215,6 +249,8 @@ _MEASURES: dict[str, Callable[[AlertRule, datetime], Decimal | None]] = {
     AlertMetric.RATE_LIMITED_PER_HOUR: _rate_limited,
     AlertMetric.COST_PER_DAY: _cost_today,
     AlertMetric.WORKER_HEARTBEAT_MISSING: _heartbeat_missing,
+    AlertMetric.BREAKER_OPEN: _breakers_open,
+    AlertMetric.RESPONSE_GAP_P90: _response_gap_p90,
 }
 
 

@@ -31,6 +31,8 @@ class AlertMetric(models.TextChoices):
     RATE_LIMITED_PER_HOUR = "rate_limited_per_hour", "429 answers in the last hour"
     COST_PER_DAY = "cost_per_day", "Estimated cost today"
     WORKER_HEARTBEAT_MISSING = "worker_heartbeat_missing", "Worker heartbeat missing (minutes)"
+    BREAKER_OPEN = "breaker_open", "Vendor circuit breakers open"
+    RESPONSE_GAP_P90 = "response_gap_p90", "Agent response gap p90 (seconds)"
 
 
 class AlertSeverity(models.TextChoices):

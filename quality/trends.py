@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Avg, Count, F, IntegerField, Q
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncWeek
 
 from calls.models import CallConversation
@@ -43,7 +43,7 @@ def _grouped(queryset: Any, group_by: str) -> Any:
     queryset = queryset.annotate(week=TruncWeek("call__created_at"))
     if group_by == GroupBy.ARM:
         return queryset.filter(call__metadata__has_key="campaign_arm_id").annotate(
-            group_id=Cast(KT("call__metadata__campaign_arm_id"), IntegerField()),
+            group_id=Cast(KeyTextTransform("campaign_arm_id", "call__metadata"), IntegerField()),
             group_name=F("call__campaign__name"),
         )
     key, name = _GROUP_FIELDS.get(group_by, _GROUP_FIELDS[GroupBy.AGENT])

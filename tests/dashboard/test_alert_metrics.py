@@ -132,3 +132,44 @@ def test_it_measures_minutes_since_the_worker_heartbeat():
     now = timezone.now()
     Heartbeat.objects.create(name="worker", seen_at=now - timedelta(minutes=10))
     assert metric_value(heartbeat, now=now) == Decimal("10.00")
+
+
+def test_it_counts_the_scoped_accounts_whose_breaker_is_not_closed():
+    from vendors.models import BreakerState, CircuitBreaker
+
+    down, probing, fine = (factories.VendorAccountFactory() for _ in range(3))
+    CircuitBreaker.objects.create(account=down, state=BreakerState.OPEN)
+    CircuitBreaker.objects.create(account=probing, state=BreakerState.HALF_OPEN)
+    CircuitBreaker.objects.create(account=fine, state=BreakerState.CLOSED)
+
+    assert metric_value(rule(AlertMetric.BREAKER_OPEN, threshold=1)) == Decimal("2.00")
+    scoped = rule(AlertMetric.BREAKER_OPEN, threshold=1, vendor_account=fine)
+    assert metric_value(scoped) == Decimal("0.00")
+
+
+def test_it_averages_the_agents_response_gap_p90_over_measured_calls_in_the_window():
+    from calls.models import CallConversation
+
+    def measured(gap: float | None, minutes: int = 5) -> None:
+        call = aged(factories.CallFactory(state=CallState.ENDED), minutes)
+        CallConversation.objects.create(
+            call=call,
+            computed_at=timezone.now(),
+            lines=4,
+            turns=4,
+            agent_words=20,
+            customer_words=20,
+            timed=gap is not None,
+            silence_threshold_seconds=3,
+            response_gap_p90_seconds=gap,
+        )
+
+    measured(2.0)
+    measured(4.0)
+    measured(None)  # no timings: not counted
+    measured(30.0, minutes=120)  # before the window
+    gap = rule(AlertMetric.RESPONSE_GAP_P90, threshold=Decimal(3), lookback_minutes=60)
+
+    assert metric_value(gap) == Decimal("3.00")
+    gap.min_calls = 3
+    assert metric_value(gap) is None
