@@ -37,6 +37,7 @@ PUBLIC_EXPECTATIONS: dict[str, dict[str, int]] = {
 URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "campaigns:detail": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:edit": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:compliance_report": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:launch": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:pause": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:resume": lambda: {"pk": factories.CampaignFactory().pk},
