@@ -5,7 +5,7 @@ refused while contacts in all-party recording-consent places would get no disclo
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -16,7 +16,8 @@ from campaigns.dispatch import dispatch_due
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
 from campaigns.selectors import preview_groups
 from campaigns.services import CampaignError, campaign_transition
-from contacts.models import ConsentRecord, ConsentType, Contact
+from contacts.compliance import policy_restore_defaults
+from contacts.models import CompliancePolicy, ConsentRecord, ConsentType, Contact, DialAttempt
 from tests.campaigns.test_compliance_paths import campaign_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -166,3 +167,67 @@ def test_it_refuses_a_launch_while_the_recording_disclosure_is_empty_for_all_par
     campaign_transition(campaign_id=campaign.pk, action="launch")
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.RUNNING
+
+
+def test_the_preview_names_who_waits_for_hours_a_holiday_or_a_cap(revrag):
+    policy_restore_defaults()
+    CompliancePolicy.objects.filter(pk=1).update(max_attempts_per_day=1)
+    christmas_noon_in_chicago = datetime(2026, 12, 25, 18, 0, tzinfo=UTC)
+    holiday = Contact.objects.create(
+        name="Alabama", phone_e164="+12055550100", time_zone="America/Chicago"
+    )
+    late = Contact.objects.create(name="Late", phone_e164="+13055550142", time_zone="Asia/Tokyo")
+    capped = Contact.objects.create(name="Capped", phone_e164="+12125550143")
+    DialAttempt.objects.create(
+        phone_e164=capped.phone_e164, at=christmas_noon_in_chicago - timedelta(hours=1)
+    )
+    free = Contact.objects.create(name="Free", phone_e164="+12125550144")
+    campaign = campaign_of(revrag, CampaignKind.PACED, [holiday, late, capped, free])
+    entry_of = {entry.contact_id: entry.pk for entry in DialEntry.objects.filter(campaign=campaign)}
+
+    groups = preview_groups(campaign, now=christmas_noon_in_chicago)
+
+    assert groups.holiday == [entry_of[holiday.pk]]
+    assert groups.hours == [entry_of[late.pk]]
+    assert groups.cap == [entry_of[capped.pk]]
+    assert groups.dial == [entry_of[free.pk]]
+    assert groups.rules == {
+        entry_of[holiday.pk]: "No calls on public holidays in Alabama (Christmas Day)",
+        entry_of[late.pk]: "Outside calling hours for Florida: 8:00–20:00 local",
+        entry_of[capped.pk]: "Frequency cap: at most 1 attempt per 24 h",
+    }
+
+
+def test_the_api_takes_the_consent_and_disclosure_a_campaign_requires(revrag, client_as):
+    california = Contact.objects.create(name="Cal", phone_e164="+14155550199")
+    # With the consent the campaign requires: only contacts to be dialled need a disclosure.
+    ConsentRecord.objects.create(
+        contact=california,
+        consent_type=ConsentType.VERBAL,
+        given_at=timezone.now() - timedelta(days=1),
+        call_id=12,
+    )
+    agent = revrag.agents.filter(is_active=True).first()
+    client = client_as("operator")
+    body = {
+        "name": "API consent",
+        "vendor_account": revrag.pk,
+        "agent": agent.pk,
+        "contacts": [california.pk],
+        "required_consent_type": "verbal",
+        "disclosure_variable": "disclosure",
+        "variables_template": {"other": "x"},
+    }
+    refused = client.post("/api/v1/campaigns/", body, content_type="application/json")
+    assert refused.status_code == 400
+    assert "disclosure_variable" in refused.json()["error"]["fields"]
+    body["variables_template"] = {"disclosure": "{{ contact.email }}"}
+    created = client.post("/api/v1/campaigns/", body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert (created.json()["required_consent_type"], created.json()["disclosure_variable"]) == (
+        "verbal",
+        "disclosure",
+    )
+    launch = client.post(f"/api/v1/campaigns/{created.json()['id']}/launch")
+    assert launch.status_code == 409
+    assert "Recording disclosure" in launch.json()["error"]["message"]
