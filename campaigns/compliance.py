@@ -116,7 +116,7 @@ def disclosure_refusal(campaign: Campaign, contacts: Iterable[Contact]) -> str:
     if name not in (campaign.variables_template or {}):
         return (
             f"Recording disclosure: the variable “{name}” is not among the campaign's variables, "
-            f"and {len(contacts)} contacts are in places where every party must consent to "
+            f"with {_contacts_text(len(contacts))} in places where every party must consent to "
             "recording. Add it, or clear the disclosure variable."
         )
     missing = [
@@ -128,6 +128,11 @@ def disclosure_refusal(campaign: Campaign, contacts: Iterable[Contact]) -> str:
         return ""
     example = missing[0].name or missing[0].phone_e164
     return (
-        f"Recording disclosure: the variable “{name}” is empty for {len(missing)} contacts in "
-        f"places where every party must consent to recording (e.g. {example})."
+        f"Recording disclosure: the variable “{name}” is empty for "
+        f"{_contacts_text(len(missing))} in places where every party must consent to recording "
+        f"(e.g. {example})."
     )
+
+
+def _contacts_text(count: int) -> str:
+    return f"{count} contact" if count == 1 else f"{count} contacts"

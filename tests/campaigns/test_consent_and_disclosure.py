@@ -158,7 +158,7 @@ def test_it_refuses_a_launch_while_the_recording_disclosure_is_empty_for_all_par
     with pytest.raises(CampaignError) as refused:
         campaign_transition(campaign_id=campaign.pk, action="launch")
 
-    assert "“disclosure” is empty for 1 contacts" in refused.value.message
+    assert "“disclosure” is empty for 1 contact in" in refused.value.message
     assert "(e.g. Cal)" in refused.value.message
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT

@@ -139,3 +139,45 @@ def test_it_reads_adds_and_deletes_consent_over_the_api(client_as):
     assert client_as("manager").delete(f"{url}/{body['id']}").status_code == 403
     assert operator.delete(f"{url}/{body['id']}").status_code == 204
     assert not ConsentRecord.objects.exists()
+
+
+def test_it_imports_consent_columns_and_rejects_rows_whose_consent_cannot_be_read():
+    from tests.contacts.test_import_service import csv_bytes, run_import
+
+    data = csv_bytes(
+        "phone,name,Consent,Consent date,Consent source,Consent expiry",
+        "+14155550101,Ann,written,2026-01-10,Signed form 12,2027-01-31",
+        "+14155550102,Ben,,2026-02-01,CRM export,",
+        "+14155550103,Cy,,,,",
+        "+14155550104,Dee,shouted,2026-01-10,,",
+        "+14155550105,Eve,written,2026-03-01,,2026-02-01",
+    )
+    done = run_import(data)
+
+    assert done.mapping == [
+        "phone",
+        "name",
+        "consent_type",
+        "consent_date",
+        "consent_evidence",
+        "consent_expiry",
+    ]
+    assert (done.created_count, done.rejected_count) == (3, 2)
+    reasons = sorted(done.rejections.values_list("line_number", "reason"))
+    assert reasons == [
+        (5, "consent_type: “shouted” is not written, verbal or imported"),
+        (6, "consent_expiry: not after the consent date"),
+    ]
+    records = {r.contact.name: r for r in ConsentRecord.objects.select_related("contact")}
+    assert set(records) == {"Ann", "Ben"}
+    ann, ben = records["Ann"], records["Ben"]
+    assert (ann.consent_type, ann.evidence, ann.evidence_file) == (
+        "written",
+        "Signed form 12",
+        "c.csv, line 2",
+    )
+    assert timezone.localtime(ann.expires_at).date().isoformat() == "2027-02-01"  # holds the 31st
+    assert (ben.consent_type, ben.source, ben.expires_at) == ("imported", "CRM export", None)
+    # The same file again records nothing twice.
+    run_import(data)
+    assert ConsentRecord.objects.count() == 2
