@@ -45,6 +45,21 @@ def all_party_consent_place(phone_e164: str) -> str:
     Decided from the number (its US state by area code, else its country), not from the
     contact's time zone: a time zone spans several states with different laws.
     """
+    if phone_e164.startswith("+1") and len(phone_e164) == 12:
+        # A North American area code lies in one state: geocoding one number of it answers
+        # for all (geocoding each number costs ~0.3 ms; a campaign page shows thousands).
+        area_code = phone_e164[:5]
+        if area_code not in _AREA_CODE_PLACES:
+            _AREA_CODE_PLACES[area_code] = _number_place(phone_e164)
+        return _AREA_CODE_PLACES[area_code]
+    return _number_place(phone_e164)
+
+
+# Area code ("+1415") -> place name; at most 1,000 keys.
+_AREA_CODE_PLACES: dict[str, str] = {}
+
+
+def _number_place(phone_e164: str) -> str:
     place = place_of(phone_e164)
     if place.subdivision:
         name = ALL_PARTY_CONSENT_PLACES.get(f"{place.country}-{place.subdivision}")
