@@ -36,4 +36,9 @@ format: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	@# The conversation metrics benchmark defaults to issue 21's million transcripts: a minute's size here.
-	@for script in bench/bench_*.py; do echo "== $$script"; BENCH_CONVERSATION_CALLS=$${BENCH_CONVERSATION_CALLS:-100000} $(BIN)/python $$script || exit 1; done
+	@# Each benchmark ends with a SUMMARY line (bench/summary.py): repeated together at the end.
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for script in bench/bench_*.py; do echo "== $$script"; \
+		BENCH_CONVERSATION_CALLS=$${BENCH_CONVERSATION_CALLS:-100000} $(BIN)/python $$script | tee -a $$log; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; done; \
+	echo "== summary (ratios are to a reference measured in the same run)"; grep '^SUMMARY' $$log || true

@@ -6,14 +6,16 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from accounts.client_address import client_address
 from accounts.models import AuditAction, AuditEvent
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    # Only REMOTE_ADDR: a forwarded-for header is client-controlled unless a trusted proxy sets it.
+    # The connection's address, or behind trusted proxies the one the first proxy saw: never
+    # an address the client wrote itself (accounts/client_address.py).
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(request)
 
 
 def audit_record(

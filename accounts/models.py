@@ -35,6 +35,8 @@ class AuditAction(models.TextChoices):
     DNC_ADDED = "dnc_added", "Number added to do-not-call list"
     DNC_REMOVED = "dnc_removed", "Number removed from do-not-call list"
     COMPLIANCE_POLICY_CHANGED = "compliance_policy_changed", "Calling policy changed"
+    SCORECARD_CHANGED = "scorecard_changed", "Scorecard changed"
+    ALERT_RULE_CHANGED = "alert_rule_changed", "Alert rule changed"
 
 
 class AuditEvent(models.Model):

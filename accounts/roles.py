@@ -37,6 +37,8 @@ class Capability(StrEnum):
     CONFIGURE_AGENTS = "configure_agents"
     VIEW_ANALYTICS = "view_analytics"
     REVIEW_CALLS = "review_calls"
+    VIEW_ALERTS = "view_alerts"
+    ACKNOWLEDGE_ALERTS = "acknowledge_alerts"
     MANAGE_SETTINGS = "manage_settings"
 
 
@@ -59,7 +61,15 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             Capability.CONFIGURE_AGENTS,
         }
     ),
-    Role.MANAGER: frozenset(_EVERYONE | {Capability.VIEW_ANALYTICS, Capability.REVIEW_CALLS}),
+    Role.MANAGER: frozenset(
+        _EVERYONE
+        | {
+            Capability.VIEW_ANALYTICS,
+            Capability.REVIEW_CALLS,
+            Capability.VIEW_ALERTS,
+            Capability.ACKNOWLEDGE_ALERTS,
+        }
+    ),
     # Admins can do everything, including what operators and managers do.
     Role.ADMIN: frozenset(Capability),
 }

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from analytics import summary
+from analytics import summary_refresh
 
 
 @shared_task
@@ -11,4 +11,4 @@ def refresh_analytics_summary() -> str:
     nothing (its batch rolls back). It stops after 50 s, under the task time limits, and the next
     run carries on.
     """
-    return str(summary.refresh_summary(max_seconds=50.0))
+    return str(summary_refresh.refresh_summary(max_seconds=50.0))

@@ -19,7 +19,7 @@ the way the browser does, --repeat times each after a warm-up:
   conversation metrics' filters (long silences; talk share with response gap; campaign with
   response gap), over metrics measured after the fill by the recompute command's code;
 - the page at the middle row (row 500,000 at full size), as "Load more" asks for it: with the
-  cursor the previous page handed out (selectors.encode_cursor of the row before it);
+  cursor the previous page handed out (call_log.encode_cursor of the row before it);
 - a transcript search for a common term (htmx, ?q=pricing), ordered by recency.
 
 It prints p50/p95 server time and the queries of each against the targets: pages p95 ≤ 25 ms
@@ -35,21 +35,22 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+
+from bench.database import drop_database, open_bench_database  # noqa: E402 (the path first)
+from bench.summary import Goal, print_summary  # noqa: E402
 
 PAGE_TARGET_MS = 25.0
 SEARCH_TARGET_MS = 10.0
 DEEP_RATIO_TARGET = 1.5
 MAX_LOG_QUERIES = 3
 DB_NAME = "bench_calllog"
-DEFAULT_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 COMMON_TERM = "pricing"
 
 FIRST_NAMES = [
@@ -175,23 +176,6 @@ FROM series, bounds AS b
 """  # noqa: S608
 
 
-def _client_args(url: str) -> tuple[list[str], str]:
-    parts = urlparse(url)
-    common = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
-    return [*common, "-U", parts.username or "postgres"], parts.path.lstrip("/")
-
-
-def drop_database(url: str) -> None:
-    common, name = _client_args(url)
-    subprocess.run(["dropdb", *common, "--if-exists", name], check=True)
-
-
-def recreate_database(url: str) -> None:
-    drop_database(url)
-    common, name = _client_args(url)
-    subprocess.run(["createdb", *common, name], check=True)
-
-
 def fill(calls: int) -> None:
     from django.db import connection
 
@@ -262,19 +246,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    if not args.reuse:
-        try:
-            recreate_database(url)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            # `make bench` runs every script: say why this one did not run, do not fail the rest.
-            print(f"SKIPPED: this benchmark needs PostgreSQL client tools and {url} ({exc})")
-            return
-    os.environ["DATABASE_URL"] = url
-
-    import django
-
-    django.setup()
+    url = open_bench_database(DB_NAME, reuse=args.reuse)
+    if url is None:
+        return
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -283,7 +257,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from calls import selectors
+    from calls import call_log
     from calls.models import Agent, Call
 
     # The test client's host, allowed without setup_test_environment(): that would instrument
@@ -314,7 +288,7 @@ def main() -> None:
 
     # The deep page's cursor: what "Load more" on the page before it carries.
     before_middle = Call.objects.order_by("-created_at", "-id")[middle - 1 : middle].get()
-    deep_cursor = selectors.encode_cursor(before_middle)
+    deep_cursor = call_log.encode_cursor(before_middle)
     agent = Agent.objects.order_by("id").first()
     campaign_id = Call.objects.exclude(campaign=None).values_list("campaign_id", flat=True)[0]
 
@@ -359,6 +333,7 @@ def main() -> None:
     print("  server time = the whole request in Django (middleware, queries, template);")
     print("  SQL = the time of its queries as Django ran them (session and user lookups too)")
     results: dict[str, float] = {}
+    sql_results: dict[str, float] = {}
     all_met = True
     for name, params, headers, target in scenarios:
         timings, sql_timings, queries, content = measure(params, headers, args.repeat)
@@ -366,6 +341,7 @@ def main() -> None:
         p50, p95 = statistics.median(timings), percentile(timings, 0.95)
         sql95 = percentile(sql_timings, 0.95)
         results[name] = p95
+        sql_results[name] = sql95
         counted = unfiltered_counts(queries)
         met = p95 <= target and len(queries) <= MAX_LOG_QUERIES and not counted
         all_met &= met
@@ -392,12 +368,12 @@ def main() -> None:
     # Queries must not grow with the page size: the same pages at 50 and 200 rows.
     sizes = {}
     for size in (50, 200):
-        selectors.PAGE_SIZE = size
+        call_log.PAGE_SIZE = size
         counts = []
         for _name, params, headers, _target in scenarios:
             counts.append(len(measure(params, headers, 1)[2]))
         sizes[size] = counts
-    selectors.PAGE_SIZE = 50
+    call_log.PAGE_SIZE = 50
     flat = sizes[50] == sizes[200]
     all_met &= flat
     print(
@@ -405,6 +381,19 @@ def main() -> None:
         f"{'constant' if flat else 'GROWING'}"
     )
     print(f"all call log targets: {'met' if all_met else 'NOT met'}")
+    keyset = f"page at row {middle:,} (keyset)"
+    search = f'search "{COMMON_TERM}"'
+    print_summary(
+        "call log",
+        [
+            Goal("first page whole request / its SQL p95", first / sql_results["first page"], 2.0),
+            Goal(
+                "search SQL / keyset page SQL p95", sql_results[search] / sql_results[keyset], 1.5
+            ),
+            Goal("deep page / first page p95", deep / first, DEEP_RATIO_TARGET),
+            Goal("first page p95", first, PAGE_TARGET_MS, unit="ms"),
+        ],
+    )
 
     connection.close()
     if not args.keep:

@@ -38,16 +38,17 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
+
+from bench.database import drop_database, open_bench_database  # noqa: E402 (the path first)
+from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_RATIO_VALIDATION = 0.8
 TARGET_RATIO_BULK_CREATE = 2.0
 TARGET_SECONDS_1M = 30.0
 DB_NAME = "bench_import"
-DEFAULT_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 
 # Area codes that libphonenumber knows, with their zones spread over the US.
 AREA_CODES = ["212", "213", "305", "312", "404", "415", "503", "617", "702", "713", "808", "907"]
@@ -96,23 +97,6 @@ def validate(phones: list[str]) -> list[str | None]:
     return out
 
 
-def _client_args(url: str) -> tuple[list[str], str]:
-    parts = urlparse(url)
-    common = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
-    return [*common, "-U", parts.username or "postgres"], parts.path.lstrip("/")
-
-
-def drop_database(url: str) -> None:
-    common, name = _client_args(url)
-    subprocess.run(["dropdb", *common, "--if-exists", name], check=True)
-
-
-def recreate_database(url: str) -> None:
-    drop_database(url)
-    common, name = _client_args(url)
-    subprocess.run(["createdb", *common, name], check=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="1000000 for issue 5's size")
@@ -121,18 +105,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    try:
-        recreate_database(url)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        # `make bench` runs every script: say why this one did not run, do not fail the rest.
-        print(f"SKIPPED: this benchmark needs PostgreSQL client tools and {url} ({exc})")
+    url = open_bench_database(DB_NAME)
+    if url is None:
         return
-    os.environ["DATABASE_URL"] = url
-
-    import django
-
-    django.setup()
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
@@ -292,6 +267,15 @@ def main() -> None:
         f"(full import vs validation on 2 processes: {versus_two:.2f}; "
         f"raw COPY is {copy_factor:.1f}x the full import)"
     )
+    print_summary(
+        "contact import",
+        [
+            Goal("full import / validation on 2 processes", versus_two, 0.8, at_most=False),
+            Goal("full import / raw COPY", 1 / copy_factor, 0.5, at_most=False),
+            Goal("full import / validation on 1 process", rate["import"] / rate["validation"],
+                 TARGET_RATIO_VALIDATION, at_most=False),
+        ],
+    )  # fmt: skip
 
     connection.close()
     if not args.keep:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,13 +38,12 @@ from bench.bench_call_log import (  # noqa: E402 (the path above first)
     AGENT_LINES,
     CUSTOMER_LINES,
     _sql_array,
-    drop_database,
-    recreate_database,
 )
+from bench.database import drop_database, open_bench_database  # noqa: E402
+from bench.summary import Goal, print_summary  # noqa: E402
 
 RATIO_TARGET = 0.5
 DB_NAME = "bench_conversation"
-DEFAULT_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 
 AGENT_SQL, CUSTOMER_SQL = _sql_array(AGENT_LINES), _sql_array(CUSTOMER_LINES)
 # Line t starts about 6 s after line t-1 (jitter 0-1.5 s) and lasts 2-7 s: most lines leave a
@@ -106,19 +104,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    if not args.reuse:
-        try:
-            recreate_database(url)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            # `make bench` runs every script: say why this one did not run, do not fail the rest.
-            print(f"SKIPPED: this benchmark needs PostgreSQL client tools and {url} ({exc})")
-            return
-    os.environ["DATABASE_URL"] = url
-
-    import django
-
-    django.setup()
+    url = open_bench_database(DB_NAME, reuse=args.reuse)
+    if url is None:
+        return
     from django.core.management import call_command
     from django.db import connection
 
@@ -184,6 +172,9 @@ def main() -> None:
         f"ratio {ratio:.2f} (target ≥ {RATIO_TARGET}) {'OK' if ratio >= RATIO_TARGET else 'MISSED'}"
     )
     print(f"recompute / read: {rows / seconds / best_read:.2f} (for the record)")
+    print_summary(
+        "conversation metrics", [Goal("measure / read", ratio, RATIO_TARGET, at_most=False)]
+    )
 
     connection.close()
     if not args.keep:

@@ -44,7 +44,6 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import requests
@@ -53,31 +52,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 
+from bench.database import default_url, drop_database, recreate_database  # noqa: E402
+from bench.summary import Goal, print_summary  # noqa: E402
+
 TARGET_CUMULATIVE_ERROR = 1
 TARGET_P99_LATENESS_MS = 250.0
 DB_NAME = "bench_dispatch"
-DEFAULT_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/6"
 DEFAULT_CACHE = "redis://127.0.0.1:6379/7"
 RAISED_LIMIT = 6000  # requests a minute, sandbox and account (Revrag documents 60)
 STOP_AT_SHARE = 0.9
-
-
-def _client_args(url: str) -> tuple[list[str], str]:
-    parts = urlparse(url)
-    common = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432)]
-    return [*common, "-U", parts.username or "postgres"], parts.path.lstrip("/")
-
-
-def drop_database(url: str) -> None:
-    common, name = _client_args(url)
-    subprocess.run(["dropdb", *common, "--if-exists", "--force", name], check=True)
-
-
-def recreate_database(url: str) -> None:
-    drop_database(url)
-    common, name = _client_args(url)
-    subprocess.run(["createdb", *common, name], check=True)
 
 
 def zone_at_local_hour(hour: int, now) -> str:
@@ -168,7 +152,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
     parser.add_argument("--dump", help="write every call's slot and arrival to this JSON file")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    url = default_url(DB_NAME)
     broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
     cache_url = os.environ.get("REDIS_URL", DEFAULT_CACHE)
     try:
@@ -372,6 +356,15 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
         for label, figure, target, ok in checks:
             print(f"  {label:36s} {figure:38s} target {target:14s} {'OK' if ok else 'MISSED'}")
         print(f"all dispatcher targets: {'met' if all(c[3] for c in checks) else 'NOT met'}")
+        print_summary(
+            "dispatcher",
+            [
+                Goal("cumulative error", worst, TARGET_CUMULATIVE_ERROR, unit="calls"),
+                Goal("p99 lateness / slot interval", p99 / 1000 / interval, 0.5),
+                Goal("calls outside the window, to do-not-call, after the stop",
+                     len(outside_calls) + len(dnc_calls) + len(after_stop), 0, unit="calls"),
+            ],
+        )  # fmt: skip
         finished = True
     finally:
         for process in workers:

@@ -27,24 +27,19 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 
-from bench_call_log import (  # noqa: E402 (after the path set-up)
-    drop_database,  # noqa: E402
-    fill,
-    recreate_database,
-)
+from bench.bench_call_log import fill  # noqa: E402 (after the path set-up)
+from bench.database import drop_database, open_bench_database  # noqa: E402
+from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_SECONDS_PER_MILLION = 600.0
 DB_NAME = "bench_outcomes"
-DEFAULT_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 SAMPLE = 2000
 
 SIGNS_SQL = """
@@ -65,18 +60,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args()
 
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    if not args.reuse:
-        try:
-            recreate_database(url)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            print(f"SKIPPED: this benchmark needs PostgreSQL client tools and {url} ({exc})")
-            return
-    os.environ["DATABASE_URL"] = url
-
-    import django
-
-    django.setup()
+    url = open_bench_database(DB_NAME, reuse=args.reuse)
+    if url is None:
+        return
     from django.core.management import call_command
     from django.db import connection
     from django.db.models import Count
@@ -91,7 +77,7 @@ def main() -> None:
         # The schema the backfill meets in an upgrade: the column added (calls 0011), not yet
         # filled nor indexed (0012, 0013).
         call_command("migrate", verbosity=0)
-        call_command("migrate", "calls", "0011", verbosity=0)
+        call_command("migrate", "calls", "0011_call_common_outcome", verbosity=0)
         started = time.perf_counter()
         fill(args.calls)
         print(f"filled {args.calls:,} calls in {time.perf_counter() - started:.0f} s")
@@ -106,6 +92,7 @@ def main() -> None:
     target = TARGET_SECONDS_PER_MILLION * max(args.calls, 1) / 1_000_000
     verdict = "met" if seconds <= target else "NOT met"
     print(f"backfill of {read:,} calls: {seconds:.1f} s (target ≤ {target:.0f} s: {verdict})")
+    print_summary("outcome backfill", [Goal("backfill", seconds, round(target), unit="s")])
     statements = queries.captured_queries
     print(f"statements: {len(statements)} ({read / max(1, len(statements)):,.0f} calls each)")
     slowest = sorted(statements, key=lambda query: -float(query["time"]))[:3]

@@ -41,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.summary import Goal, print_summary  # noqa: E402 (the path first)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/callops_webhook_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/13"
@@ -298,10 +300,18 @@ def main() -> None:
     for label, (rps, p50_ms, p99_ms) in results.items():
         print(f"  {label:<24} {rps:8.0f} req/s   p50 {p50_ms:6.1f} ms   p99 {p99_ms:6.1f} ms")
     real_rps, _, real_p99 = results["real webhook endpoint"]
-    minimal_rps, _, _ = results["minimal durable path"]
+    minimal_rps, _, minimal_p99 = results["minimal durable path"]
     ratio = real_rps / minimal_rps
     print(f"real / minimal durable throughput: {ratio:.2f}  (target ≥ {TARGET_RATIO})")
     print(f"real endpoint p99: {real_p99:.1f} ms  (target ≤ {TARGET_P99_MS:.0f} ms)")
+    print_summary(
+        "webhook ingest",
+        [
+            Goal("real / minimal durable throughput", ratio, 0.8, at_most=False),
+            Goal("real / minimal durable p99", real_p99 / minimal_p99, 1.5),
+            Goal("real p99", real_p99, TARGET_P99_MS, unit="ms"),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from calls.forms import MAX_SECONDS
 from calls.models import (
     Agent,
     Call,
+    CallConversation,
     CallOutcome,
     CallState,
     CommonOutcome,
@@ -132,14 +133,32 @@ class PostCallStepSerializer(ReadModelSerializer):
         return results if isinstance(results, dict) else None
 
 
+class CallConversationSerializer(ReadModelSerializer):
+    """Conversation metrics as stored: seconds, counts, shares 0–1; null when the transcript
+    has no per-line timestamps (`timed` false) and the metric needs them."""
+
+    class Meta:
+        model = CallConversation
+        exclude = ["call"]
+        read_only_fields = [f.name for f in CallConversation._meta.fields if f.name != "call"]
+
+
 class CallDetailSerializer(CallSerializer):
     post_call_steps = serializers.SerializerMethodField(
         help_text="What the post-call rules did after the call: analysis, write-back, follow-ups."
     )
+    conversation = serializers.SerializerMethodField(
+        help_text="Conversation metrics measured from the transcript (null until measured)."
+    )
 
     class Meta(CallSerializer.Meta):
-        fields = [*CallSerializer.Meta.fields, "post_call_steps"]
+        fields = [*CallSerializer.Meta.fields, "post_call_steps", "conversation"]
         read_only_fields = fields
+
+    @extend_schema_field(CallConversationSerializer(allow_null=True))
+    def get_conversation(self, call: Call) -> dict[str, Any] | None:
+        conversation = CallConversation.objects.filter(call_id=call.pk).first()
+        return CallConversationSerializer(conversation).data if conversation else None
 
     @extend_schema_field(PostCallStepSerializer(many=True))
     def get_post_call_steps(self, call: Call) -> list[dict[str, Any]]:

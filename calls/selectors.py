@@ -18,7 +18,6 @@ from django.db import connection
 from django.db.models import Avg, Count, F, Func, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from calls.models import (
     Agent,
@@ -36,7 +35,6 @@ from vendors.errors import VendorError
 from vendors.models import CALLING_KINDS, VendorAccount, VendorKind
 from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
 
-PAGE_SIZE = 50
 # The text search configuration of the call search index: no stemming, no stop words, so
 # names, product words and numbers in any language match as typed.
 SEARCH_CONFIG = "simple"
@@ -194,84 +192,6 @@ def _conversation_filters(calls: QuerySet[Call], f: CallFilters) -> QuerySet[Cal
     if f.min_response_gap_p90 is not None:
         calls = calls.filter(conversation__response_gap_p90_seconds__gt=f.min_response_gap_p90)
     return calls
-
-
-# --- Keyset pagination ---------------------------------------------------------------------------
-
-
-# What the call log's table shows (templates/calls/call_log.html, partial "rows"): reading
-# only these spares the database the large TOASTed values (transcript, payloads) and Python
-# their JSON decoding and the unused related rows, 50 rows at a time. A field the table starts
-# showing must be added here (the query-count test of the page fails otherwise).
-_LOG_RELATED = ("agent", "contact")
-_LOG_FIELDS = (
-    "created_at",
-    "to_number",
-    "state",
-    "is_stale",
-    "common_outcome",
-    "vendor_outcome",
-    "duration_seconds",
-    "recording_url",
-    "agent__name",
-    "contact__name",
-)
-
-
-@dataclass(frozen=True)
-class CallPage:
-    calls: list[Call]
-    # Where the next page starts ("" on the last page); opaque to the browser.
-    next_cursor: str = ""
-    cursor: str = ""
-
-    @property
-    def has_more(self) -> bool:
-        return bool(self.next_cursor)
-
-
-class BadCursor(ValueError):
-    pass
-
-
-def encode_cursor(call: Call) -> str:
-    return f"{call.created_at.isoformat()}~{call.pk}"
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    moment, _, pk = cursor.rpartition("~")
-    when = parse_datetime(moment) if moment else None
-    if when is None or not pk.isdigit() or timezone.is_naive(when):
-        raise BadCursor(f"Not a call log position: {cursor!r}")
-    return when, int(pk)
-
-
-def call_page(
-    *, filters: CallFilters | None = None, after: str = "", size: int | None = None
-) -> CallPage:
-    """One page of the call log after the cursor `after`: one query whatever the page.
-
-    Keyset on (created_at, id), newest first, so a page never repeats or skips a call when
-    new calls arrive or several share a creation time. Raises BadCursor for a mangled cursor.
-    """
-    size = size or PAGE_SIZE
-    calls = (
-        call_list(filters=filters)
-        .select_related(None)
-        .select_related(*_LOG_RELATED)
-        .only(*_LOG_FIELDS)
-    )
-    if after:
-        created_at, pk = decode_cursor(after)
-        # `created_at <= X` is a range on the log index, so a page deep in the log starts
-        # there; the OR alone made PostgreSQL walk (and drop) every newer call first.
-        calls = calls.filter(created_at__lte=created_at).filter(
-            Q(created_at__lt=created_at) | Q(pk__lt=pk)
-        )
-    rows = list(calls[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    return CallPage(calls=rows, next_cursor=encode_cursor(rows[-1]) if more else "", cursor=after)
 
 
 # --- One call ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.roles import Capability, denied_reason, has_capability, requires
+from calls import call_log as call_log_page
 from calls import outcomes, selectors, services
 from calls.conversation_metrics import conversation_facts
 from calls.forms import AgentOptOutForm, CallFilterForm, NewCallForm
@@ -67,8 +68,8 @@ def call_log(request: HttpRequest) -> HttpResponse:
     form = CallFilterForm(request.GET)
     filters = form.filters()
     try:
-        page = selectors.call_page(filters=filters, after=request.GET.get("after", ""))
-    except selectors.BadCursor:
+        page = call_log_page.call_page(filters=filters, after=request.GET.get("after", ""))
+    except call_log_page.BadCursor:
         return HttpResponseBadRequest("This call log link is broken: start again from the top.")
     context: dict[str, Any] = {
         "form": form,

@@ -46,6 +46,7 @@ def _refuse_to_start_with_unreadable_secrets(**kwargs: Any) -> None:
 # Each job is safe if two runs overlap (they claim rows before working on them).
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "dashboard.tasks.record_heartbeat", "schedule": 30.0},
+    "alerts-evaluate": {"task": "dashboard.tasks.evaluate_alerts", "schedule": 60.0},
     "analytics-summary": {"task": "analytics.tasks.refresh_analytics_summary", "schedule": 60.0},
     "calls-sync-due": {"task": "calls.tasks.sync_due_calls", "schedule": 10.0},
     "calls-redispatch-stuck": {"task": "calls.tasks.redispatch_stuck_calls", "schedule": 30.0},

@@ -18,6 +18,8 @@ NAVIGATION = (
     ("Agents", "calls:agents", Capability.VIEW_AGENTS),
     ("Post-call", "calls:rules", Capability.MANAGE_POST_CALL_RULES),
     ("Analytics", "analytics", Capability.VIEW_ANALYTICS),
+    ("Quality", "quality:quality", Capability.VIEW_ANALYTICS),
+    ("Alerts", "alerts", Capability.VIEW_ALERTS),
     ("Settings", "settings", Capability.MANAGE_SETTINGS),
 )
 

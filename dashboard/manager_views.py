@@ -16,6 +16,7 @@ from calls import reviews
 from calls.forms import CallFilterForm
 from calls.models import Call, CallState
 from calls.selectors import call_filter_options, call_transcript
+from quality.scorecards import scoring_form
 
 # --- Review queue --------------------------------------------------------------------------------
 
@@ -107,6 +108,10 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "review": review,
         "form": ReviewForm(initial=initial),
         "transcript": call_transcript(call=position.call) if position.call else [],
+        # The scorecard beside the transcript, as this reviewer left it or pre-filled.
+        "scoring": scoring_form(call=position.call, reviewer=request.user)
+        if position.call
+        else None,
         "tag_names": reviews.review_tag_names(),
         "next_url": _review_url(base, call=position.next_id) if position.next_id else "",
         "previous_url": (

@@ -36,6 +36,7 @@ from prometheus_client.registry import Collector
 
 from analytics.models import CallDaySummary
 from calls.models import LIVE_STATES, TERMINAL_STATES, Call
+from dashboard.models import Alert
 
 METRICS_PATH = "/metrics"
 
@@ -82,10 +83,31 @@ class CallsByStateCollector(Collector):
         yield family
 
 
+class OpenAlertsCollector(Collector):
+    """`callops_alerts_open{severity, metric}`: alerts open now (README "Alerts")."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "callops_alerts_open",
+            "Alerts open now, by severity and metric.",
+            labels=["severity", "metric"],
+        )
+        rows = (
+            Alert.objects.filter(resolved_at=None)
+            .values_list("rule__severity", "rule__metric")
+            .annotate(alerts=Count("id"))
+            .order_by("rule__severity", "rule__metric")
+        )
+        for severity, metric, alerts in rows:
+            family.add_metric([severity, metric], alerts)
+        yield family
+
+
 def scrape() -> bytes:
     """The exposition text of one scrape."""
     calls = CollectorRegistry(auto_describe=True)
     calls.register(CallsByStateCollector())
+    calls.register(OpenAlertsCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         processes = CollectorRegistry()
         multiprocess.MultiProcessCollector(processes)

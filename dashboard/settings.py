@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "dashboard",
     "analytics",
+    "quality",
     "vendors",
     "contacts",
     "calls",
@@ -189,12 +190,14 @@ LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 
 # Lock a username after repeated failures wherever they come from, and an address after failures
-# across usernames. The address is only ever REMOTE_ADDR, so a spoofed X-Forwarded-For buys no
-# more guesses.
+# across usernames. The address is the connection's (a spoofed X-Forwarded-For buys no more
+# guesses), or behind CALLOPS_TRUSTED_PROXIES proxies the one the first of them saw
+# (accounts/client_address.py).
+CALLOPS_TRUSTED_PROXIES = env_int("CALLOPS_TRUSTED_PROXIES", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 AXES_FAILURE_LIMIT = env_int("CALLOPS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("CALLOPS_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -294,6 +297,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
+
+# --- Email (alert notifications) ---------------------------------------------------------------
+# SMTP in production (EMAIL_HOST …); `make run` prints emails on its console instead.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "callops <callops@localhost>")
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -25,6 +25,7 @@ from accounts.models import ApiToken, AuditAction, AuditEvent
 from accounts.roles import Capability, has_capability, public, requires
 from calls.webhook_health import quiet_webhook_accounts, webhook_health
 from dashboard import selectors, services
+from dashboard.alerts_selectors import open_alerts
 from dashboard.forms import (
     ApiTokenForm,
     AuditFilterForm,
@@ -78,6 +79,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         "charts": overview_charts(),
         "quiet_webhooks": quiet_webhook_accounts(),
         "can_manage_settings": has_capability(request.user, Capability.MANAGE_SETTINGS),
+        "open_alerts": open_alerts(),
+        "can_acknowledge": has_capability(request.user, Capability.ACKNOWLEDGE_ALERTS),
+        "can_view_alerts": has_capability(request.user, Capability.VIEW_ALERTS),
     }
     if request.htmx:
         return render(request, "dashboard/overview.html#counts", context)

@@ -1,4 +1,5 @@
-"""`python -m simulators --port PORT [--speed S] [--key vendor=KEY ...] [--seed N]`."""
+"""`python -m simulators --port PORT [--host H] [--origin URL] [--speed S] [--key vendor=KEY ...]
+[--seed N]`."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ def positive_float(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulators", description=__doc__)
     parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    # 0.0.0.0 in a container, so other containers reach the vendor APIs; /_sim stays loopback.
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--origin",
+        help="the URL others reach the sandbox at, in the base and recording URLs it hands out "
+        "(default http://HOST:PORT), e.g. http://sandbox:8100 in compose.yaml",
+    )
     parser.add_argument("--speed", type=positive_float, default=1.0, help="10 = ten times faster")
     parser.add_argument("--key", type=parse_key, action="append", default=[], metavar="VENDOR=KEY")
     parser.add_argument("--seed", type=int, default=None, help="repeatable random choices")
@@ -37,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop_requested.set())
 
-    sandbox = start(port=args.port, speed=args.speed, keys=dict(args.key), seed=args.seed)
+    sandbox = start(
+        host=args.host, port=args.port, speed=args.speed, keys=dict(args.key), seed=args.seed
+    )
+    if args.origin:
+        sandbox.app.set_origin(args.origin.rstrip("/"))
     print("\n".join(sandbox.json_lines()), flush=True)
     try:
         while not stop_requested.wait(timeout=0.5):

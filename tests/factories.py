@@ -30,6 +30,7 @@ from contacts.models import (
     ImportStatus,
     PushStatus,
 )
+from dashboard.models import Alert, AlertMetric, AlertRule
 from vendors.models import Speaker, VendorAccount, VendorKind, VoiceFlow
 
 
@@ -293,3 +294,28 @@ class CustomerPushFactory(factory.django.DjangoModelFactory):
     vendor_account = factory.SubFactory(VoiceAccountFactory)
     selection = "2 selected contacts"
     status = PushStatus.DONE
+
+
+class AlertRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AlertRule
+
+    name = factory.Sequence(lambda n: f"Alert rule {n}")
+    metric = AlertMetric.STUCK_CALLS
+    threshold = 1
+    clear_threshold = 0
+    webhook_url = "https://hooks.example.com/callops"
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    """An open alert of its rule."""
+
+    class Meta:
+        model = Alert
+
+    rule = factory.SubFactory(AlertRuleFactory)
+    opened_at = factory.LazyFunction(timezone.now)
+    opened_value = 3
+    last_value = 3
+    last_evaluated_at = factory.LazyFunction(timezone.now)
+    last_notified_at = factory.LazyFunction(timezone.now)

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 
 def start_over(apps, schema_editor):
-    from analytics.summary import install_triggers
+    from analytics.summary_triggers import install_triggers
 
     install_triggers(schema_editor.connection)
     apps.get_model("analytics", "SummaryState").objects.update(time_zone="")
@@ -17,7 +17,7 @@ def start_over(apps, schema_editor):
 
 def back(apps, schema_editor):
     """Before calls' migrations drop the column, the triggers must stop naming it."""
-    from analytics.summary import install_triggers
+    from analytics.summary_triggers import install_triggers
 
     install_triggers(schema_editor.connection, without=("common_outcome",))
     apps.get_model("analytics", "SummaryState").objects.update(time_zone="")

@@ -12,13 +12,13 @@ from django.db import migrations, models
 
 
 def install_triggers(apps, schema_editor):
-    from analytics.summary import install_triggers
+    from analytics.summary_triggers import install_triggers
 
     install_triggers(schema_editor.connection)
 
 
 def drop_triggers(apps, schema_editor):
-    from analytics.summary import drop_triggers
+    from analytics.summary_triggers import drop_triggers
 
     drop_triggers(schema_editor.connection)
 

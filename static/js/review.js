@@ -19,6 +19,8 @@
   document.addEventListener("keydown", function (event) {
     var form = document.getElementById("review-form");
     if (!form || event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
+    // Inside the scorecard, keys belong to its own radio groups (arrows, space, Tab).
+    if (event.target.closest && event.target.closest("[data-scorecard]")) return;
     var key = event.key;
     if (key === "j") {
       event.preventDefault();

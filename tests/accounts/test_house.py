@@ -17,6 +17,7 @@ PACKAGES = [
     "contacts",
     "calls",
     "campaigns",
+    "quality",
     "analytics",
     "dashboard",
     "simulators",

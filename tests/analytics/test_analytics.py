@@ -16,7 +16,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics import figures, report
+from analytics import figures, report, summary_refresh
 from analytics import summary as summary_
 from calls.models import Call, CallOutcome, CallState, CommonOutcome, PostCallAction, StepStatus
 from campaigns.models import CampaignKind
@@ -67,7 +67,7 @@ def dataset(mode):
     Day 10 (Tue): completed 100 s, transferred 20 s, failed (no outcome) -> 3 calls, 2 connected
     """
     if mode == "pending":
-        summary_.refresh_summary()  # built while empty: every call below is a pending change
+        summary_refresh.refresh_summary()  # built while empty: every call below is a pending change
     account = VendorAccountFactory(name="Acme voice", price_per_minute=Decimal("0.10"))
     other_account = VendorAccountFactory(name="Other voice")  # no price
     alice = AgentFactory(vendor_account=account, name="Alice")
@@ -143,7 +143,7 @@ def dataset(mode):
     CallReviewFactory(call=calls["c2"], rating=2)
     CallReviewFactory(call=calls["c5"], rating=4)
     if mode == "summary":
-        summary_.refresh_summary()
+        summary_refresh.refresh_summary()
     sources = sources_of(params("day"))
     assert sources.using_summary == (mode != "calls")
     assert (sources.pending_hours > 0) == (mode == "pending")

@@ -19,7 +19,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics import figures, report, summary
+from analytics import figures, report, summary, summary_refresh, summary_triggers
 from analytics.models import (
     CallDaySummary,
     CallHourSummary,
@@ -209,7 +209,7 @@ def apply_all(changes) -> None:
 @pytest.mark.parametrize("zone", ZONES)
 def test_it_gives_the_figures_of_the_calls_table_through_late_changes(world, settings, zone):
     settings.TIME_ZONE = zone
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     assert_summary_matches_the_calls_table(pending=False)
 
     for what, change in late_changes(world):
@@ -218,7 +218,7 @@ def test_it_gives_the_figures_of_the_calls_table_through_late_changes(world, set
         # summary. (A change the triggers missed would leave a stale hour here.)
         # (Days and agents, to keep this quick: weeks are made of days, accounts like agents.)
         assert_summary_matches_the_calls_table(pending=True, what=what, groupings=QUICK)
-        result = summary.refresh_summary()
+        result = summary_refresh.refresh_summary()
         assert result.status == "done"
         assert not SummaryChange.objects.exists()
         assert_summary_matches_the_calls_table(pending=False, what=what, groupings=QUICK)
@@ -234,7 +234,7 @@ def test_it_counts_what_the_hand_computed_dataset_says_in_a_half_hour_zone(setti
         Call.objects.filter(pk=call.pk).update(
             created_at=datetime(2026, 3, 4, 18, minute, tzinfo=UTC)
         )
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     rows = {
         row.group.label: row.calls
         for row in figures.summary_rows(
@@ -299,7 +299,7 @@ def test_every_instant_falls_in_the_local_hours_and_windows_it_is_looked_for_in(
 
 def test_it_reads_summarised_days_from_the_summary(client_as, world):
     """The page really reads the summary (a test that could not tell would prove nothing)."""
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     row = CallDaySummary.objects.filter(day=date(2026, 3, 5)).order_by("pk").first()
     before = figures.summary_rows(params("day"), figures.call_stats(params("day"), _sources()), {})
     CallDaySummary.objects.filter(pk=row.pk).update(calls=row.calls + 1000)
@@ -316,7 +316,7 @@ def test_it_reads_summarised_days_from_the_summary(client_as, world):
 
 
 def test_it_recomputes_only_the_hours_that_changed(world):
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     call = next(c for c in world["calls"] if c.state == CallState.ENDED)
     call.refresh_from_db()
     hour = call.created_at.replace(minute=0, second=0, microsecond=0)
@@ -326,7 +326,7 @@ def test_it_recomputes_only_the_hours_that_changed(world):
         )
     )
     Call.objects.filter(pk=call.pk).update(outcome=CallOutcome.DROPPED)
-    result = summary.refresh_summary()
+    result = summary_refresh.refresh_summary()
     assert (result.hours, result.changes) == (1, 1)
     still_there = set(CallHourSummary.objects.values_list("pk", flat=True))
     assert untouched <= still_there  # other hours' rows were not rewritten
@@ -362,7 +362,7 @@ def test_it_records_changes_to_summed_columns_only():
 
 
 def test_it_reads_many_scattered_changed_hours_as_one_or_of_ranges_too(world, monkeypatch):
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     apply_all(late_changes(world))
     sources = _sources()
     assert len(sources.call_ranges) > 2
@@ -372,44 +372,44 @@ def test_it_reads_many_scattered_changed_hours_as_one_or_of_ranges_too(world, mo
 
 
 def test_it_loses_nothing_when_a_refresh_dies_half_way(world, monkeypatch):
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     apply_all(late_changes(world))
     pending = SummaryChange.objects.count()
 
     def die(change_ids):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(summary, "_forget", die)
+    monkeypatch.setattr(summary_refresh, "_forget", die)
     with pytest.raises(RuntimeError):
-        summary.refresh_summary()
+        summary_refresh.refresh_summary()
     assert SummaryChange.objects.count() == pending  # rolled back with the half-written rows
     assert_summary_matches_the_calls_table(pending=True)
     monkeypatch.undo()
-    assert summary.refresh_summary().status == "done"
+    assert summary_refresh.refresh_summary().status == "done"
     assert_summary_matches_the_calls_table(pending=False)
 
 
 def test_it_rebuilds_when_the_time_zone_changes(world, settings):
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     settings.TIME_ZONE = "Asia/Kolkata"
     # Rows keyed by UTC days mean nothing in India: the page reads the calls table meanwhile.
     assert not _sources().using_summary
-    result = summary.refresh_summary()
+    result = summary_refresh.refresh_summary()
     assert result.rebuilt
     assert SummaryState.objects.get().time_zone == "Asia/Kolkata"
     assert_summary_matches_the_calls_table(pending=False)
 
 
 def test_it_puts_back_triggers_a_table_rebuild_dropped(world):
-    summary.refresh_summary()
-    summary.drop_triggers()
+    summary_refresh.refresh_summary()
+    summary_triggers.drop_triggers()
     # A change nobody recorded (as when a SQLite migration rebuilds calls_call).
     Call.objects.filter(pk=world["calls"][0].pk).update(outcome=CallOutcome.DROPPED)
     assert not SummaryChange.objects.exists()
     assert not _sources().using_summary  # without its triggers the summary is not trusted
-    result = summary.refresh_summary()
+    result = summary_refresh.refresh_summary()
     assert result.rebuilt
-    assert summary.triggers_installed()
+    assert summary_triggers.triggers_installed()
     assert_summary_matches_the_calls_table(pending=False)
 
 
@@ -432,7 +432,7 @@ def test_beat_refreshes_the_summary_every_minute(world):
 def test_the_page_says_when_the_summary_is_not_built_yet(client_as, world):
     page = client_as("manager").get(reverse("analytics"), RANGE).content.decode()
     assert "The analytics summary is being built" in page
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     page = client_as("manager").get(reverse("analytics"), RANGE).content.decode()
     assert "The analytics summary is being built" not in page
 
@@ -476,7 +476,7 @@ needs_postgresql = pytest.mark.skipif(
 @needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_second_refresh_at_the_same_time_does_nothing(world):
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     apply_all(late_changes(world))
     holding, release = threading.Event(), threading.Event()
 
@@ -494,22 +494,22 @@ def test_a_second_refresh_at_the_same_time_does_nothing(world):
     try:
         assert holding.wait(10)
         pending = SummaryChange.objects.count()
-        assert summary.refresh_summary().status == "busy"
+        assert summary_refresh.refresh_summary().status == "busy"
         assert SummaryChange.objects.count() == pending
     finally:
         release.set()
         thread.join(10)
-    assert summary.refresh_summary().status == "done"
+    assert summary_refresh.refresh_summary().status == "done"
     assert_summary_matches_the_calls_table(pending=False)
 
 
 @needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_change_committed_during_a_refresh_waits_for_the_next_one(world, monkeypatch):
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     apply_all(late_changes(world))
     target = world["calls"][1]
-    recompute = summary._recompute
+    recompute = summary_refresh._recompute
 
     def recompute_then_a_webhook_lands(utc_hours, tz):
         recompute(utc_hours, tz)
@@ -526,11 +526,11 @@ def test_a_change_committed_during_a_refresh_waits_for_the_next_one(world, monke
         thread.start()
         thread.join(10)
 
-    monkeypatch.setattr(summary, "_recompute", recompute_then_a_webhook_lands)
-    assert summary.refresh_summary(max_seconds=0).status in ("done", "more")
+    monkeypatch.setattr(summary_refresh, "_recompute", recompute_then_a_webhook_lands)
+    assert summary_refresh.refresh_summary(max_seconds=0).status in ("done", "more")
     monkeypatch.undo()
     # The webhook's change row was not read by that refresh, so it is still pending.
     assert SummaryChange.objects.exists()
     assert_summary_matches_the_calls_table(pending=True)
-    summary.refresh_summary()
+    summary_refresh.refresh_summary()
     assert_summary_matches_the_calls_table(pending=False)

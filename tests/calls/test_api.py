@@ -135,3 +135,25 @@ def test_it_lets_admins_list_and_replay_webhook_events(client, token_for):
     assert replay.status_code == 202
     operator = auth(token_for("operator"))
     assert client.get(reverse("api_webhook_events"), headers=operator).status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_gives_a_calls_conversation_metrics_in_its_detail(client, token_for):
+    from calls.conversation_metrics import conversation_measure
+
+    transcript = [
+        {"speaker": "agent", "text": "Hello, this is Ada", "start": 0.0, "end": 2.0},
+        {"speaker": "customer", "text": "Hi", "start": 3.0, "end": 4.0},
+        {"speaker": "agent", "text": "Do you have a minute", "start": 6.0, "end": 8.0},
+    ]
+    call = CallFactory(state=CallState.ENDED, transcript=transcript)
+    headers = auth(token_for("manager"))
+    url = reverse("api_call", kwargs={"pk": call.pk})
+    assert client.get(url, headers=headers).json()["conversation"] is None
+    conversation_measure(call_id=call.pk)
+    metrics = client.get(url, headers=headers).json()["conversation"]
+    assert metrics["timed"] is True and metrics["turns"] == 3
+    assert metrics["agent_first_word_seconds"] == 0.0
+    # The agent answered the customer 2 s after they stopped.
+    assert metrics["response_gap_p50_seconds"] == 2.0
+    assert "call" not in metrics

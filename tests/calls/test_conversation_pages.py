@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from calls.call_log import call_page
 from calls.conversation_metrics import conversation_measure, human_seconds
 from calls.models import CallConversation, CallState
-from calls.selectors import CallFilters, call_list, call_page
+from calls.selectors import CallFilters, call_list
 from tests.calls.test_conversation import ALTERNATING, line
 from tests.factories import CallConversationFactory, CallFactory, VendorAccountFactory
 

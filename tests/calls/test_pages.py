@@ -79,7 +79,7 @@ def test_it_answers_an_htmx_filter_change_with_the_results_only(client_as):
 
 
 def test_it_loads_more_rows_by_keyset_with_and_without_htmx(client_as, monkeypatch):
-    monkeypatch.setattr("calls.selectors.PAGE_SIZE", 2)
+    monkeypatch.setattr("calls.call_log.PAGE_SIZE", 2)
     calls = [CallFactory(to_number=f"+1415555{n:04d}") for n in range(5)]
     client = client_as("manager")
     first = client.get(LIST).context["page"]

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from calls.call_log import BadCursor, call_page, decode_cursor
 from calls.models import Call, CallOutcome, CallState
-from calls.selectors import (
-    BadCursor,
-    CallFilters,
-    call_filter_options,
-    call_list,
-    call_page,
-    call_transcript,
-    decode_cursor,
-)
+from calls.selectors import CallFilters, call_filter_options, call_list, call_transcript
 from campaigns.models import Campaign
 from contacts.models import Contact
 from tests.factories import (
@@ -190,10 +183,11 @@ def test_it_reads_only_what_the_log_shows_and_starts_a_later_page_with_a_range()
     with CaptureQueriesContext(connection) as captured:
         rest = call_page(after=page.next_cursor, size=5)
     assert [c.pk for c in page.calls + rest.calls] == [c.pk for c in reversed(calls)]
-    assert {"transcript", "last_payload", "summary"} <= page.calls[0].get_deferred_fields()
     # A bound the log index can seek to, not only an OR that makes the database walk to it.
     (sql,) = [q["sql"] for q in captured.captured_queries]
     assert '"calls_call"."created_at" <=' in sql
+    for large in ("transcript", "last_payload", "summary", "extracted_variables"):
+        assert f'"calls_call"."{large}"' not in sql
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm is PostgreSQL's")
@@ -203,3 +197,48 @@ def test_it_finds_contacts_by_part_of_their_name_through_the_trigram_index():
         cursor.execute("SET LOCAL enable_seqscan = off")
     plan = Contact.objects.filter(name__icontains="garc").explain()
     assert "contact_name_trgm_idx" in plan
+
+
+def test_it_prints_log_times_as_the_date_filter_would_in_the_current_zone():
+    from django.template import Context, Template
+    from django.utils.timezone import override
+
+    from calls.call_log import log_rows
+
+    template = Template('{{ moment|date:"j M H:i:s" }}')
+    moments = [
+        timezone.now(),
+        datetime(2026, 3, 8, 6, 59, 59, tzinfo=UTC),  # New York's clocks go forward
+        datetime(2026, 11, 1, 5, 30, 0, tzinfo=UTC),  # and back
+        datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC),
+    ]
+    values = [
+        {
+            "pk": 7,
+            "created_at": moment,
+            "to_number": "+14155550100",
+            "state": CallState.ENDED,
+            "is_stale": False,
+            "common_outcome": "no_answer",
+            "vendor_outcome": "CALL_NOT_PICKED",
+            "duration_seconds": 75,
+            "recording_url": "",
+            "agent__name": None,
+            "contact_id": None,
+            "contact__name": None,
+        }
+        for moment in moments
+    ]
+    for zone in ("America/New_York", "Asia/Kolkata", "UTC"):
+        with override(zone):
+            rows = log_rows(values)
+            expected = [template.render(Context({"moment": moment})) for moment in moments]
+        assert [row.created for row in rows] == expected
+    row = rows[0]
+    assert (row.outcome, row.vendor_outcome_label, row.duration) == (
+        "No answer",
+        "Call not picked",
+        "1 min 15 s",
+    )
+    assert (row.agent, row.contact, row.has_recording) == ("—", "—", False)
+    assert row.url == "/calls/7/"

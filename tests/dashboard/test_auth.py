@@ -80,3 +80,37 @@ def test_it_sends_security_headers(client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_it_locks_one_client_behind_a_trusted_proxy_not_everyone(client, make_user, settings):
+    settings.CALLOPS_TRUSTED_PROXIES = 1
+    make_user("olivia", Role.OPERATOR)
+    make_user("oscar", Role.OPERATOR)
+    # Behind nginx every connection is the proxy's; the header's last address is what it saw.
+    attacker = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.50"}
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        # Across usernames, and with a different address written by the client each time.
+        spoofed = {**attacker, "HTTP_X_FORWARDED_FOR": f"6.6.6.{attempt}, 203.0.113.50"}
+        sign_in(client, f"nobody{attempt}", "wrong", **spoofed)
+    assert sign_in(client, "oscar", PASSWORD, **attacker).status_code == 429
+
+    colleague = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    response = sign_in(client, "olivia", PASSWORD, **colleague)
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED).first().ip_address == (
+        "203.0.113.50"
+    )
+
+
+def test_it_reads_only_the_connection_without_a_trusted_proxy(rf, settings):
+    from accounts.client_address import client_address
+
+    settings.CALLOPS_TRUSTED_PROXIES = 0
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.50")
+    assert client_address(request) == "10.0.0.2"
+    settings.CALLOPS_TRUSTED_PROXIES = 2
+    assert client_address(request) == "10.0.0.2"  # through one proxy only: not trusted
+    request.META["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, 203.0.113.50, 10.0.0.9"
+    assert client_address(request) == "203.0.113.50"
+    request.META["HTTP_X_FORWARDED_FOR"] = "6.6.6.6, not-an-address, 10.0.0.9"
+    assert client_address(request) == "10.0.0.2"

@@ -12,7 +12,7 @@ from celery import shared_task
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from analytics import summary
+from analytics import summary_refresh
 from calls.models import CallOutcome, CallState
 from dashboard import tasks as dashboard_tasks
 from tests.factories import CallFactory, VendorAccountFactory
@@ -188,7 +188,7 @@ def test_it_counts_calls_by_state_and_vendor():
         3, vendor_account=voice, state=CallState.ENDED, outcome=CallOutcome.COMPLETED
     )
     CallFactory(vendor_account=revrag, state=CallState.FAILED)
-    summary.refresh_summary()  # what the beat job does every minute
+    summary_refresh.refresh_summary()  # what the beat job does every minute
 
     samples = scrape()
 

@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
-from analytics.summary import refresh_summary
+from analytics.summary_refresh import refresh_summary
 from calls.models import Call, CallState, CommonOutcome
 from tests.factories import CallFactory
 

@@ -95,7 +95,20 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "calls:rule_edit": lambda: {"pk": factories.PostCallRuleFactory().pk},
     "calls:rule_delete": lambda: {"pk": factories.PostCallRuleFactory().pk},
     "calls:step_retry": lambda: _step_kwargs(factories.PostCallStepFactory()),
+    "quality:scorecard_edit": lambda: {"pk": _scorecard().pk},
+    "quality:score_save": lambda: {"pk": factories.CallFactory(state="ended").pk},
+    "quality:calibration_detail": lambda: {"pk": factories.CallFactory(state="ended").pk},
+    "alert_acknowledge": lambda: {"pk": factories.AlertFactory().pk},
+    "alert_rule_edit": lambda: {"pk": factories.AlertRuleFactory().pk},
+    "alert_rule_secret": lambda: {"pk": factories.AlertRuleFactory().pk},
 }
+
+
+def _scorecard() -> Any:
+    from quality.scorecards import ItemSpec, scorecard_save
+
+    items = [ItemSpec(label="Greets the customer", kind="pass_fail")]
+    return scorecard_save(scorecard=None, name="Example", items=items, user=None)[0]
 
 
 def _step_kwargs(step: Any) -> dict[str, Any]:
@@ -132,7 +145,9 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "settings_compliance_defaults": 405,  # POST only
     "review_save": 405,  # POST only
     "calls:step_retry": 405,  # POST only
+    "quality:score_save": 405,  # POST only
     "analytics_export": 400,  # needs ?chart=
+    "alert_acknowledge": 405,  # POST only
 }
 
 

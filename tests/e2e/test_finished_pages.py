@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from analytics.summary import refresh_summary
+from analytics.summary_refresh import refresh_summary
 from calls.models import Call, CallOutcome, CallState, CommonOutcome
 from campaigns.models import DialState
 from tests.conftest import PASSWORD

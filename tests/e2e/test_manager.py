@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from analytics.summary import refresh_summary
+from analytics.summary_refresh import refresh_summary
 from calls.models import Call, CallOutcome, CallReview, CallState
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in

@@ -9,7 +9,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 NAVIGATION = {
     "operator": ["Overview", "Calls", "Campaigns", "Contacts", "Agents", "Post-call"],
-    "manager": ["Overview", "Calls", "Review", "Campaigns", "Contacts", "Agents", "Analytics"],
+    "manager": [
+        "Overview",
+        "Calls",
+        "Review",
+        "Campaigns",
+        "Contacts",
+        "Agents",
+        "Analytics",
+        "Quality",
+    ],
     "admin": [
         "Overview",
         "Calls",
@@ -19,6 +28,7 @@ NAVIGATION = {
         "Agents",
         "Post-call",
         "Analytics",
+        "Quality",
         "Settings",
     ],
 }

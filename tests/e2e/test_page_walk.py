@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 NOT_SCREENS = {
     "calls:human_agents",
     "analytics_export",
+    "quality:export",
     "calls:export",
     "calls:recording",
     "contacts:import_rejected",

@@ -237,6 +237,30 @@ def test_it_prints_one_json_line_per_vendor_and_the_admin_url_then_stops_on_sigt
         assert process.wait(timeout=5) == 0
 
 
+def test_it_listens_on_every_address_and_hands_out_the_origin_it_is_given() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulators", "--host", "0.0.0.0", "--port", "0",  # noqa: S104
+         "--origin", "http://sandbox:8100/", "--key", "revrag=cli-key"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        lines = [json.loads(process.stdout.readline()) for _ in range(6)]
+        assert lines[0]["base_url"] == "http://sandbox:8100/revrag"
+        port = lines[5]["admin_url"].rsplit(":", 1)[1].split("/")[0]
+        # Containers reach it by name; here, any local address of this machine answers.
+        agents = request(
+            "GET",
+            f"http://127.0.0.1:{port}/revrag/v1/campaigns/agents",
+            headers={"X-API-Key": "cli-key"},
+        )
+        assert agents.status == 200
+    finally:
+        process.terminate()
+        assert process.wait(timeout=5) == 0
+
+
 # --------------------------------------------------------------------------- auth
 
 

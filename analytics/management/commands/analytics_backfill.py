@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from analytics.summary import catch_up, rebuild_summary
+from analytics.summary_refresh import catch_up, rebuild_summary
 
 
 class Command(BaseCommand):

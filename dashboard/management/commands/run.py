@@ -127,6 +127,8 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         # Lines for a person reading the terminal; production writes JSON (README "Logs").
         env.setdefault("CALLOPS_LOG_FORMAT", "text")
+        # Alert emails are printed by the worker instead of sent.
+        env.setdefault("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
         # Worker and web processes count into one folder, so /metrics shows the worker's tasks.
         if not env.get("PROMETHEUS_MULTIPROC_DIR"):
             env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(var_dir))
