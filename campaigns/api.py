@@ -33,7 +33,7 @@ from calls.models import Agent
 from campaigns import selectors, services
 from campaigns.models import CallbackAgent, Campaign
 from campaigns.schedule import TemplateError, check_retry_rules, check_template, is_time_zone
-from contacts.models import ContactImport, ContactList, ImportStatus
+from contacts.models import ConsentType, ContactImport, ContactList, ImportStatus
 from vendors.models import VendorAccount
 
 
@@ -63,6 +63,8 @@ class CampaignSerializer(ReadModelSerializer):
             "callback_agent",
             "starts_at",
             "ends_at",
+            "required_consent_type",
+            "disclosure_variable",
             "launched_at",
             "stopped_at",
             "last_error",
@@ -131,6 +133,20 @@ class CampaignCreateSerializer(serializers.Serializer):
     )
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    required_consent_type = serializers.ChoiceField(
+        choices=ConsentType.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Dial only contacts with valid consent of this type; empty: none required.",
+    )
+    disclosure_variable = serializers.RegexField(
+        r"^[A-Za-z_][A-Za-z0-9_]*$",
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="A variable of variables_template that must be non-empty for contacts in "
+        "all-party recording-consent places (checked at launch).",
+    )
 
     def validate_variables_template(self, value: Any) -> Any:
         try:
@@ -157,6 +173,11 @@ class CampaignCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError({"ends_at": ["End after the start."]})
         if "window_days" in data:
             data["window_days"] = sorted(set(data["window_days"]))
+        disclosure = data.get("disclosure_variable")
+        if disclosure and disclosure not in data.get("variables_template", {}):
+            raise serializers.ValidationError(
+                {"disclosure_variable": [f"Not among variables_template: “{disclosure}”."]}
+            )
         return data
 
 

@@ -27,6 +27,7 @@ from calls.services import (
     call_create,
     call_dispatch,
 )
+from campaigns import compliance as campaign_compliance
 from campaigns.callbacks import dial_due_callbacks
 from campaigns.models import (
     DUE_DIAL_STATES,
@@ -59,6 +60,7 @@ class DispatchResult:
     slots: list[datetime] = field(default_factory=list)  # the scheduled start of each
     skipped_dnc: int = 0
     skipped_invalid: int = 0
+    skipped_consent: int = 0
     # Entries the calling policy (hours, frequency caps) put off to its next allowed time.
     deferred: int = 0
     deferred_for_hours: int = 0  # of those, by the calling hours (not by a cap)
@@ -203,10 +205,18 @@ def _dial_entries(
             pk__in={entry.arm_id for entry in claimed if entry.arm_id}
         ).select_related("vendor_account", "agent")
     }
+    # Consent may have expired or been deleted since launch: checked again now.
+    unconsented = campaign_compliance.without_consent(
+        campaign, {entry.pk: entry.contact_id for entry in claimed}, timezone.now()
+    )
     for entry in claimed:
         if entry.phone_e164 in blocked:
             _skip(entry, DialState.SKIPPED_DNC, DNC_AT_DIALLING_NOTE)
             result.skipped_dnc += 1
+            continue
+        if entry.pk in unconsented:
+            _skip(entry, DialState.SKIPPED_CONSENT, campaign_compliance.consent_note(campaign))
+            result.skipped_consent += 1
             continue
         if entry.contact is None:
             _skip(entry, DialState.SKIPPED_INVALID, "The contact was deleted.")

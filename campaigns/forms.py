@@ -23,7 +23,7 @@ from campaigns.form_rows import (
 )
 from campaigns.models import CallbackAgent, Campaign, DialState, default_retry_rules
 from campaigns.services import EDITABLE_FIELDS
-from contacts.models import Contact, ContactImport, ContactList, ImportStatus
+from contacts.models import ConsentType, Contact, ContactImport, ContactList, ImportStatus
 from contacts.selectors import contact_lists, contact_time_zones, finished_imports
 
 DAY_CHOICES = [
@@ -148,6 +148,22 @@ class CampaignForm(forms.Form):
     )
     starts_at = LocalDateTimeField(required=False, label="Starts")
     ends_at = LocalDateTimeField(required=False, label="Ends")
+    required_consent_type = forms.ChoiceField(
+        required=False,
+        label="Require consent",
+        choices=[("", "No consent required"), *ConsentType.choices],
+        help_text="Only contacts with valid consent of this type are dialled (checked again "
+        "right before each call).",
+    )
+    disclosure_variable = forms.RegexField(
+        required=False,
+        max_length=100,
+        regex=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        label="Recording disclosure variable",
+        help_text="One of the variables below: launch is refused while it is empty for "
+        "contacts in places where every party must consent to recording.",
+        error_messages={"invalid": "A variable name: letters, digits and _."},
+    )
 
     def clean_callback_agent(self) -> str:
         return self.cleaned_data.get("callback_agent") or CallbackAgent.SAME
@@ -249,6 +265,11 @@ class CampaignForm(forms.Form):
         data["retry_rules"] = clean_retry_rows(self, data)
         data["variables_template"] = clean_variable_rows(self, data)
         data["arms"] = clean_arm_rows(self, data)
+        disclosure = data.get("disclosure_variable")
+        if disclosure and disclosure not in (data["variables_template"] or {}):
+            self.add_error(
+                "disclosure_variable", f"Add a variable named “{disclosure}” below, or clear this."
+            )
         return data
 
     def _clean_schedule(self, data: dict[str, Any]) -> None:
@@ -325,5 +346,10 @@ class EntryFilterForm(forms.Form):
             ("outside", "outside"),
             ("invalid", "invalid"),
             ("not_dialled", "not_dialled"),
+            ("consent", "consent"),
+            ("hours", "hours"),
+            ("holiday", "holiday"),
+            ("cap", "cap"),
+            ("all_party", "all_party"),
         ],
     )

@@ -73,6 +73,12 @@ class Campaign(models.Model):
     callback_agent = models.CharField(
         max_length=4, choices=CallbackAgent.choices, default=CallbackAgent.SAME
     )
+    # Compliance: dial only contacts with valid consent of this kind (contacts.ConsentType;
+    # "" = none required), checked in the preview and again right before each dial or push.
+    required_consent_type = models.CharField(max_length=10, blank=True)
+    # A variable (of variables_template) that must be non-empty for contacts in places where
+    # every party must consent to a recording (contacts/recording_consent.py); "" = none.
+    disclosure_variable = models.CharField(max_length=100, blank=True)
     # How the audience was chosen (kept to show it; the dial entries are the audience).
     audience_search = models.CharField(max_length=200, blank=True)
     audience_time_zone = models.CharField(max_length=64, blank=True)
@@ -171,6 +177,7 @@ class DialState(models.TextChoices):
     SKIPPED_DNC = "skipped_dnc", "Skipped: do-not-call"
     SKIPPED_INVALID = "skipped_invalid", "Skipped: invalid number"
     OUTSIDE_WINDOW = "outside_window", "Skipped: outside every calling window"
+    SKIPPED_CONSENT = "skipped_consent", "Skipped: no valid consent"
     NOT_DIALLED = "not_dialled", "Not dialled (stopped)"
     RETRY_CANCELLED = "retry_cancelled", "Cancelled (stopped)"
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from calls.models import Call
 from calls.services import call_adopt
 from calls.vendor_calls import update_from_voice_platform
+from campaigns import compliance as campaign_compliance
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -58,6 +59,7 @@ def _native_audience(campaign: Campaign) -> QuerySet[DialEntry]:
                 DialState.SKIPPED_DNC,
                 DialState.SKIPPED_INVALID,
                 DialState.OUTSIDE_WINDOW,
+                DialState.SKIPPED_CONSENT,
             )
         )
         # Held back by the calling policy: pushed later by native_push_held.
@@ -134,8 +136,22 @@ def _hold_outside_policy(campaign: Campaign, entries: QuerySet[DialEntry]) -> li
     native_push_held to push them once allowed."""
     now = timezone.now()
     rules = compliance.hours_rules()
+    entries_now = list(entries)
+    # Consent may have expired or been deleted since launch: those are never pushed.
+    unconsented = campaign_compliance.without_consent(
+        campaign, {entry.pk: entry.contact_id for entry in entries_now}, now
+    )
+    if unconsented:
+        DialEntry.objects.filter(pk__in=unconsented).update(
+            state=DialState.SKIPPED_CONSENT,
+            note=campaign_compliance.consent_note(campaign),
+            next_attempt_at=None,
+            updated_at=now,
+        )
     allowed = []
-    for entry in entries:
+    for entry in entries_now:
+        if entry.pk in unconsented:
+            continue
         try:
             compliance.check_hours(entry.phone_e164, time_zone=entry.time_zone, at=now, rules=rules)
             with transaction.atomic():

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from calls.models import LIVE_STATES, Call, CommonOutcome
 from calls.state import CONNECTED_OUTCOMES
-from campaigns.models import Campaign, CampaignStatus, DialEntry, DialState
+from campaigns import compliance
+from campaigns.models import DUE_DIAL_STATES, Campaign, CampaignStatus, DialEntry, DialState
 from campaigns.schedule import has_window
 from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
@@ -23,8 +24,14 @@ from vendors.pricing import estimated_cost, recorded_minutes
 PREVIEW_GROUPS = {
     "dial": "Will be dialled",
     "dnc": "On the do-not-call list",
+    "consent": "Without the consent the campaign requires",
     "outside": "Outside every calling window",
     "invalid": "Without a valid number",
+    "hours": "Waiting: outside calling hours",
+    "holiday": "Waiting: public holiday",
+    "cap": "Waiting: frequency cap",
+    "all_party": "In all-party recording-consent places",
+    "not_dialled": "Not dialled (stopped)",
 }
 
 
@@ -82,6 +89,16 @@ class PreviewGroups:
     outside_window: list[int] = field(default_factory=list)
     invalid: list[int] = field(default_factory=list)
     not_dialled: list[int] = field(default_factory=list)  # the campaign stopped first
+    consent: list[int] = field(default_factory=list)
+    # Held back by the calling policy at the start (draft) or now (launched): dialled once
+    # allowed, so in no other group.
+    hours: list[int] = field(default_factory=list)
+    holiday: list[int] = field(default_factory=list)
+    cap: list[int] = field(default_factory=list)
+    # Across every group: entries ringing in an all-party recording-consent place, its name.
+    all_party: dict[int, str] = field(default_factory=dict)
+    # The rule holding back each waiting entry of a draft.
+    rules: dict[int, str] = field(default_factory=dict)
 
     def ids(self, group: str) -> list[int]:
         return {
@@ -90,7 +107,16 @@ class PreviewGroups:
             "outside": self.outside_window,
             "invalid": self.invalid,
             "not_dialled": self.not_dialled,
+            "consent": self.consent,
+            "hours": self.hours,
+            "holiday": self.holiday,
+            "cap": self.cap,
+            "all_party": list(self.all_party),
         }.get(group, [])
+
+    @property
+    def waiting(self) -> int:
+        return len(self.hours) + len(self.holiday) + len(self.cap)
 
 
 def _valid_number(phone: str) -> bool:
@@ -104,12 +130,15 @@ def preview_groups(campaign: Campaign, *, now: datetime | None = None) -> Previe
     """Who of the audience will be dialled and who not, and why (one reason each).
 
     Invalid numbers first, then the do-not-call list (decided from its raw entries, never from
-    a past call's outcome), then time zones with no calling window between the campaign's start
-    (or now) and its end. Entries already dialled or settled count as dialled.
+    a past call's outcome), then the consent the campaign requires (valid at the start), then
+    time zones with no calling window between the campaign's start (or now) and its end. Of the
+    rest, those the calling policy refuses at the start (hours, holiday, frequency cap) wait:
+    they are dialled once allowed. Entries already dialled or settled count as dialled.
 
     Once launched, the entries' own states answer, so the preview agrees with the list of
-    entries: a pending entry is still to be dialled (the dispatcher checks the do-not-call list
-    again at dialling time), and a stopped campaign's entries are in no group of the preview.
+    entries: a pending entry is still to be dialled (the dispatcher checks every rule again at
+    dialling time), one the policy put off is waiting, and a stopped campaign's entries are in
+    no group of the preview.
     """
     if campaign.status != CampaignStatus.DRAFT:
         return _launched_groups(campaign)
@@ -117,15 +146,21 @@ def preview_groups(campaign: Campaign, *, now: datetime | None = None) -> Previe
     start = max(campaign.starts_at or now, now)
     rows = list(
         DialEntry.objects.filter(campaign=campaign).values_list(
-            "pk", "phone_e164", "time_zone", "state"
+            "pk", "phone_e164", "time_zone", "state", "contact_id"
         )
     )
     groups = PreviewGroups(total=len(rows))
-    blocked = do_not_call_numbers(phone for _pk, phone, _tz, _state in rows)
+    groups.all_party = compliance.all_party_entries((pk, phone) for pk, phone, *_rest in rows)
+    blocked = do_not_call_numbers(phone for _pk, phone, _tz, _state, _c in rows)
+    unconsented = compliance.without_consent(
+        campaign, {pk: contact_id for pk, _p, _tz, _s, contact_id in rows}, start
+    )
     zone_open: dict[str, bool] = {}
     settled = {DialState.SKIPPED_DNC: groups.dnc, DialState.SKIPPED_INVALID: groups.invalid}
     settled[DialState.OUTSIDE_WINDOW] = groups.outside_window
-    for pk, phone, tz_name, state in rows:
+    settled[DialState.SKIPPED_CONSENT] = groups.consent
+    callable_rows: list[tuple[int, str, str]] = []
+    for pk, phone, tz_name, state, _contact_id in rows:
         if state in settled:
             settled[state].append(pk)
         elif state != DialState.PENDING:
@@ -134,26 +169,47 @@ def preview_groups(campaign: Campaign, *, now: datetime | None = None) -> Previe
             groups.invalid.append(pk)
         elif phone in blocked:
             groups.dnc.append(pk)
+        elif pk in unconsented:
+            groups.consent.append(pk)
         else:
             if tz_name not in zone_open:
                 zone_open[tz_name] = has_window(campaign, tz_name, start, campaign.ends_at)
-            (groups.dial if zone_open[tz_name] else groups.outside_window).append(pk)
+            if zone_open[tz_name]:
+                callable_rows.append((pk, phone, tz_name))
+            else:
+                groups.outside_window.append(pk)
+    waits = compliance.policy_waits(callable_rows, at=start)
+    groups.hours, groups.holiday, groups.cap = waits.hours, waits.holiday, waits.cap
+    groups.rules = waits.rules
+    groups.dial.extend(pk for pk, _phone, _tz in callable_rows if pk not in waits.rules)
     return groups
 
 
 def _launched_groups(campaign: Campaign) -> PreviewGroups:
-    rows = list(DialEntry.objects.filter(campaign=campaign).values_list("pk", "state"))
+    rows = list(
+        DialEntry.objects.filter(campaign=campaign).values_list("pk", "state", "note", "phone_e164")
+    )
     groups = PreviewGroups(total=len(rows))
+    groups.all_party = compliance.all_party_entries((pk, phone) for pk, *_rest, phone in rows)
     by_state = {
         DialState.SKIPPED_DNC: groups.dnc,
         DialState.SKIPPED_INVALID: groups.invalid,
         DialState.OUTSIDE_WINDOW: groups.outside_window,
         DialState.NOT_DIALLED: groups.not_dialled,
+        DialState.SKIPPED_CONSENT: groups.consent,
         DialState.RETRY_CANCELLED: groups.dial,  # dialled at least once
     }
-    for pk, state in rows:
+    for pk, state, note, _phone in rows:
+        if state in DUE_DIAL_STATES and note.startswith(WAITING_NOTE_PREFIX):
+            rule = note.removeprefix(WAITING_NOTE_PREFIX)
+            getattr(groups, compliance.waiting_group(rule)).append(pk)
+            continue
         by_state.get(state, groups.dial).append(pk)
     return groups
+
+
+# How the dispatcher notes an entry the calling policy put off (campaigns/dispatch.py).
+WAITING_NOTE_PREFIX = "Waiting: "
 
 
 def dial_entries(*, campaign: Campaign, state: str = "", ids: list[int] | None = None):
@@ -187,6 +243,7 @@ class Counters:
 
 SETTLED = (
     DialState.COMPLETED,
+    DialState.SKIPPED_CONSENT,
     DialState.EXHAUSTED,
     DialState.SKIPPED_DNC,
     DialState.SKIPPED_INVALID,

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from campaigns.arms import ArmError, ArmSpec, arms_assign_at_launch, arms_save
+from campaigns.compliance import disclosure_refusal
 from campaigns.models import (
     Campaign,
     CampaignKind,
@@ -70,6 +71,8 @@ EDITABLE_FIELDS = (
     "audience_created_until",
     "audience_list",
     "audience_import",
+    "required_consent_type",
+    "disclosure_variable",
     "schedule_time_zone",
 )
 
@@ -209,6 +212,28 @@ def _check_launchable(campaign: Campaign) -> None:
         raise CampaignError(f"{campaign.agent} is not an agent of {account}.")
     if not campaign.entries.exists():
         raise CampaignError("The audience is empty: add contacts before launching.")
+    if campaign.disclosure_variable:
+        _check_disclosure(campaign)
+
+
+def _check_disclosure(campaign: Campaign) -> None:
+    """Refuse the launch while contacts to be dialled in all-party recording-consent places
+    would get no recording disclosure (the campaign's disclosure variable empty for them)."""
+    from campaigns.selectors import preview_groups
+
+    groups = preview_groups(campaign)
+    excluded = {
+        *groups.dnc,
+        *groups.consent,
+        *groups.invalid,
+        *groups.outside_window,
+        *groups.not_dialled,
+    }
+    ids = [pk for pk in groups.all_party if pk not in excluded]
+    contacts = Contact.objects.filter(dial_entries__in=ids).order_by("name", "id")
+    refusal = disclosure_refusal(campaign, contacts)
+    if refusal:
+        raise CampaignError(refusal)
 
 
 def campaign_transition(*, campaign_id: int, action: str) -> Campaign:
@@ -285,6 +310,9 @@ def _settle_audience(campaign: Campaign, now: datetime) -> None:
         (DialState.SKIPPED_INVALID, groups.invalid),
         (DialState.SKIPPED_DNC, groups.dnc),
         (DialState.OUTSIDE_WINDOW, groups.outside_window),
+        (DialState.SKIPPED_CONSENT, groups.consent),
     ):
         for start in range(0, len(ids), 1000):
-            DialEntry.objects.filter(pk__in=ids[start : start + 1000]).update(state=state)
+            DialEntry.objects.filter(pk__in=ids[start : start + 1000]).update(
+                state=state, updated_at=now
+            )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("new", views.campaign_new, name="new"),
     path("<id:pk>/", views.campaign_detail, name="detail"),
     path("<id:pk>/edit", views.campaign_edit, name="edit"),
+    path("<id:pk>/compliance.csv", views.compliance_report, name="compliance_report"),
     path("<id:pk>/launch", views.campaign_action, {"action": "launch"}, name="launch"),
     path("<id:pk>/pause", views.campaign_action, {"action": "pause"}, name="pause"),
     path("<id:pk>/resume", views.campaign_action, {"action": "resume"}, name="resume"),

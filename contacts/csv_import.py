@@ -25,6 +25,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
+from contacts.consent_import import CONSENT_FIELDS, CONSENT_GUESSES, ConsentColumns, parse_consent
 from contacts.phones import PhoneError, PhoneNormalizer, keep_compiled_phone_patterns
 
 # Target fields a column can feed; "" means the column is ignored.
@@ -38,6 +39,7 @@ FIELDS: dict[str, str] = {
     "linkedin_url": "LinkedIn URL",
     "time_zone": "Time zone",
     "metadata": "Extra data (kept in metadata)",
+    **CONSENT_FIELDS,
 }
 REQUIRED_FIELD = "phone"
 # Fields that at most one column may feed (metadata takes any number).
@@ -67,6 +69,7 @@ _GUESSES: dict[str, tuple[str, ...]] = {
     "email": ("email", "emailaddress", "mail", "email1"),
     "linkedin_url": ("linkedin", "linkedinurl", "linkedinprofile", "linkedinprofileurl"),
     "time_zone": ("timezone", "tz", "zone"),
+    **CONSENT_GUESSES,
 }
 _HEADER_KEY = re.compile(r"[^a-z0-9]+")
 
@@ -387,6 +390,7 @@ class RowChecker:
         self.email_at = where.get("email")
         self.linkedin_url_at = where.get("linkedin_url")
         self.time_zone_at = where.get("time_zone")
+        self.consent_columns = ConsentColumns.from_mapping(mapping)
         self.metadata_at = [
             (i, headers[i] or f"column {i + 1}")
             for i, target in enumerate(mapping)
@@ -437,6 +441,8 @@ class RowChecker:
                 raise ValueError("linkedin_url: not a valid http(s) URL") from None
         if time_zone and time_zone not in _time_zones():
             raise ValueError(f"time_zone: unknown time zone “{time_zone}”")
+        if self.consent_columns is not None:
+            parse_consent(cells, self.consent_columns)  # stored after the contacts, if valid
         metadata: dict[str, str] | None = None
         for at, key in self.metadata_at:
             cell = cells[at].strip() if at < count else ""

@@ -6,9 +6,11 @@ import zoneinfo
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
+from contacts.consent import ConsentValues
 from contacts.csv_import import FIELDS
-from contacts.models import Contact, DuplicatePolicy
+from contacts.models import ConsentRecord, ConsentType, Contact, DuplicatePolicy
 from contacts.phones import PhoneError, normalize_phone
 
 
@@ -136,3 +138,67 @@ class ImportMappingForm(forms.Form):
 
     def mapping(self) -> list[str]:
         return [self.cleaned_data.get(f"column_{i}", "") for i in range(len(self.headers))]
+
+
+class ConsentForm(forms.Form):
+    """A consent record, in the viewer's time zone (settings.TIME_ZONE)."""
+
+    consent_type = forms.ChoiceField(label="Type", choices=ConsentType.choices)
+    given_at = forms.DateTimeField(
+        label="Given", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    expires_at = forms.DateTimeField(
+        label="Expires",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Empty: it does not expire.",
+    )
+    evidence = forms.CharField(
+        label="Evidence (text)", max_length=500, required=False, widget=forms.Textarea({"rows": 2})
+    )
+    evidence_url = forms.URLField(
+        label="Evidence URL", max_length=500, required=False, assume_scheme="https"
+    )
+    evidence_file = forms.CharField(
+        label="Evidence file",
+        max_length=300,
+        required=False,
+        help_text="Where the signed form or recording is kept (a path or document id).",
+    )
+    call_id = forms.IntegerField(
+        label="Call id", required=False, min_value=1, help_text="The call consent was given on."
+    )
+    source = forms.CharField(
+        max_length=200, required=False, help_text="Where imported consent came from."
+    )
+
+    @classmethod
+    def for_record(cls, record: ConsentRecord) -> ConsentForm:
+        local = timezone.localtime
+        return cls(
+            initial={
+                "consent_type": record.consent_type,
+                "given_at": local(record.given_at).strftime("%Y-%m-%dT%H:%M"),
+                "expires_at": local(record.expires_at).strftime("%Y-%m-%dT%H:%M")
+                if record.expires_at
+                else "",
+                "evidence": record.evidence,
+                "evidence_url": record.evidence_url,
+                "evidence_file": record.evidence_file,
+                "call_id": record.call_id,
+                "source": record.source,
+            }
+        )
+
+    def values(self) -> ConsentValues:
+        data = self.cleaned_data
+        return ConsentValues(
+            consent_type=data["consent_type"],
+            given_at=data["given_at"],
+            expires_at=data["expires_at"],
+            evidence=data["evidence"].strip(),
+            evidence_url=data["evidence_url"],
+            evidence_file=data["evidence_file"].strip(),
+            call_id=data["call_id"],
+            source=data["source"].strip(),
+        )

@@ -392,3 +392,55 @@ class DialAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone_e164} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# ------------------------------------------------------------------------------- consent
+
+
+class ConsentType(models.TextChoices):
+    WRITTEN = "written", "Written"
+    VERBAL = "verbal", "Verbal, on a call"
+    IMPORTED = "imported", "Imported (with its source)"
+
+
+class ConsentRecord(models.Model):
+    """A contact's consent to be called: its kind, when it was given, what proves it and until
+    when it holds. A campaign that requires consent of a kind dials only contacts with a record
+    of that kind valid at dialling time."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    consent_type = models.CharField("type", max_length=10, choices=ConsentType.choices)
+    given_at = models.DateTimeField("given")
+    # Null: no expiry. Valid while given_at <= now < expires_at.
+    expires_at = models.DateTimeField("expires", null=True, blank=True)
+    # The evidence: any of a text, a URL, a file reference (a path or document id kept
+    # elsewhere) and the call it was given on (a plain id: contacts sits below calls).
+    evidence = models.CharField(max_length=500, blank=True)
+    evidence_url = models.URLField("evidence URL", max_length=500, blank=True)
+    evidence_file = models.CharField("evidence file", max_length=300, blank=True)
+    call_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Where an imported consent came from ("CRM export 2026-03").
+    source = models.CharField(max_length=200, blank=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-given_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "consent_type"], name="consent_contact_type_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_consent_type_display()} consent of contact {self.contact_id}"
+
+    @property
+    def evidence_summary(self) -> str:
+        """The evidence in one line, as the compliance report writes it."""
+        parts = [self.evidence, self.evidence_url, self.evidence_file]
+        if self.call_id:
+            parts.append(f"call {self.call_id}")
+        if self.source:
+            parts.append(f"source: {self.source}")
+        return "; ".join(part for part in parts if part)

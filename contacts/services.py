@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
+from contacts.consent_import import consent_import_run
 from contacts.csv_import import (
     CsvFileError,
     CsvHeader,
@@ -574,6 +575,7 @@ def _store(contact_import: ContactImport, rows: StagedRows, rejections: list[Rej
     if current.status != ImportStatus.RUNNING or current.attempts != contact_import.attempts:
         raise _Superseded
     created, updated, unchanged = rows.write()
+    consent_import_run(contact_import, {line for line, _raw, _reason in rejections})
     ContactImportRejection.objects.bulk_create(
         [
             ContactImportRejection(

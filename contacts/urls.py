@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import push_views, views
+from contacts import consent_views, push_views, views
 
 app_name = "contacts"
 
@@ -11,6 +11,13 @@ urlpatterns = [
     path("<id:pk>/edit/", views.contact_edit, name="edit"),
     path("<id:pk>/delete/", views.contact_delete, name="delete"),
     path("<id:pk>/lists/<id:list_pk>/remove/", views.contact_list_remove, name="list_remove"),
+    path("<id:pk>/consent/new/", consent_views.consent_new, name="consent_new"),
+    path("<id:pk>/consent/<id:consent_pk>/", consent_views.consent_edit, name="consent_edit"),
+    path(
+        "<id:pk>/consent/<id:consent_pk>/delete/",
+        consent_views.consent_delete,
+        name="consent_delete",
+    ),
     path("do-not-call/", views.do_not_call, name="dnc"),
     path("do-not-call/<id:pk>/remove/", views.do_not_call_remove, name="dnc_remove"),
     path("import/", views.contact_import, name="import"),

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
@@ -19,7 +20,7 @@ from django_htmx.http import HttpResponseStopPolling
 from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.roles import Capability, denied_reason, has_capability, requires
-from contacts import selectors, services
+from contacts import consent, selectors, services
 from contacts.csv_export import EchoBuffer, inert_cell
 from contacts.csv_import import (
     FIELDS,
@@ -130,6 +131,8 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact_lists": selectors.contact_lists_of(contact=contact),
         "all_lists": selectors.contact_lists(),
         "list_form": list_form,
+        "consents": consent.consent_list(contact=contact),
+        "now": timezone.now(),
     }
     return render(request, "contacts/contact_detail.html", context, status=_status(list_form))
 

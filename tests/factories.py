@@ -22,6 +22,8 @@ from calls.models import (
 )
 from campaigns.models import Campaign, CampaignKind, DialEntry
 from contacts.models import (
+    ConsentRecord,
+    ConsentType,
     Contact,
     ContactImport,
     ContactImportRejection,
@@ -146,6 +148,18 @@ class DialEntryFactory(factory.django.DjangoModelFactory):
     campaign = factory.SubFactory(CampaignFactory)
     contact = factory.SubFactory(ContactFactory)
     phone_e164 = factory.SelfAttribute("contact.phone_e164")
+
+
+class ConsentRecordFactory(factory.django.DjangoModelFactory):
+    """Written consent given yesterday, without expiry."""
+
+    class Meta:
+        model = ConsentRecord
+
+    contact = factory.SubFactory(ContactFactory)
+    consent_type = ConsentType.WRITTEN
+    given_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    evidence = "Signed web form"
 
 
 class DoNotCallEntryFactory(factory.django.DjangoModelFactory):

@@ -419,3 +419,30 @@ def test_the_api_reads_and_writes_who_makes_the_campaigns_callbacks(client_as, a
         content_type="application/json",
     )
     assert refused.status_code == 400 and "callback_agent" in refused.json()["error"]["fields"]
+
+
+def test_it_saves_the_consent_a_campaign_requires_and_its_disclosure_variable(client_as, agent):
+    client = client_as("operator")
+    missing = client.post(
+        NEW, form_data(agent, required_consent_type="written", disclosure_variable="disclosure")
+    )
+    assert missing.status_code == 400 and not Campaign.objects.exists()
+    assert "Add a variable named “disclosure” below" in field_errors(missing, "disclosure_variable")
+    saved = client.post(
+        NEW,
+        form_data(
+            agent,
+            required_consent_type="written",
+            disclosure_variable="disclosure",
+            var_name_1="disclosure",
+            var_text_1="This call is recorded.",
+        ),
+    )
+    assert saved.status_code == 302
+    campaign = Campaign.objects.get()
+    assert (campaign.required_consent_type, campaign.disclosure_variable) == (
+        "written",
+        "disclosure",
+    )
+    detail = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert "Consent required</dt><dd>Written</dd>" in detail

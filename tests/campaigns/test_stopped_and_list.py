@@ -103,7 +103,7 @@ def test_the_preview_of_a_launched_campaign_agrees_with_its_entries(client_as, r
     DoNotCallEntryFactory(phone_e164=later.phone_e164)
     client = client_as("operator")
     page = detail(client, running)
-    assert "1 on the do-not-call list" in page and "1 of 2" in page
+    assert 'href="?group=dnc#entries">1</a>' in page and "1 of 2" in page
     listed = detail(client, running, group="dnc").split('id="entries"')[1]
     assert "+14155550722" in listed and "+14155550721" not in listed
     assert "dial-pending" not in listed

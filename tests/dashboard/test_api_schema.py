@@ -32,6 +32,7 @@ SEMANTIC_BODIES = {
     "campaigns_create",
     "contacts_import_create",
     "do_not_call_add",
+    "contact_consent_add",
 }
 
 

@@ -18,6 +18,12 @@ from campaigns.models import CampaignArm
 from contacts.models import ContactList
 from tests import factories
 
+
+def _consent_kwargs() -> dict[str, int]:
+    record = factories.ConsentRecordFactory()
+    return {"pk": record.contact_id, "consent_pk": record.pk}
+
+
 ROLES = ("anonymous", "operator", "manager", "admin")
 
 # Public views answer the same for everyone unless listed per role here.
@@ -32,6 +38,7 @@ PUBLIC_EXPECTATIONS: dict[str, dict[str, int]] = {
 URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "campaigns:detail": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:edit": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:compliance_report": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:launch": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:pause": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:resume": lambda: {"pk": factories.CampaignFactory().pk},
@@ -67,6 +74,11 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         "pk": factories.ContactFactory().pk,
         "list_pk": ContactList.objects.create(name="Example list").pk,
     },
+    "contacts:consent_new": lambda: {"pk": factories.ContactFactory().pk},
+    "contacts:consent_edit": lambda: _consent_kwargs(),
+    "contacts:consent_delete": lambda: _consent_kwargs(),
+    "contacts_api:consents": lambda: {"pk": factories.ContactFactory().pk},
+    "contacts_api:consent_delete": lambda: _consent_kwargs(),
     "contacts:import_detail": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:import_rejected": lambda: {"pk": factories.ContactImportFactory().pk},
     "contacts:import_updates": lambda: {"pk": factories.ContactImportFactory().pk},
@@ -139,6 +151,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:speaker_new": 302,
     "contacts:list_remove": 405,  # POST only
     "contacts_api:do_not_call_remove": 405,  # POST only
+    "contacts_api:consent_delete": 405,  # DELETE only
     "contacts:push": 302,  # nothing ticked: back to the contacts page
     "settings_vendor_webhooks": 405,  # POST only
     "settings_vendor_retire_secret": 405,  # POST only
