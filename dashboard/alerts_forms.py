@@ -33,7 +33,7 @@ class AlertRuleForm(forms.ModelForm):
         label="Lookback window (minutes)", min_value=1, max_value=MAX_LOOKBACK_MINUTES
     )
     min_calls = forms.IntegerField(
-        label="Judge rates on at least (finished calls)", min_value=1, max_value=100_000
+        label="Judge rates on at least (calls)", min_value=1, max_value=100_000
     )
     renotify_minutes = forms.IntegerField(
         label="Remind at most every (minutes)", min_value=1, max_value=MAX_LOOKBACK_MINUTES
