@@ -33,6 +33,7 @@ SEMANTIC_BODIES = {
     "contacts_import_create",
     "do_not_call_add",
     "contact_consent_add",
+    "do_not_call_remove",
 }
 
 
