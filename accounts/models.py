@@ -35,6 +35,7 @@ class AuditAction(models.TextChoices):
     DNC_ADDED = "dnc_added", "Number added to do-not-call list"
     DNC_REMOVED = "dnc_removed", "Number removed from do-not-call list"
     COMPLIANCE_POLICY_CHANGED = "compliance_policy_changed", "Calling policy changed"
+    VENDOR_BREAKER_CHANGED = "vendor_breaker_changed", "Vendor circuit breaker changed"
 
 
 class AuditEvent(models.Model):

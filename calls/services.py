@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from calls import enqueue
+from calls import enqueue, governor
 from calls.models import (
     LIVE_STATES,
     Agent,
@@ -71,6 +71,11 @@ class CallRejected(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class ConcurrencyLimitReached(CallRejected):
+    """Live calls are at the account's or the total limit (calls/governor.py): a single call is
+    refused, a paced campaign waits for a free slot."""
 
 
 class CallNotAllowedNow(CallRejected):
@@ -180,6 +185,10 @@ def call_create(
 
     try:
         with transaction.atomic():
+            # The pending call is the slot: counted and written under the governor's lock.
+            refusal = governor.refusal_for_new_call(vendor_account)
+            if refusal is not None:
+                raise ConcurrencyLimitReached(refusal)
             # The attempt is reserved in the transaction writing the call (a lock per number):
             # two workers or campaigns racing for one number cannot both pass a cap.
             try:

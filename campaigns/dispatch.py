@@ -17,10 +17,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from calls import governor
 from calls.models import LIVE_STATES, Call, CallOutcome, CallState, CommonOutcome, EventSource
 from calls.services import (
     CallNotAllowedNow,
     CallRejected,
+    ConcurrencyLimitReached,
     RetryLater,
     call_create,
     call_dispatch,
@@ -98,6 +100,11 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
         recent = entries.filter(last_attempt_at__gt=now - PACE_WINDOW).count()
         live = Call.objects.filter(campaign=campaign, state__in=LIVE_STATES).count()
         budget = min(campaign.calls_per_minute - recent, campaign.max_concurrent_calls - live)
+        # The governor's live-call limits (account and total): at 0 the campaign waits.
+        free = governor.headroom(campaign.vendor_account)
+        if free is not None and free < budget:
+            budget = free
+            result.reason = "live-call limit" if free <= 0 else ""
         interval = timedelta(seconds=60 / campaign.calls_per_minute)
         slot = campaign.next_slot_at or now
         if slot < now - CATCH_UP:
@@ -107,7 +114,7 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             slots.append(slot)
             slot += interval
         if not slots:
-            result.reason = "pace" if budget > 0 else "rate or concurrency cap"
+            result.reason = "pace" if budget > 0 else result.reason or "rate or concurrency cap"
             if budget > 0:
                 result.next_slot_at = slot
             return result
@@ -161,7 +168,7 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             campaign.next_slot_at = result.slots[-1] + interval
             campaign.save(update_fields=["next_slot_at", "updated_at"])
             result.next_slot_at = campaign.next_slot_at
-        elif campaign.status == CampaignStatus.RUNNING:
+        elif campaign.status == CampaignStatus.RUNNING and not result.reason:
             # Every claimed entry was skipped: the slot is still free, run again at once.
             result.next_slot_at = slots[0]
     return result
@@ -197,6 +204,11 @@ def _dial_entries(
                 campaign_id=campaign.pk,
                 source=EventSource.SYSTEM,
             )
+        except ConcurrencyLimitReached:
+            # Another worker took the last free slot: this entry stays due and is dialled
+            # once a call ends (the beat runs the campaign again).
+            result.reason = "live-call limit"
+            return False
         except CallNotAllowedNow as exc:
             _defer(entry, exc)
             result.deferred += 1

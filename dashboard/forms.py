@@ -275,3 +275,28 @@ class AuditFilterForm(forms.Form):
         if not self.is_valid():
             return {}
         return {key: value for key, value in self.cleaned_data.items() if value}
+
+
+class VendorLimitsForm(forms.Form):
+    """The circuit breaker and live-call limit of one vendor connection."""
+
+    breaker_failure_threshold = forms.IntegerField(
+        label="Failures that open the breaker",
+        min_value=1,
+        max_value=100,
+        help_text="Transport errors, timeouts or 5xx answers in a row (one 503 opens it at once).",
+    )
+    breaker_cooldown_seconds = forms.IntegerField(
+        label="Cool-down (seconds)",
+        min_value=1,
+        max_value=3600,
+        help_text="How long the breaker stays open before one probe request may go.",
+    )
+    max_live_calls = forms.IntegerField(
+        label="Most live calls at once",
+        required=False,
+        min_value=1,
+        max_value=10000,
+        help_text="Calls of this connection ringing or in conversation at once; empty for no "
+        "limit of its own.",
+    )

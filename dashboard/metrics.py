@@ -9,7 +9,8 @@ it, a scrape shows the answering process only.
 Calls by state and vendor are read at scrape time: live calls (pending, queued, running) from
 the calls table through its partial index of unfinished calls (a few hundred rows however many
 calls there are), ended and failed ones from the analytics day summary (a few rows a day per
-account, agent and campaign; refreshed every minute, so up to a minute behind).
+account, agent and campaign; refreshed every minute, so up to a minute behind). The state of
+each vendor account's circuit breaker is read at scrape time too (one row per account).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from prometheus_client.registry import Collector
 
 from analytics.models import CallDaySummary
 from calls.models import LIVE_STATES, TERMINAL_STATES, Call
+from vendors.models import BreakerState, VendorAccount
 
 METRICS_PATH = "/metrics"
 
@@ -82,10 +84,31 @@ class CallsByStateCollector(Collector):
         yield family
 
 
+# The gauge's values: alerting on `callops_vendor_breaker_state > 0` finds every breaker that
+# is not closed.
+BREAKER_STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+class BreakerStateCollector(Collector):
+    """`callops_vendor_breaker_state{account, vendor}`: 0 closed, 1 half-open, 2 open."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "callops_vendor_breaker_state",
+            "Circuit breaker of each vendor account: 0 closed, 1 half-open (probing), 2 open.",
+            labels=["account", "vendor"],
+        )
+        rows = VendorAccount.objects.values_list("name", "kind", "circuit_breaker__state")
+        for name, kind, state in rows.order_by("name"):
+            family.add_metric([name, kind], BREAKER_STATE_VALUES.get(state or "closed", 0))
+        yield family
+
+
 def scrape() -> bytes:
     """The exposition text of one scrape."""
     calls = CollectorRegistry(auto_describe=True)
     calls.register(CallsByStateCollector())
+    calls.register(BreakerStateCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         processes = CollectorRegistry()
         multiprocess.MultiProcessCollector(processes)

@@ -349,6 +349,9 @@ CALLOPS_CURRENCY = env_str("CALLOPS_CURRENCY", "USD")
 # How long a worker owns a vendor request it makes (dispatching a call, a post-call step); after
 # that another worker may take it over, with the same idempotency key, so the vendor acts once.
 CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
+# The most calls live at once across every vendor account (0: no total limit); each account
+# may have its own limit too (calls/governor.py).
+CALLOPS_MAX_LIVE_CALLS = env_int("CALLOPS_MAX_LIVE_CALLS", 0, minimum=0)
 # After a post-call step is accepted (an analysis, a Revor job), how long until callops first
 # asks the vendor for its result; webhooks usually bring it sooner. Later polls back off.
 CALLOPS_POST_CALL_FIRST_POLL_SECONDS = env_int(

@@ -3,7 +3,7 @@ landing page keeps the name `settings` that the navigation uses."""
 
 from django.urls import path
 
-from dashboard import compliance_views, views
+from dashboard import breaker_views, compliance_views, views
 
 urlpatterns = [
     path("", views.settings_page, name="settings"),
@@ -20,6 +20,12 @@ urlpatterns = [
     ),
     path("vendors/<id:pk>/rotate/", views.vendor_rotate, name="settings_vendor_rotate"),
     path("vendors/<id:pk>/active/", views.vendor_active, name="settings_vendor_active"),
+    path("vendors/<id:pk>/limits/", breaker_views.vendor_limits, name="settings_vendor_limits"),
+    path(
+        "vendors/<id:pk>/breaker/close/",
+        breaker_views.vendor_breaker_close,
+        name="settings_vendor_breaker_close",
+    ),
     path("users/", views.user_list, name="settings_users"),
     path("users/new/", views.user_create, name="settings_user_new"),
     path("users/<id:pk>/", views.user_detail, name="settings_user"),

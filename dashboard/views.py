@@ -23,6 +23,7 @@ from accounts.audit import audit_record
 from accounts.json_input import RequestBodyTooLarge
 from accounts.models import ApiToken, AuditAction, AuditEvent
 from accounts.roles import Capability, has_capability, public, requires
+from calls import governor
 from calls.webhook_health import quiet_webhook_accounts, webhook_health
 from dashboard import selectors, services
 from dashboard.forms import (
@@ -32,10 +33,12 @@ from dashboard.forms import (
     UserCreateForm,
     UserRoleForm,
     VendorAccountForm,
+    VendorLimitsForm,
 )
 from dashboard.overview_charts import overview_charts
 from dashboard.selectors import overview_counts
 from dashboard.usage import account_usage, vendor_usage
+from vendors.breaker import breaker_history, open_breakers, state_of
 from vendors.models import DOCUMENTED_BASE_URLS, VendorAccount, VendorKind
 
 
@@ -77,6 +80,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "counts": overview_counts(),
         "charts": overview_charts(),
         "quiet_webhooks": quiet_webhook_accounts(),
+        "open_breakers": open_breakers(),
         "can_manage_settings": has_capability(request.user, Capability.MANAGE_SETTINGS),
     }
     if request.htmx:
@@ -155,6 +159,17 @@ def _vendor_context(request: HttpRequest, account: VendorAccount, **extra: Any) 
         "webhooks": webhook_health(account=account),
         # CallCov's own summary is read from the vendor by a second request (vendor_usage_view).
         "vendor_usage": None,
+        # The "Failover and limits" panel (dashboard/breaker_views.py takes its forms).
+        "breaker": state_of(account.pk),
+        "breaker_history": breaker_history(account.pk),
+        "live_limits": governor.limits_of(account),
+        "limits_form": VendorLimitsForm(
+            initial={
+                "breaker_failure_threshold": account.breaker_failure_threshold,
+                "breaker_cooldown_seconds": account.breaker_cooldown_seconds,
+                "max_live_calls": account.max_live_calls,
+            }
+        ),
     }
     context.update(extra)
     return context

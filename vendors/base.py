@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import ClassVar, Self
 
+from vendors.breaker import AccountBreaker
 from vendors.http import ApiKey, AuthStyle, RetryPolicy, Timeouts, VendorHttp
 from vendors.ratelimit import AccountRateBudget
 
@@ -27,6 +28,7 @@ class VendorClient:
         base_url: str,
         api_key: ApiKey | str,
         budget: AccountRateBudget | None = None,
+        breaker: AccountBreaker | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -38,6 +40,7 @@ class VendorClient:
             api_key=api_key if isinstance(api_key, ApiKey) else ApiKey(api_key),
             auth=self.auth,
             budget=budget,
+            breaker=breaker,
             retry=retry,
             timeouts=timeouts,
             sleep=sleep,

@@ -5,7 +5,9 @@ One `VendorSession` (pooled, timeouts always set, no redirects) per client, and 
 retried (connection errors, timeouts, 429, 500/502/503/504) with exponential backoff × jitter
 but never sooner than the vendor's Retry-After / X-RateLimit-Reset, and turns every failure
 into a `vendors.errors.VendorError`. A POST is retried only when it carries an Idempotency-Key,
-and every retry sends the same key.
+and every retry sends the same key. With an account's circuit breaker (vendors/breaker.py) every
+attempt asks it first and reports its answer to it; an open breaker refuses before any budget is
+taken or byte is sent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from vendors.breaker import AccountBreaker
 from vendors.errors import (
     VendorBadResponse,
     VendorError,
@@ -170,6 +173,7 @@ class VendorHttp:
         api_key: ApiKey,
         auth: AuthStyle,
         budget: AccountRateBudget | None = None,
+        breaker: AccountBreaker | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -180,6 +184,7 @@ class VendorHttp:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.budget = budget
+        self.breaker = breaker
         self.retry = retry or RetryPolicy()
         self.session = VendorSession(vendor, timeouts or Timeouts())
         self.session.auth = _KeyAuth(auth, api_key)
@@ -222,9 +227,15 @@ class VendorHttp:
 
         for attempt in range(1, self.retry.max_attempts + 1):
             boundary = None
+            probe = self.breaker.before_request() if self.breaker is not None else False
             if self.budget is not None:
                 remaining_wait = max(0.0, self.retry.max_wait - (self.clock() - started))
-                boundary = self.budget.acquire(group, max_wait=remaining_wait)
+                try:
+                    boundary = self.budget.acquire(group, max_wait=remaining_wait)
+                except VendorRateLimited:
+                    if probe and self.breaker is not None:
+                        self.breaker.release_probe()
+                    raise
             try:
                 raw = self.session.request(
                     method,
@@ -239,6 +250,8 @@ class VendorHttp:
                 if self.budget is not None:
                     self.budget.observe(group, None, {}, boundary=boundary)
                 error = self._transport_error(exc, method, path)
+                if self.breaker is not None:
+                    self.breaker.record(status=None, message=error.message, probe=probe)
                 logger.warning("%s %s %s attempt %d: %s", self.vendor, method, path, attempt, error)
                 if not (may_retry and not error.permanent) or attempt == self.retry.max_attempts:
                     raise error from None
@@ -257,8 +270,12 @@ class VendorHttp:
                 "%s %s %s -> %d (attempt %d)", self.vendor, method, path, response.status, attempt
             )
             if 200 <= response.status < 300:
+                if self.breaker is not None:
+                    self.breaker.record(status=response.status, message="", probe=probe)
                 return response
             error = self._http_error(response)
+            if self.breaker is not None:
+                self.breaker.record(status=response.status, message=error.message, probe=probe)
             retryable = response.status in RETRYABLE_STATUSES and may_retry
             if not retryable or attempt == self.retry.max_attempts:
                 raise error

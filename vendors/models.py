@@ -81,6 +81,13 @@ class VendorAccount(models.Model):
     last_check_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True)
     last_check_message = models.CharField(max_length=500, blank=True)
+    # The circuit breaker (vendors/breaker.py): this many transport errors, timeouts or 5xx in
+    # a row (or one 503) open it for the cool-down.
+    breaker_failure_threshold = models.PositiveSmallIntegerField(default=5)
+    breaker_cooldown_seconds = models.PositiveIntegerField(default=60)
+    # The concurrency governor (calls/governor.py): live calls this account may have at once;
+    # null for no limit of its own (the total limit, CALLOPS_MAX_LIVE_CALLS, still applies).
+    max_live_calls = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -306,3 +313,54 @@ class SpeakerSample(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+# ------------------------------------------------------------------ circuit breaker
+# One per vendor account (vendors/breaker.py moves it between states with conditional UPDATEs,
+# so every web and worker process agrees on it through the database).
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed: requests go through"
+    OPEN = "open", "Open: no request until the cool-down ends"
+    HALF_OPEN = "half_open", "Half-open: one probe request decides"
+
+
+class CircuitBreaker(models.Model):
+    account = models.OneToOneField(
+        VendorAccount, on_delete=models.CASCADE, related_name="circuit_breaker"
+    )
+    state = models.CharField(
+        max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED
+    )
+    # Transport errors, timeouts and 5xx in a row; any other answer sets it back to 0.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_failure = models.CharField(max_length=300, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    # The end of the cool-down: the first request after it is the probe.
+    open_until = models.DateTimeField(null=True, blank=True)
+    # While half-open, the probe in flight owns the breaker until this time; a probe whose
+    # process died is replaced once it has passed.
+    probe_until = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.state}"
+
+
+class BreakerTransition(models.Model):
+    """One change of a breaker's state, with when and why (shown on the connection page)."""
+
+    account = models.ForeignKey(
+        VendorAccount, on_delete=models.CASCADE, related_name="breaker_transitions"
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    state_from = models.CharField(max_length=10, choices=BreakerState.choices)
+    state_to = models.CharField(max_length=10, choices=BreakerState.choices)
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.state_from} → {self.state_to}"

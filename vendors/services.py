@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from vendors.base import VendorClient
+from vendors.breaker import AccountBreaker
 from vendors.callcov.client import CallCovClient
 from vendors.crypto import SecretUnreadable
 from vendors.errors import VendorError
@@ -33,12 +38,14 @@ INTERACTIVE_RETRY_POLICY = RetryPolicy(max_attempts=1, max_wait=5.0)
 
 
 def vendor_client_for(account: VendorAccount, *, retry: RetryPolicy | None = None) -> VendorClient:
-    """The client of the account's vendor, sharing the account's database rate budget."""
+    """The client of the account's vendor, sharing the account's database rate budget and
+    circuit breaker with every other process."""
     client_class = CLIENT_CLASSES[account.kind]
     return client_class(
         base_url=account.base_url,
         api_key=ApiKey(account.get_api_key()),
         budget=AccountRateBudget(account),
+        breaker=AccountBreaker(account),
         retry=retry,
     )
 
@@ -91,3 +98,39 @@ def check_connection(account: VendorAccount) -> ConnectionCheck:
     account.last_check_ok = check.ok
     account.last_check_message = check.message[:max_length]
     return check
+
+
+def vendor_limits_set(
+    *,
+    account: VendorAccount,
+    failure_threshold: int,
+    cooldown_seconds: int,
+    max_live_calls: int | None,
+    request: HttpRequest | None = None,
+) -> VendorAccount:
+    """Change the account's circuit breaker settings and live-call limit (audited). Workers
+    read them with each new client, so the next request uses them."""
+    values = {
+        "breaker_failure_threshold": failure_threshold,
+        "breaker_cooldown_seconds": cooldown_seconds,
+        "max_live_calls": max_live_calls,
+    }
+    with transaction.atomic():
+        locked = VendorAccount.objects.select_for_update().get(pk=account.pk)
+        changed = {
+            field: [getattr(locked, field), value]
+            for field, value in values.items()
+            if getattr(locked, field) != value
+        }
+        if not changed:
+            return locked
+        for field in changed:
+            setattr(locked, field, values[field])
+        locked.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action=AuditAction.VENDOR_ACCOUNT_UPDATED,
+            request=request,
+            target=f"vendor account {locked.name}",
+            detail={"account_id": locked.pk, "changed": sorted(changed), "values": changed},
+        )
+    return locked

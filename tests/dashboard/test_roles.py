@@ -76,6 +76,8 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "settings_vendor_retire_secret": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_rotate": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_vendor_active": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_limits": lambda: {"pk": factories.VendorAccountFactory().pk},
+    "settings_vendor_breaker_close": lambda: {"pk": factories.VendorAccountFactory().pk},
     "settings_user": lambda: {"pk": factories.UserFactory().pk},
     "settings_user_active": lambda: {"pk": factories.UserFactory().pk},
     "settings_token_revoke": lambda: {"pk": factories.ApiTokenFactory().pk},
@@ -116,6 +118,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "calls:recording": 404,  # the example call has no recording
     "settings_vendor_test": 405,  # POST only
     "settings_vendor_rotate": 405,  # POST only
+    "settings_vendor_limits": 405,  # POST only
     "settings_compliance_defaults": 405,  # POST only
     "review_save": 405,  # POST only
     "calls:step_retry": 405,  # POST only
