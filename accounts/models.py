@@ -31,6 +31,7 @@ class AuditAction(models.TextChoices):
     CALL_TRIGGERED = "call_triggered", "Call triggered"
     CAMPAIGN_LAUNCHED = "campaign_launched", "Campaign launched"
     CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
+    CAMPAIGN_ARM_CHANGED = "campaign_arm_changed", "Campaign arm changed"
     WEBHOOK_REPLAYED = "webhook_replayed", "Webhook replayed"
     DNC_ADDED = "dnc_added", "Number added to do-not-call list"
     DNC_REMOVED = "dnc_removed", "Number removed from do-not-call list"

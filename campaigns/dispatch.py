@@ -30,6 +30,7 @@ from calls.services import (
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
+    CampaignArm,
     CampaignKind,
     CampaignStatus,
     DialEntry,
@@ -126,6 +127,8 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
         open_zones = _open_time_zones(campaign, due, now)
         claimable = (
             due.filter(time_zone__in=open_zones)
+            # A stopped arm dials no more (its undialled contacts were drawn into the others).
+            .filter(Q(arm__isnull=True) | Q(arm__stopped_at__isnull=True))
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("contact")
             .order_by("attempts", "next_attempt_at", "id")
@@ -185,6 +188,12 @@ def _dial_entries(
     had to be paused (its account or agent cannot call any more)."""
     # The do-not-call list may have changed since launch: decided from its raw entries.
     blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
+    arms = {
+        arm.pk: arm
+        for arm in CampaignArm.objects.filter(
+            pk__in={entry.arm_id for entry in claimed if entry.arm_id}
+        ).select_related("vendor_account", "agent")
+    }
     for entry in claimed:
         if entry.phone_e164 in blocked:
             _skip(entry, DialState.SKIPPED_DNC, DNC_AT_DIALLING_NOTE)
@@ -194,13 +203,20 @@ def _dial_entries(
             _skip(entry, DialState.SKIPPED_INVALID, "The contact was deleted.")
             result.skipped_invalid += 1
             continue
+        arm = arms.get(entry.arm_id) if entry.arm_id else None
+        metadata = {"campaign_id": campaign.pk, "dial_entry_id": entry.pk}
+        if arm is not None:
+            metadata["campaign_arm_id"] = arm.pk  # what the arm comparison groups by
         try:
             call, _created = call_create(
-                vendor_account=campaign.vendor_account,
-                agent=campaign.agent,
+                vendor_account=arm.vendor_account if arm else campaign.vendor_account,
+                agent=arm.agent if arm else campaign.agent,
                 contact=entry.contact,
-                variables=render_variables(campaign.variables_template, entry.contact),
-                metadata={"campaign_id": campaign.pk, "dial_entry_id": entry.pk},
+                variables=render_variables(
+                    (arm.variables_template if arm else None) or campaign.variables_template,
+                    entry.contact,
+                ),
+                metadata=metadata,
                 campaign_id=campaign.pk,
                 source=EventSource.SYSTEM,
             )
@@ -221,7 +237,8 @@ def _dial_entries(
                 continue
             # The account or agent cannot call any more: nobody of this campaign can be dialled.
             campaign.status = CampaignStatus.PAUSED
-            campaign.last_error = f"Paused: {exc.message}"[:500]
+            where = f"{arm.name}: " if arm else ""
+            campaign.last_error = f"Paused: {where}{exc.message}"[:500]
             campaign.save(update_fields=["status", "last_error", "updated_at"])
             result.reason = campaign.last_error
             return False

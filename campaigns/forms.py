@@ -12,6 +12,7 @@ from django.forms.utils import ErrorDict
 
 from calls.models import Agent
 from calls.selectors import agents_for_account, calling_accounts
+from campaigns.arm_form import add_arm_fields, arm_initial, arm_rows, clean_arm_rows
 from campaigns.form_rows import (
     add_row_fields,
     clean_retry_rows,
@@ -176,6 +177,7 @@ class CampaignForm(forms.Form):
                 "audience_list"
             ].help_text = "No list yet: name one when importing, or on a contact's page."
         add_row_fields(self)
+        add_arm_fields(self)
         account_id = self["vendor_account"].value()
         if str(account_id or "").isdigit():
             self.fields["agent"].queryset = agents_for_account(vendor_account_id=int(account_id))
@@ -211,6 +213,7 @@ class CampaignForm(forms.Form):
                 retry_rules=campaign.retry_rules, variables_template=campaign.variables_template
             )
         )
+        initial.update(arm_initial(campaign))
         return cls(initial=initial)
 
     def picked_ids(self) -> list[int]:
@@ -234,6 +237,7 @@ class CampaignForm(forms.Form):
         self._clean_schedule(data)
         data["retry_rules"] = clean_retry_rows(self, data)
         data["variables_template"] = clean_variable_rows(self, data)
+        data["arms"] = clean_arm_rows(self, data)
         return data
 
     def _clean_schedule(self, data: dict[str, Any]) -> None:
@@ -294,6 +298,9 @@ class CampaignForm(forms.Form):
 
     def variable_rows(self) -> list[list[forms.BoundField]]:
         return variable_rows(self)
+
+    def arm_rows(self) -> list:
+        return arm_rows(self)
 
 
 class EntryFilterForm(forms.Form):

@@ -90,6 +90,11 @@ class Campaign(models.Model):
     vendor_stats = models.JSONField(default=dict, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     launched_at = models.DateTimeField(null=True, blank=True)
+    # Campaigns with arms: the seed of the draw that assigned contacts to arms at launch, and
+    # how many draws there were since (each weight change or stopped arm draws the contacts
+    # not yet dialled again, seeded by seed and draw number), so the split can be redone.
+    arm_seed = models.BigIntegerField(null=True, blank=True)
+    arm_draws = models.PositiveSmallIntegerField(default=0)
     stopped_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -103,6 +108,49 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+MAX_ARMS = 4
+
+
+class CampaignArm(models.Model):
+    """One way of calling a paced campaign's audience: a vendor account, its agent and the
+    variables sent, with a weight. A campaign with no arms calls everyone its own way (one
+    implicit arm); one with arms has 2 to 4, the first being the campaign's own settings."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="arms")
+    position = models.PositiveSmallIntegerField()  # 1 = the first arm, the comparisons' base
+    vendor_account = models.ForeignKey(
+        "vendors.VendorAccount", on_delete=models.PROTECT, related_name="+"
+    )
+    agent = models.ForeignKey("calls.Agent", on_delete=models.PROTECT, related_name="+")
+    # As Campaign.variables_template; empty = the campaign's own template.
+    variables_template = models.JSONField(default=dict, blank=True)
+    weight = models.PositiveSmallIntegerField(default=1)
+    # Stopped while the campaign runs: its contacts not yet dialled go to the other arms.
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # Where this arm's dials go while it cannot take them. Only stored and edited here: the
+    # spill itself comes with the circuit breakers.
+    backup_arm = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["campaign_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "position"], name="arm_unique_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"Arm {chr(ord('A') + self.position - 1)}"
+
+    @property
+    def is_stopped(self) -> bool:
+        return self.stopped_at is not None
 
 
 class DialState(models.TextChoices):
@@ -131,6 +179,13 @@ class DialEntry(models.Model):
     # Snapshots taken when the audience is built, so the dispatcher filters in SQL.
     phone_e164 = models.CharField(max_length=16)
     time_zone = models.CharField(max_length=64, blank=True)
+    # Where the contact came from (its metadata "source", else its latest import), taken at
+    # launch: with the time zone, the stratum of the arm draw.
+    source = models.CharField(max_length=80, blank=True)
+    # The arm the contact was drawn into at launch, kept across retries (null: no arms).
+    arm = models.ForeignKey(
+        CampaignArm, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
     state = models.CharField(max_length=16, choices=DialState.choices, default=DialState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

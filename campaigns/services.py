@@ -8,13 +8,14 @@ records their outcomes, campaigns/native.py runs native ones on the voice platfo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from campaigns.arms import ArmError, ArmSpec, arms_assign_at_launch, arms_save
 from campaigns.models import (
     Campaign,
     CampaignKind,
@@ -109,13 +110,16 @@ def campaign_save(
     data: dict,
     contacts: Iterable[Contact] | None,
     created_by=None,
+    arms: Sequence[ArmSpec] | None = None,
 ) -> Campaign:
-    """Create or edit a draft campaign; `contacts` (when given) replaces its audience.
+    """Create or edit a draft campaign; `contacts` (when given) replaces its audience, `arms`
+    (when given) its arms.
 
-    `data` holds already-validated EDITABLE_FIELDS; the kind follows the vendor account.
+    `data` holds already-validated EDITABLE_FIELDS; the kind follows the vendor account, except
+    that a campaign with arms is paced by callops whatever its vendors.
     """
     account = data["vendor_account"]
-    kind = KIND_FOR_VENDOR.get(account.kind)
+    kind = CampaignKind.PACED if arms else KIND_FOR_VENDOR.get(account.kind)
     if kind is None:
         raise CampaignError(f"{account.get_kind_display()} cannot run campaigns.")
     agent = data.get("agent")
@@ -133,6 +137,11 @@ def campaign_save(
         campaign.save()
         if contacts is not None:
             audience_set(campaign=campaign, contacts=contacts)
+        if arms is not None:
+            try:
+                arms_save(campaign=campaign, arms=arms)
+            except ArmError as exc:
+                raise CampaignError(exc.message) from None
     return campaign
 
 
@@ -181,7 +190,15 @@ def _check_launchable(campaign: Campaign) -> None:
     account = campaign.vendor_account
     if not account.is_active:
         raise CampaignError(f"{account} is disabled.")
-    if KIND_FOR_VENDOR.get(account.kind) != campaign.kind:
+    arms = list(campaign.arms.select_related("vendor_account", "agent"))
+    for arm in arms:
+        if not arm.vendor_account.is_active:
+            raise CampaignError(f"{arm.name}: {arm.vendor_account} is disabled.")
+        if not arm.agent.is_active:
+            raise CampaignError(f"{arm.name}: {arm.agent} is not active.")
+    if arms and campaign.kind != CampaignKind.PACED:
+        raise CampaignError("Only a paced campaign can have arms.")
+    if not arms and KIND_FOR_VENDOR.get(account.kind) != campaign.kind:
         raise CampaignError(f"{account.get_kind_display()} cannot run a {campaign.kind} campaign.")
     if campaign.agent is None or not campaign.agent.is_active:
         raise CampaignError("Choose an active agent before launching.")
@@ -217,6 +234,7 @@ def campaign_transition(*, campaign_id: int, action: str) -> Campaign:
             _check_launchable(campaign)
             if campaign.status == CampaignStatus.DRAFT:
                 _settle_audience(campaign, now)
+                arms_assign_at_launch(campaign)
                 campaign.launched_at = now
                 fields.append("launched_at")
         if action in ("launch", "resume"):

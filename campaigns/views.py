@@ -70,6 +70,7 @@ def _save(request: HttpRequest, campaign: Campaign | None) -> HttpResponse:
                     data=form.campaign_data(),
                     contacts=contacts,
                     created_by=request.user,
+                    arms=form.cleaned_data["arms"],
                 )
             except services.CampaignError as exc:
                 form.add_error(None, exc.message)

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.views import APIView
 
 from accounts.roles import ROLE_CAPABILITIES, Capability, Role, has_capability, requires
+from campaigns.models import CampaignArm
 from contacts.models import ContactList
 from tests import factories
 
@@ -35,6 +36,10 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
     "campaigns:pause": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:resume": lambda: {"pk": factories.CampaignFactory().pk},
     "campaigns:stop": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:arms": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:arms_csv": lambda: {"pk": factories.CampaignFactory().pk},
+    "campaigns:arm_weight": lambda: _arm_kwargs(),
+    "campaigns:arm_stop": lambda: _arm_kwargs(),
     "api_campaign": lambda: {"pk": factories.CampaignFactory().pk},
     "api_campaign_launch": lambda: {"pk": factories.CampaignFactory().pk},
     "api_campaign_pause": lambda: {"pk": factories.CampaignFactory().pk},
@@ -88,6 +93,14 @@ URL_EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
+def _arm_kwargs() -> dict[str, Any]:
+    campaign = factories.CampaignFactory()
+    arm = CampaignArm.objects.create(
+        campaign=campaign, position=1, vendor_account=campaign.vendor_account, agent=campaign.agent
+    )
+    return {"pk": campaign.pk, "arm_id": arm.pk}
+
+
 def _step_kwargs(step: Any) -> dict[str, Any]:
     return {"pk": step.call_id, "step_pk": step.pk}
 
@@ -122,6 +135,7 @@ PERMITTED_GET_STATUS: dict[str, int] = {
     "settings_compliance_defaults": 405,  # POST only
     "review_save": 405,  # POST only
     "calls:step_retry": 405,  # POST only
+    "campaigns:arm_weight": 405,  # POST only
     "analytics_export": 400,  # needs ?chart=
 }
 
