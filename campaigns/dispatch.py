@@ -27,6 +27,7 @@ from calls.services import (
     call_create,
     call_dispatch,
 )
+from campaigns.failover import ArmChoice, arm_for_attempt
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -60,6 +61,7 @@ class DispatchResult:
     # Entries the calling policy (hours, frequency caps) put off to its next allowed time.
     deferred: int = 0
     deferred_for_hours: int = 0  # of those, by the calling hours (not by a cap)
+    spilled: int = 0  # calls placed through a backup arm (campaigns.failover)
     reason: str = ""
     # The next pace slot when the campaign is only waiting for it: the moment to run again.
     next_slot_at: datetime | None = None
@@ -188,12 +190,16 @@ def _dial_entries(
     had to be paused (its account or agent cannot call any more)."""
     # The do-not-call list may have changed since launch: decided from its raw entries.
     blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
+    # Every arm of the campaign (at most 4): a backup may be an arm nobody claimed was drawn into.
     arms = {
         arm.pk: arm
-        for arm in CampaignArm.objects.filter(
-            pk__in={entry.arm_id for entry in claimed if entry.arm_id}
-        ).select_related("vendor_account", "agent")
+        for arm in CampaignArm.objects.filter(campaign=campaign).select_related(
+            "vendor_account", "agent"
+        )
     }
+    # Which arm places each arm's dials in this run (its own, its backup, or none while its
+    # vendor's breaker is open): decided once per run, nothing is sent before it commits.
+    choices: dict[int, ArmChoice] = {}
     for entry in claimed:
         if entry.phone_e164 in blocked:
             _skip(entry, DialState.SKIPPED_DNC, DNC_AT_DIALLING_NOTE)
@@ -206,6 +212,17 @@ def _dial_entries(
         arm = arms.get(entry.arm_id) if entry.arm_id else None
         metadata = {"campaign_id": campaign.pk, "dial_entry_id": entry.pk}
         if arm is not None:
+            if arm.pk not in choices:
+                choices[arm.pk] = arm_for_attempt(arm, arms, timezone.now())
+            choice = choices[arm.pk]
+            if choice.arm is None:
+                _wait_for_vendor(entry, arm, choice)
+                result.deferred += 1
+                continue
+            if choice.spilled_from is not None:
+                metadata["spilled_from_arm_id"] = choice.spilled_from.pk
+                result.spilled += 1
+            arm = choice.arm
             metadata["campaign_arm_id"] = arm.pk  # what the arm comparison groups by
         try:
             call, _created = call_create(
@@ -354,6 +371,14 @@ def _defer_due_outside_hours(due: QuerySet[DialEntry]) -> int:
             next_attempt_at=retry_at, note=note, updated_at=now
         )
     return deferred
+
+
+def _wait_for_vendor(entry: DialEntry, arm: CampaignArm, choice: ArmChoice) -> None:
+    """The entry's arm cannot reach its vendor and has no usable backup: it waits, still due,
+    until the breaker's cool-down is over (then its dial is the probe)."""
+    entry.next_attempt_at = choice.retry_at or timezone.now() + DEFER_WITHOUT_OPENING
+    entry.note = f"Waiting: {arm.name}'s vendor is not answering (circuit open)."[:300]
+    entry.save(update_fields=["next_attempt_at", "note", "updated_at"])
 
 
 def _skip(entry: DialEntry, state: str, note: str) -> None:

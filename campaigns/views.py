@@ -16,7 +16,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction
 from accounts.roles import Capability, has_capability, requires
 from calls.selectors import post_call_rule_list
-from campaigns import selectors, services
+from campaigns import failover, selectors, services
 from campaigns.forms import DAY_CHOICES, CampaignForm, EntryFilterForm
 from campaigns.models import Campaign, CampaignStatus
 
@@ -122,6 +122,8 @@ def _counters_context(campaign: Campaign) -> dict[str, Any]:
         "counters": counters,
         "cost": selectors.campaign_cost(campaign),
         "poll_seconds": POLL_SECONDS if selectors.is_live(campaign) else 0,
+        "spills": failover.campaign_spills(campaign),
+        "arms_down": failover.arms_down(campaign),
     }
 
 
