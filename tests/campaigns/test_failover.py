@@ -147,3 +147,26 @@ def test_it_shows_the_down_arm_and_the_spill_on_the_campaign_and_arms_pages(
             f"Arm A's vendor ({revrag.name})" in html and "Its dials go to Arm B meanwhile." in html
         )
         assert "Arm A → Arm B: 2 calls" in html
+
+
+@pytest.mark.django_db  # no commit: the calls' own dispatch tasks stay queued, as on a busy worker
+def test_it_starts_a_call_on_its_slot_with_one_request_while_the_vendor_drops_connections(
+    two_vendors,  # noqa: F811
+    sandbox,
+):
+    from campaigns.dispatch import dispatch_due, start_calls_now
+
+    zone = zone_at_local_hour(6, timezone.now())
+    campaign = backed_up_campaign(two_vendors, contacts(2, zone))
+    launch_all_in_arm_a(campaign)
+    sandbox.faults("revrag", drop_before_response=100)
+
+    result = dispatch_due(campaign.pk)
+    start_calls_now(result)
+
+    # One request, no backoff sleeps in the dispatcher's task: the call's task retries it.
+    assert len(result.started) == 1
+    assert len(sandbox.log("revrag", method="POST")) == 1
+    call = Call.objects.get(pk=result.started[0])
+    assert call.state == "pending" and call.vendor_call_id == ""
+    assert breaker.state_of(call.vendor_account_id).consecutive_failures == 1
