@@ -85,16 +85,19 @@ def create_requests(admin_url: str) -> list[dict]:
     return sorted(items, key=lambda e: e["t"])
 
 
-def cumulative_error(times: list[float], first_slot: float, interval: float) -> int:
-    """The largest gap between dials made by a moment and dials the schedule had by then."""
+def cumulative_error(times: list[float], first_slot: float, interval: float) -> tuple[int, float]:
+    """The largest gap between dials made by a moment and dials the schedule had by then, and
+    the first moment it was reached."""
     moments = sorted(set(times) | {first_slot + k * interval for k in range(len(times))})
     worst = index = 0
+    worst_at = first_slot
     for moment in moments:
         while index < len(times) and times[index] <= moment:
             index += 1
         scheduled = min(len(times), int((moment - first_slot) / interval + 1e-9) + 1)
-        worst = max(worst, abs(index - scheduled))
-    return worst
+        if abs(index - scheduled) > worst:
+            worst, worst_at = abs(index - scheduled), moment
+    return worst, worst_at
 
 
 def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
@@ -234,7 +237,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
 
         calls = {
             str(c.idempotency_key): c
-            for c in Call.objects.filter(campaign=campaign).select_related("contact")
+            for c in Call.objects.filter(campaign=campaign).select_related(
+                "contact", "vendor_account"
+            )
         }
         log = [e for e in create_requests(admin_url) if (e["idempotency_key"] or "") in calls]
         if not log:
@@ -269,7 +274,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
             e.last_attempt_at.timestamp()
             for e in DialEntry.objects.filter(campaign=campaign).exclude(last_attempt_at=None)
         )
-        worst = cumulative_error(dial_times, first_slot, interval)
+        worst, worst_at = cumulative_error(dial_times, first_slot, interval)
         names = {arm.pk: arm.name for arm in campaign.arms.all()}
         drawn = Counter(
             names.get(arm_id, "no arm")
@@ -290,6 +295,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
         print(f"  first failed Revrag request at +{(first_failure or 0) - launched:.1f} s, "
               f"first spill at +{(first_spill or 0) - launched:.1f} s after launch")  # fmt: skip
         print(f"  calls written for Revrag that never reached it: {stranded}")
+        print(f"  largest pacing error first reached at +{worst_at - launched:.1f} s")
         for name, (count, expected) in split.items():
             print(f"  {name}: {count:,} contacts drawn, expected {expected:,.1f}")
         checks = [
@@ -302,6 +308,12 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
             ("arm split: largest |drawn - expected|", f"{split_deviation:.1f} contacts",
              "≤ 1", split_deviation <= 1),
         ]  # fmt: skip
+        for entry in after_stop:  # what a missed zero needs to be explained
+            late = calls[entry["idempotency_key"]]
+            print(f"  after the stop: call {late.pk} at {late.vendor_account.name}, "
+                  f"{entry['t'] - stop_acknowledged:.3f} s after it; written "
+                  f"{late.created_at.timestamp() - stop_acknowledged:.3f} s from it, "
+                  f"dispatch attempts {late.dispatch_attempts}")  # fmt: skip
         for label, figure, target, ok in checks:
             print(f"  {label:38s} {figure:20s} target {target:8s} {'OK' if ok else 'MISSED'}")
         print(f"all failover targets: {'met' if all(c[3] for c in checks) else 'NOT met'}")
