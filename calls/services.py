@@ -47,6 +47,7 @@ from contacts.models import Contact
 from contacts.phones import PhoneError, normalize_phone
 from contacts.selectors import is_on_do_not_call
 from vendors.errors import VendorError, VendorNotFound, VendorRateLimited, VendorUnavailable
+from vendors.http import RetryPolicy
 from vendors.models import VendorAccount, VendorKind
 from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
 
@@ -250,8 +251,15 @@ def _claim_for_dispatch(call_id: int) -> bool:
     return claimed == 1
 
 
-def call_dispatch(*, call_id: int) -> None:
-    """Ask the vendor to place a pending call. Raises RetryLater for transient failures."""
+# One request and no backoff in the caller's process: for a caller that must not sleep while
+# a vendor fails (the dispatcher starting calls on their slots); the call's task retries later.
+SINGLE_TRY_POLICY = RetryPolicy(max_attempts=1)
+
+
+def call_dispatch(*, call_id: int, single_try: bool = False) -> None:
+    """Ask the vendor to place a pending call. Raises RetryLater for transient failures.
+
+    `single_try`: one request (SINGLE_TRY_POLICY) instead of the HTTP core's retries."""
     if not _claim_for_dispatch(call_id):
         return
     call = Call.objects.select_related("vendor_account", "agent", "campaign", "contact").get(
@@ -282,7 +290,7 @@ def call_dispatch(*, call_id: int) -> None:
         _fail(call, f"Not dialled: {refusal.rule}.")
         return
     try:
-        update = start_vendor_call(call)
+        update = start_vendor_call(call, retry=SINGLE_TRY_POLICY if single_try else None)
     except VendorRateLimited as exc:
         wait = _seconds_until(exc.retry_at) if exc.retry_at else 10.0
         _release_dispatch(call, attempts_back=1)

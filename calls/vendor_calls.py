@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from calls.models import Call
+from vendors.http import RetryPolicy
 from vendors.inbound import parse_delivery
 from vendors.models import VendorAccount, VendorKind
 from vendors.revont import schemas as revont
@@ -87,11 +88,11 @@ def update_from_voice_platform(call: voice.Call) -> CallUpdate:
     )
 
 
-def start_vendor_call(call: Call) -> CallUpdate:
+def start_vendor_call(call: Call, *, retry: RetryPolicy | None = None) -> CallUpdate:
     """Ask the vendor to place the call, with the call's own idempotency key."""
     account = call.vendor_account
     metadata = {**call.metadata, "callops_call_id": call.pk}
-    with vendor_client_for(account) as client:
+    with vendor_client_for(account, retry=retry) as client:
         if account.kind == VendorKind.REVRAG:
             triggered = client.start_call(
                 agent_id=call.agent.vendor_agent_id,

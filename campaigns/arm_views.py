@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Capability, has_capability, requires
-from campaigns import selectors
+from campaigns import failover, selectors
 from campaigns.arms import MAX_WEIGHT, ArmError, arm_change
 from campaigns.comparison import DEFAULT_LEVEL, LEVELS, arm_comparison, comparison_rows
 from campaigns.models import ACTIVE_CAMPAIGN_STATUSES, Campaign, CampaignArm
@@ -53,6 +53,8 @@ def _context(request: HttpRequest, campaign: Campaign, **extra: Any) -> dict[str
         "can_change": has_capability(request.user, Capability.RUN_CAMPAIGNS)
         and campaign.status in ACTIVE_CAMPAIGN_STATUSES,
         "max_weight": MAX_WEIGHT,
+        "spills": failover.campaign_spills(campaign),
+        "arms_down": failover.arms_down(campaign),
         **extra,
     }
 

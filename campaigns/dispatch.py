@@ -29,6 +29,7 @@ from calls.services import (
 )
 from campaigns import compliance as campaign_compliance
 from campaigns.callbacks import dial_due_callbacks
+from campaigns.failover import ArmChoice, arm_for_attempt
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -64,6 +65,7 @@ class DispatchResult:
     # Entries the calling policy (hours, frequency caps) put off to its next allowed time.
     deferred: int = 0
     deferred_for_hours: int = 0  # of those, by the calling hours (not by a cap)
+    spilled: int = 0  # calls placed through a backup arm (campaigns.failover)
     reason: str = ""
     # The next pace slot when the campaign is only waiting for it: the moment to run again.
     next_slot_at: datetime | None = None
@@ -112,7 +114,9 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
         if free is not None and free < budget:
             budget = free
             result.reason = "live-call limit" if free <= 0 else ""
-        if not breaker.allows_call(campaign.vendor_account_id):
+        # With arms, each arm's breaker decides for its own dials (campaigns.failover: they
+        # spill to a backup or wait); without, the campaign's account's breaker.
+        if campaign.arm_seed is None and not breaker.allows_call(campaign.vendor_account_id):
             budget = 0
             result.reason = "vendor circuit breaker open"
         interval = timedelta(seconds=60 / campaign.calls_per_minute)
@@ -199,16 +203,20 @@ def _dial_entries(
     had to be paused (its account or agent cannot call any more)."""
     # The do-not-call list may have changed since launch: decided from its raw entries.
     blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
+    # Every arm of the campaign (at most 4): a backup may be an arm nobody claimed was drawn into.
     arms = {
         arm.pk: arm
-        for arm in CampaignArm.objects.filter(
-            pk__in={entry.arm_id for entry in claimed if entry.arm_id}
-        ).select_related("vendor_account", "agent")
+        for arm in CampaignArm.objects.filter(campaign=campaign).select_related(
+            "vendor_account", "agent"
+        )
     }
     # Consent may have expired or been deleted since launch: checked again now.
     unconsented = campaign_compliance.without_consent(
         campaign, {entry.pk: entry.contact_id for entry in claimed}, timezone.now()
     )
+    # Which arm places each arm's dials in this run (its own, its backup, or none while its
+    # vendor's breaker is open): decided once per run, nothing is sent before it commits.
+    choices: dict[int, ArmChoice] = {}
     for entry in claimed:
         if entry.phone_e164 in blocked:
             _skip(entry, DialState.SKIPPED_DNC, DNC_AT_DIALLING_NOTE)
@@ -225,6 +233,17 @@ def _dial_entries(
         arm = arms.get(entry.arm_id) if entry.arm_id else None
         metadata = {"campaign_id": campaign.pk, "dial_entry_id": entry.pk}
         if arm is not None:
+            if arm.pk not in choices:
+                choices[arm.pk] = arm_for_attempt(arm, arms, timezone.now())
+            choice = choices[arm.pk]
+            if choice.arm is None:
+                _wait_for_vendor(entry, arm, choice)
+                result.deferred += 1
+                continue
+            if choice.spilled_from is not None:
+                metadata["spilled_from_arm_id"] = choice.spilled_from.pk
+                result.spilled += 1
+            arm = choice.arm
             metadata["campaign_arm_id"] = arm.pk  # what the arm comparison groups by
         try:
             call, _created = call_create(
@@ -295,10 +314,14 @@ def start_calls_now(result: DispatchResult) -> None:
     workers have queued (a round of syncs can hold it for seconds): starting it here keeps the
     call on its slot. Whichever comes second finds the call claimed and does nothing; a call the
     vendor cannot take now is left to its queued task, which retries it.
+
+    One request each, no backoff here: while a vendor drops connections, the HTTP core's retries
+    slept seconds per call in this task, holding the workers that start every campaign's next
+    slots (the failover benchmark lost a dozen slots to it before the breaker opened).
     """
     for call_id in result.started:
         try:
-            call_dispatch(call_id=call_id)
+            call_dispatch(call_id=call_id, single_try=True)
         except RetryLater:
             continue
         except Exception:
@@ -373,6 +396,14 @@ def _defer_due_outside_hours(due: QuerySet[DialEntry]) -> int:
             next_attempt_at=retry_at, note=note, updated_at=now
         )
     return deferred
+
+
+def _wait_for_vendor(entry: DialEntry, arm: CampaignArm, choice: ArmChoice) -> None:
+    """The entry's arm cannot reach its vendor and has no usable backup: it waits, still due,
+    until the breaker's cool-down is over (then its dial is the probe)."""
+    entry.next_attempt_at = choice.retry_at or timezone.now() + DEFER_WITHOUT_OPENING
+    entry.note = f"Waiting: {arm.name}'s vendor is not answering (circuit open)."[:300]
+    entry.save(update_fields=["next_attempt_at", "note", "updated_at"])
 
 
 def _skip(entry: DialEntry, state: str, note: str) -> None:

@@ -21,7 +21,7 @@ from accounts.roles import Capability, has_capability, requires
 from calls.callback_selectors import campaign_callbacks
 from calls.selectors import post_call_rule_list
 from campaigns import compliance_report as compliance_report_rows
-from campaigns import selectors, services
+from campaigns import failover, selectors, services
 from campaigns.forms import DAY_CHOICES, CampaignForm, EntryFilterForm
 from campaigns.models import Campaign, CampaignStatus
 from contacts.csv_export import EchoBuffer, inert_cell
@@ -130,6 +130,8 @@ def _counters_context(campaign: Campaign) -> dict[str, Any]:
         "counters": counters,
         "cost": selectors.campaign_cost(campaign),
         "poll_seconds": POLL_SECONDS if selectors.is_live(campaign) else 0,
+        "spills": failover.campaign_spills(campaign),
+        "arms_down": failover.arms_down(campaign),
     }
 
 
