@@ -33,6 +33,7 @@ from accounts.audit import audit_record
 from accounts.converters import MAX_ID
 from accounts.models import AuditAction
 from accounts.roles import Capability, denied_reason, has_capability
+from calls.fallback import FallbackRejected, calling_route, check_fallback
 from calls.forms import MAX_SECONDS
 from calls.models import (
     Agent,
@@ -172,6 +173,13 @@ class CallCreateSerializer(serializers.Serializer):
     contact = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     variables = serializers.DictField(required=False, default=dict)
     metadata = serializers.DictField(required=False, default=dict)
+    fallback_agent = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="An agent of another vendor account: the call goes through it instead while "
+        "the chosen account's vendor is not answering (its circuit breaker is open).",
+    )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         # Read what was sent, not what survived parsing: a form field sent empty (to_number=)
@@ -283,16 +291,26 @@ def _create(request: Request) -> Response:
     }
     if data.get("contact") and contact is None:
         missing["contact"] = ["No such object."]
+    fallback = None
+    if data.get("fallback_agent"):
+        fallback = Agent.objects.filter(pk=data["fallback_agent"]).first()
+        if fallback is None:
+            missing["fallback_agent"] = ["No such object."]
     if missing:
         raise ValidationError(missing)
     try:
+        check_fallback(account, fallback)
+    except FallbackRejected as exc:
+        raise ValidationError({"fallback_agent": [str(exc)]}) from None
+    route = calling_route(account, agent, fallback)
+    try:
         call, created = call_create(
-            vendor_account=account,
-            agent=agent,
+            vendor_account=route.vendor_account,
+            agent=route.agent,
             to_number=data.get("to_number", ""),
             contact=contact,
             variables=data["variables"],
-            metadata=data["metadata"],
+            metadata=route.metadata(data["metadata"]),
             created_by=request.user,
             request_key=request.headers.get("Idempotency-Key", "")[:200],
             source="api",

@@ -10,6 +10,7 @@ from django.http import QueryDict
 
 from accounts.converters import MAX_ID
 from accounts.json_input import clean_json_value
+from calls.fallback import FallbackRejected, check_fallback
 from calls.models import (
     Agent,
     CallOutcome,
@@ -185,6 +186,12 @@ class NewCallForm(forms.Form):
     # Filled from the key/value rows in clean(); declared so errors land next to the rows.
     variables = forms.Field(required=False)
     metadata = forms.Field(required=False)
+    fallback_agent = forms.ModelChoiceField(
+        queryset=Agent.objects.none(),
+        required=False,
+        empty_label="No fallback: wait for this vendor",
+        label="If this vendor is down, call through",
+    )
 
     def __init__(self, data: QueryDict | None = None, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
@@ -194,6 +201,20 @@ class NewCallForm(forms.Form):
             Agent.objects.filter(vendor_account_id=account_id, is_active=True)
             if account_id
             else Agent.objects.none()
+        )
+        fallbacks = Agent.objects.filter(
+            is_active=True, vendor_account__in=calling_accounts()
+        ).select_related("vendor_account")
+        self.fields["fallback_agent"].queryset = (
+            fallbacks.exclude(vendor_account_id=account_id) if account_id else fallbacks
+        ).order_by("vendor_account__name", "name")
+        self.fields["fallback_agent"].label_from_instance = lambda agent: (
+            f"{agent.vendor_account.name} · {agent.name}"
+        )
+        self.fields[
+            "fallback_agent"
+        ].help_text = (
+            "Used only while the chosen account's vendor is not answering (its circuit is open)."
         )
         reading = region_number(settings_region())
         self.fields["to_number"].help_text = f"Any usual format; without + it is read as {reading}."
@@ -290,6 +311,11 @@ class NewCallForm(forms.Form):
             self.add_error("contact", "A number is typed below as well: keep one of the two.")
         elif not contact and not number:
             self.add_error("to_number", "Pick a contact or type the number to call.")
+        if data.get("vendor_account"):
+            try:
+                check_fallback(data["vendor_account"], data.get("fallback_agent"))
+            except FallbackRejected as exc:
+                self.add_error("fallback_agent", str(exc))
         return data
 
     def add_rejection(self, message: str, field: str) -> None:

@@ -29,6 +29,7 @@ from accounts.roles import Capability, denied_reason, has_capability, requires
 from calls import call_log as call_log_page
 from calls import outcomes, selectors, services
 from calls.conversation_metrics import conversation_facts
+from calls.fallback import calling_route
 from calls.forms import AgentOptOutForm, CallFilterForm, NewCallForm
 from calls.models import (
     Call,
@@ -310,14 +311,15 @@ def call_new(request: HttpRequest) -> HttpResponse:
         form = NewCallForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
+            route = calling_route(data["vendor_account"], data["agent"], data["fallback_agent"])
             try:
                 call, _created = call_create(
-                    vendor_account=data["vendor_account"],
-                    agent=data["agent"],
+                    vendor_account=route.vendor_account,
+                    agent=route.agent,
                     contact=data["contact"],
                     to_number=(data["to_number"] or "").strip(),
                     variables=data["variables"],
-                    metadata=data["metadata"],
+                    metadata=route.metadata(data["metadata"]),
                     created_by=request.user,
                     request=request,
                 )
@@ -325,6 +327,12 @@ def call_new(request: HttpRequest) -> HttpResponse:
                 form.add_rejection(exc.message, exc.field)
             else:
                 url = reverse("calls:detail", kwargs={"pk": call.pk})
+                if route.fell_back_from is not None:
+                    messages.warning(
+                        request,
+                        f"{route.fell_back_from.name} is not answering: the call goes through "
+                        f"{route.vendor_account.name} ({route.agent.name}).",
+                    )
                 if request.htmx:
                     return HttpResponseClientRedirect(url)
                 messages.success(request, f"Call to {call.to_number} requested.")
