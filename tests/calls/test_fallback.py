@@ -11,6 +11,7 @@ from calls.models import Agent, Call
 from calls.services import agents_sync
 from tests.calls.test_api import auth, token_for  # noqa: F401 (a fixture)
 from vendors import breaker
+from vendors.errors import VendorError
 from vendors.models import BreakerState
 from vendors.services import vendor_client_for
 
@@ -28,10 +29,12 @@ def agent_of(account) -> Agent:
 
 
 def take_down(sandbox, account) -> None:
-    sandbox.faults(account.kind, fail_next=[503])
-    with vendor_client_for(account) as client, pytest.raises(breaker.VendorCircuitOpen):
+    """The vendor answers 503 to one request and its retries: the breaker opens. Then the
+    vendor answers again: only the open breaker keeps callops away until its cool-down."""
+    sandbox.faults(account.kind, fail_next=[503] * 10)
+    with vendor_client_for(account) as client, pytest.raises(VendorError):
         client.list_agents()
-        client.list_agents()
+    sandbox.faults(account.kind, fail_next=[])
     assert breaker.state_of(account.pk).state == BreakerState.OPEN
 
 

@@ -16,6 +16,7 @@ from campaigns.services import campaign_transition
 from tests.campaigns.test_arms import agent_of, contacts, script, two_vendors  # noqa: F401
 from tests.campaigns.test_dispatcher import make_campaign, run_until, zone_at_local_hour
 from vendors import breaker
+from vendors.errors import VendorError
 from vendors.models import BreakerState
 from vendors.services import vendor_client_for
 
@@ -44,11 +45,12 @@ def launch_all_in_arm_a(campaign: Campaign) -> None:
 
 
 def take_revrag_down(sandbox, revrag) -> None:
-    """Revrag answers 503: one request through the HTTP core opens its breaker."""
-    sandbox.faults("revrag", fail_next=[503])
-    with vendor_client_for(revrag) as client, pytest.raises(breaker.VendorCircuitOpen):
+    """The vendor answers 503 to one request and its retries: the breaker opens. Then the
+    vendor answers again: only the open breaker keeps callops away until its cool-down."""
+    sandbox.faults(revrag.kind, fail_next=[503] * 10)
+    with vendor_client_for(revrag) as client, pytest.raises(VendorError):
         client.list_agents()
-        client.list_agents()
+    sandbox.faults(revrag.kind, fail_next=[])
     assert breaker.state_of(revrag.pk).state == BreakerState.OPEN
 
 
