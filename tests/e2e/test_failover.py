@@ -102,7 +102,7 @@ def test_it_spills_a_down_arm_to_its_backup_and_shows_it(page, role_users, vendo
     page.get_by_label("Vendor account").select_option(label=revrag.name)
     page.locator("#id_agent option", has_text=revrag_agent.name).wait_for(state="attached")
     page.locator("#id_agent").select_option(label=revrag_agent.name)
-    page.get_by_label("Arm B: agent").select_option(label=f"{voice.name} · {voice_agent.name}")
+    page.get_by_label("Arm B: caller").select_option(label=f"{voice.name} · {voice_agent.name}")
     page.get_by_label("Arm A: backup arm").select_option(label="Arm B")
     page.get_by_label("Arm B: backup arm").select_option(label="Arm A")
     page.get_by_label("Search text").fill("Failover")
