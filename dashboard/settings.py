@@ -353,6 +353,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "accounts.api.add_error_responses",
     ],
+    # One name for a choice set that several serializers use (contacts and campaigns).
+    "ENUM_NAME_OVERRIDES": {"ConsentTypeEnum": "contacts.models.ConsentType"},
 }
 
 # --- callops ----------------------------------------------------------------------------------

@@ -83,8 +83,10 @@ class VendorAccount(models.Model):
     last_check_message = models.CharField(max_length=500, blank=True)
     # The circuit breaker (vendors/breaker.py): this many transport errors, timeouts or 5xx in
     # a row (or one 503) open it for the cool-down.
-    breaker_failure_threshold = models.PositiveSmallIntegerField(default=5)
-    breaker_cooldown_seconds = models.PositiveIntegerField(default=60)
+    # Defaults in the database too: code from before these columns (a web process still running
+    # the previous release during a deploy) inserts accounts without them.
+    breaker_failure_threshold = models.PositiveSmallIntegerField(default=5, db_default=5)
+    breaker_cooldown_seconds = models.PositiveIntegerField(default=60, db_default=60)
     # The concurrency governor (calls/governor.py): live calls this account may have at once;
     # null for no limit of its own (the total limit, CALLOPS_MAX_LIVE_CALLS, still applies).
     max_live_calls = models.PositiveIntegerField(null=True, blank=True)

@@ -79,6 +79,9 @@ def _multipart_as_clients_send_it(ctx, value):
     prepared = requests.PreparedRequest()
     prepared.prepare_headers(None)
     prepared.prepare_body(data, files)
+    if "Content-Type" not in prepared.headers:
+        # Every part was empty (None values are left out): requests sends no body either.
+        return _werkzeug_multipart(ctx, value)
     return {"data": prepared.body, "content_type": prepared.headers["Content-Type"]}
 
 
