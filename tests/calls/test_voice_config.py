@@ -404,7 +404,7 @@ def test_it_shows_unknown_when_the_vendor_fails(client_as, voice, sandbox, fresh
     response = client_as("operator").get(reverse("calls:human_agents"))
 
     assert response.status_code == 200
-    assert "humans free: unknown" in response.content.decode()
+    assert "humans: unknown" in response.content.decode()
 
 
 def test_it_asks_again_once_the_answer_is_stale(client_as, voice, sandbox, fresh_cache):

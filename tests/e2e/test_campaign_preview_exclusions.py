@@ -87,5 +87,8 @@ def test_it_shows_each_rules_exclusions_and_lists_them(page, live_server, role_u
     assert "At the start: Outside calling hours for Florida: 8:00–20:00 local." in (
         entries.inner_text()
     )
-    assert "Florida: all-party recording consent" in entries.inner_text()
+    consent_badge = entries.get_by_text("all-party consent")
+    assert consent_badge.get_attribute("title") == (
+        "Florida: every party must consent to a recording"
+    )
     screenshot("campaign-preview-hours-list")

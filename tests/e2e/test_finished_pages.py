@@ -42,7 +42,7 @@ OVERLAPS = """() => {
 
 
 def test_it_fits_the_admin_navigation_on_one_line_at_1280_px(page, role_users, screenshot):
-    # With a voice platform the bar also holds its widest badge ("humans free: unknown").
+    # With a voice platform the bar also holds its widest badge ("humans: unknown").
     VoiceAccountFactory(name="Voice")
     sign_in(page, role_users["admin"].username, PASSWORD)
     page.wait_for_url("**/")

@@ -8,7 +8,7 @@ from tests.e2e.conftest import sign_in
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 NAVIGATION = {
-    "operator": ["Overview", "Calls", "Callbacks", "Campaigns", "Contacts", "Agents", "Post-call"],
+    "operator": ["Overview", "Calls", "Campaigns", "Contacts", "Agents", "Post-call"],
     "manager": [
         "Overview",
         "Calls",
@@ -17,20 +17,17 @@ NAVIGATION = {
         "Contacts",
         "Agents",
         "Analytics",
-        "Quality",
         "Alerts",
     ],
     "admin": [
         "Overview",
         "Calls",
-        "Callbacks",
         "Review",
         "Campaigns",
         "Contacts",
         "Agents",
         "Post-call",
         "Analytics",
-        "Quality",
         "Alerts",
         "Settings",
     ],

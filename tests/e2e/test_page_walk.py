@@ -18,6 +18,8 @@ NOT_SCREENS = {
     "calls:human_agents",
     "analytics_export",
     "quality:export",
+    "campaigns:arms_csv",
+    "campaigns:compliance_report",
     "calls:export",
     "calls:recording",
     "contacts:import_rejected",
