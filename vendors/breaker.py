@@ -180,50 +180,29 @@ class AccountBreaker:
         may probe at once instead of after the lease."""
         self._rows().filter(state=BreakerState.HALF_OPEN).update(probe_until=self.clock())
 
+    def _close_from(self, state: str, reason: str) -> bool:
+        """Close the breaker if it is in `state` (one conditional UPDATE: of racing workers,
+        one wins and records the transition)."""
+        closed = self._rows().filter(state=state).update(**_closing(self.clock()))
+        if closed:
+            self._transition(state, BreakerState.CLOSED, reason)
+        return bool(closed)
+
     def _record_success(self, *, probe: bool) -> None:
         if not probe and not self._may_need_reset:
             # Closed with nothing counted when this request was let through: no write on a
             # healthy account. (A failure another process counts meanwhile is reset by the
             # next success that sees it.)
             return
-        if probe:
-            closed = (
-                self._rows()
-                .filter(state=BreakerState.HALF_OPEN)
-                .update(
-                    state=BreakerState.CLOSED,
-                    consecutive_failures=0,
-                    open_until=None,
-                    probe_until=None,
-                    changed_at=self.clock(),
-                )
-            )
-            if closed:
-                self._transition(
-                    BreakerState.HALF_OPEN,
-                    BreakerState.CLOSED,
-                    "The probe request succeeded: requests go through again.",
-                )
-                return
+        if probe and self._close_from(
+            BreakerState.HALF_OPEN, "The probe request succeeded: requests go through again."
+        ):
+            return
         # A request let through before the breaker opened succeeded (on a retry, or slowly);
         # or the probe did, on a retry after its first answer had opened the breaker again.
-        closed = (
-            self._rows()
-            .filter(state=BreakerState.OPEN)
-            .update(
-                state=BreakerState.CLOSED,
-                consecutive_failures=0,
-                open_until=None,
-                probe_until=None,
-                changed_at=self.clock(),
-            )
-        )
-        if closed:
-            self._transition(
-                BreakerState.OPEN,
-                BreakerState.CLOSED,
-                "A request already under way succeeded: the vendor answers again.",
-            )
+        if self._close_from(
+            BreakerState.OPEN, "A request already under way succeeded: the vendor answers again."
+        ):
             return
         self._may_need_reset = False
         self._rows().filter(state=BreakerState.CLOSED, consecutive_failures__gt=0).update(
@@ -287,6 +266,17 @@ class AccountBreaker:
 
     def _transition(self, state_from: str, state_to: str, reason: str) -> None:
         _write_transition(self.account_id, self.account_name, state_from, state_to, reason)
+
+
+def _closing(at: datetime) -> dict[str, Any]:
+    """The columns of a breaker that closes at `at`: nothing counted, no cool-down, no probe."""
+    return {
+        "state": BreakerState.CLOSED,
+        "consecutive_failures": 0,
+        "open_until": None,
+        "probe_until": None,
+        "changed_at": at,
+    }
 
 
 def _row_for(account_id: int) -> CircuitBreaker:
@@ -376,13 +366,7 @@ def breaker_reset(account_id: int, *, user: Any = None, request: Any = None) -> 
     closed = (
         CircuitBreaker.objects.filter(pk=row.pk)
         .exclude(state=BreakerState.CLOSED)
-        .update(
-            state=BreakerState.CLOSED,
-            consecutive_failures=0,
-            open_until=None,
-            probe_until=None,
-            changed_at=timezone.now(),
-        )
+        .update(**_closing(timezone.now()))
     )
     if not closed:
         return False
