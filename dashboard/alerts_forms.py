@@ -11,7 +11,7 @@ from django.core.validators import URLValidator, validate_email
 
 from campaigns.models import Campaign
 from dashboard.alerts_metrics import METRICS, clear_threshold_problem, default_clear_threshold
-from dashboard.alerts_services import email_recipients
+from dashboard.alerts_services import RULE_FIELDS, email_recipients
 from dashboard.models import AlertRule
 from vendors.models import VendorAccount
 
@@ -61,21 +61,7 @@ class AlertRuleForm(forms.ModelForm):
 
     class Meta:
         model = AlertRule
-        fields = (
-            "name",
-            "metric",
-            "threshold",
-            "clear_threshold",
-            "lookback_minutes",
-            "min_calls",
-            "severity",
-            "vendor_account",
-            "campaign",
-            "renotify_minutes",
-            "email_to",
-            "webhook_url",
-            "is_enabled",
-        )
+        fields = RULE_FIELDS  # what the service saves and audits
         labels = {"is_enabled": "Enabled"}
 
     def clean_email_to(self) -> str:
