@@ -52,7 +52,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 
-from bench.database import default_url, drop_database, recreate_database  # noqa: E402
+from bench.database import drop_database, open_worker_bench_database  # noqa: E402
 from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_CUMULATIVE_ERROR = 1
@@ -152,31 +152,12 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
     parser.add_argument("--dump", help="write every call's slot and arrival to this JSON file")
     args = parser.parse_args()
 
-    url = default_url(DB_NAME)
-    broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
-    cache_url = os.environ.get("REDIS_URL", DEFAULT_CACHE)
-    try:
-        recreate_database(url)
-        import redis
-
-        for redis_url in {broker, cache_url}:
-            redis.Redis.from_url(redis_url).flushdb()
-    except Exception as exc:
-        # `make bench` runs every script: say why this one did not run, do not fail the rest.
-        print(f"SKIPPED: this benchmark needs PostgreSQL at {url} and Redis ({exc})")
+    opened = open_worker_bench_database(
+        DB_NAME, default_broker=DEFAULT_BROKER, default_cache=DEFAULT_CACHE
+    )
+    if opened is None:
         return
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": broker,
-        "REDIS_URL": cache_url,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-    }
-    os.environ.update(env)
-
-    import django
-
-    django.setup()
+    url, env = opened
     from django.core.management import call_command
     from django.utils import timezone
 

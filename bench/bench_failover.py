@@ -55,7 +55,7 @@ from bench.bench_dispatcher import (  # noqa: E402
     stop_process,
     zone_at_local_hour,
 )
-from bench.database import default_url, drop_database, recreate_database  # noqa: E402
+from bench.database import drop_database, open_worker_bench_database  # noqa: E402
 from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_SPILL_SECONDS = 5.0
@@ -107,30 +107,12 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     args = parser.parse_args()
 
-    url = default_url(DB_NAME)
-    broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
-    cache_url = os.environ.get("REDIS_URL", DEFAULT_CACHE)
-    try:
-        recreate_database(url)
-        import redis
-
-        for redis_url in {broker, cache_url}:
-            redis.Redis.from_url(redis_url).flushdb()
-    except Exception as exc:
-        print(f"SKIPPED: this benchmark needs PostgreSQL at {url} and Redis ({exc})")
+    opened = open_worker_bench_database(
+        DB_NAME, default_broker=DEFAULT_BROKER, default_cache=DEFAULT_CACHE
+    )
+    if opened is None:
         return
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": broker,
-        "REDIS_URL": cache_url,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-    }
-    os.environ.update(env)
-
-    import django
-
-    django.setup()
+    url, env = opened
     from django.core.management import call_command
     from django.utils import timezone
 

@@ -56,3 +56,36 @@ def open_bench_database(db_name: str, *, reuse: bool = False) -> str | None:
 
     django.setup()
     return url
+
+
+def open_worker_bench_database(
+    db_name: str, *, default_broker: str, default_cache: str
+) -> tuple[str, dict[str, str]] | None:
+    """As open_bench_database, for a benchmark that runs Celery workers on Redis: the Redis
+    databases are emptied too. Returns the URL and the environment to start workers with, or
+    None after printing why the benchmark is skipped."""
+    url = default_url(db_name)
+    broker = os.environ.get("CELERY_BROKER_URL", default_broker)
+    cache_url = os.environ.get("REDIS_URL", default_cache)
+    try:
+        recreate_database(url)
+        import redis
+
+        for redis_url in {broker, cache_url}:
+            redis.Redis.from_url(redis_url).flushdb()
+    except Exception as exc:
+        print(f"SKIPPED: this benchmark needs PostgreSQL at {url} and Redis ({exc})")
+        return None
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": broker,
+        "REDIS_URL": cache_url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    os.environ.update(env)
+
+    import django
+
+    django.setup()
+    return url, env
