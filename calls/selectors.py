@@ -7,15 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.contrib.postgres.search import (
-    SearchQuery,
-    SearchVector,
-    SearchVectorCombinable,
-    SearchVectorField,
-)
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, Count, F, Func, Q, QuerySet, TextField, Value
+from django.db.models import Avg, Count, F, Q, QuerySet, TextField, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -40,24 +36,12 @@ from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
 SEARCH_CONFIG = "simple"
 
 
-class _JsonbStrings(SearchVectorCombinable, Func):
-    """`jsonb_to_tsvector(config, value, '["string"]')`: the words of a JSON value's strings only.
-
-    Used for transcripts, so the keys ("speaker", "text") and timings are not searchable.
-    """
-
-    function = "jsonb_to_tsvector"
-    template = "%(function)s('" + SEARCH_CONFIG + "'::regconfig, %(expressions)s, '[\"string\"]')"
-    output_field = SearchVectorField()
-
-
-def call_search_vector() -> Any:
-    """The document searched by the call log; the GIN index `call_search_idx` is over it.
-
-    PostgreSQL only uses the index when the query has exactly the index's expression, so the
-    index (calls/models.py) must be built from this same function.
-    """
-    return SearchVector("summary", config=SEARCH_CONFIG) + _JsonbStrings("transcript")
+# The document searched by the call log: the words of a call's summary and of its transcript's
+# strings (not the turns' keys and timings). PostgreSQL stores it as the column
+# `calls_call.search_document`, kept up to date by the database itself on every write, with the
+# GIN index `call_search_idx` over it (calls/migrations/0016_call_search_document.py). The model
+# does not declare the column, so Django never reads it back; the search only tests it.
+SEARCH_DOCUMENT = RawSQL('"calls_call"."search_document"', [], output_field=SearchVectorField())
 
 
 @dataclass(frozen=True)
@@ -123,9 +107,7 @@ def _search(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
         query = _prefix_query(text)
         if query is None:
             return calls.filter(by_contact)
-        # alias, not annotate: the document is only tested, never read back (computing it
-        # for the SELECT list cost as much as the search).
-        calls = calls.alias(document=call_search_vector())
+        calls = calls.alias(document=SEARCH_DOCUMENT)
         return calls.filter(Q(document=query) | by_contact)
     # SQLite (the embedded default): every word appears in the summary or the transcript.
     calls = calls.annotate(transcript_text=Cast("transcript", TextField()))

@@ -160,6 +160,21 @@ def test_it_uses_the_search_index_on_postgresql():
     assert "call_search_idx" in plan
 
 
+def test_it_finds_a_call_by_words_written_after_it_was_created():
+    """The searched document follows every write, whatever writes it (PostgreSQL's stored
+    column; SQLite reads the fields themselves)."""
+    call = CallFactory(summary="", transcript=[])
+    assert ids(call_list(filters=CallFilters(search="escrow"))) == []
+    Call.objects.filter(pk=call.pk).update(
+        transcript=[{"speaker": "customer", "text": "What about escrow?", "start": 2.0}]
+    )
+    assert ids(call_list(filters=CallFilters(search="escrow"))) == [call.pk]
+    Call.objects.filter(pk=call.pk).update(transcript=[], summary="Escrow agreed.")
+    assert ids(call_list(filters=CallFilters(search="escrow"))) == [call.pk]
+    Call.objects.filter(pk=call.pk).update(summary="")
+    assert ids(call_list(filters=CallFilters(search="escrow"))) == []
+
+
 def test_it_offers_the_filter_choices_sorted_in_one_query(django_assert_num_queries):
     zed = VendorAccountFactory(kind="revrag", name="Zed")
     alpha = VendorAccountFactory(kind="revrag", name="Alpha")
