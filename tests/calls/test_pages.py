@@ -160,3 +160,26 @@ def test_it_links_the_export_with_the_current_filters(client_as):
 )
 def test_it_neutralises_formulas_in_csv_cells(value, written):
     assert inert_cell(value) == written
+
+
+def test_it_escapes_every_cell_of_the_call_log_rows(client_as):
+    """The rows are made in Python (calls/call_log.py): every value a vendor, an import or a
+    user wrote is escaped there as the template engine would."""
+    hostile = '<img src=x onerror="alert(1)">'
+    call = CallFactory(
+        contact=ContactFactory(name=hostile),
+        agent__name=f"Agent {hostile}",
+        vendor_outcome='BAD"<b>',
+        is_stale=True,
+        recording_url="https://example.test/r.mp3",
+        duration_seconds=65,
+    )
+    page = client_as("operator").get(LIST).content.decode()
+    assert "<img" not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+    assert 'title="The vendor\'s code: BAD&quot;&lt;b&gt;"' in page
+    row = page[page.index(f'href="/calls/{call.pk}/"') :]
+    row = row[: row.index("</tr>")]
+    assert "stale</span>" in row
+    assert ">rec</span>" in row
+    assert '<td class="num">1 min 5 s</td>' in row
