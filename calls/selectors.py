@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Avg, Count, F, Q, QuerySet, TextField, Value
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -25,23 +21,12 @@ from calls.models import (
     StepStatus,
     WebhookEvent,
 )
+from calls.search import search_calls
 from calls.state import CONNECTED_OUTCOMES
 from contacts.models import Contact
 from vendors.errors import VendorError
 from vendors.models import CALLING_KINDS, VendorAccount, VendorKind
 from vendors.services import INTERACTIVE_RETRY_POLICY, vendor_client_for
-
-# The text search configuration of the call search index: no stemming, no stop words, so
-# names, product words and numbers in any language match as typed.
-SEARCH_CONFIG = "simple"
-
-
-# The document searched by the call log: the words of a call's summary and of its transcript's
-# strings (not the turns' keys and timings). PostgreSQL stores it as the column
-# `calls_call.search_document`, kept up to date by the database itself on every write, with the
-# GIN index `call_search_idx` over it (calls/migrations/0016_call_search_document.py). The model
-# does not declare the column, so Django never reads it back; the search only tests it.
-SEARCH_DOCUMENT = RawSQL('"calls_call"."search_document"', [], output_field=SearchVectorField())
 
 
 @dataclass(frozen=True)
@@ -74,49 +59,6 @@ class CallFilters:
         return self == CallFilters()
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def _prefix_query(text: str) -> SearchQuery | None:
-    """Every word of `text` as a prefix (`call:* & back:*`): people type parts of words."""
-    words = _WORD.findall(text.lower())[:12]
-    if not words:
-        return None
-    raw = " & ".join(f"{word}:*" for word in words)
-    return SearchQuery(raw, search_type="raw", config=SEARCH_CONFIG)
-
-
-_PHONE_LIKE = re.compile(r"^[\d\s()+./-]+$")
-# Contacts whose names match are looked up first, so the call query stays index-friendly
-# (`contact_id IN (1, 2, ...)` and the search index can be OR-ed by PostgreSQL).
-_MAX_CONTACT_MATCHES = 500
-
-
-def _search(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if _PHONE_LIKE.match(text) and len(digits) >= 3:
-        # A number: "+1 (415) 555" finds +1415555.... on the call or on its contact.
-        return calls.filter(Q(to_number__contains=digits) | Q(from_number__contains=digits))
-    contact_ids = list(
-        Contact.objects.filter(name__icontains=text).values_list("pk", flat=True)[
-            :_MAX_CONTACT_MATCHES
-        ]
-    )
-    by_contact = Q(contact_id__in=contact_ids)
-    if connection.vendor == "postgresql":
-        query = _prefix_query(text)
-        if query is None:
-            return calls.filter(by_contact)
-        calls = calls.alias(document=SEARCH_DOCUMENT)
-        return calls.filter(Q(document=query) | by_contact)
-    # SQLite (the embedded default): every word appears in the summary or the transcript.
-    calls = calls.annotate(transcript_text=Cast("transcript", TextField()))
-    by_text = Q()
-    for word in _WORD.findall(text)[:12]:
-        by_text &= Q(summary__icontains=word) | Q(transcript_text__icontains=word)
-    return calls.filter(by_text | by_contact) if by_text else calls.filter(by_contact)
-
-
 def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
@@ -126,7 +68,7 @@ def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
     calls = Call.objects.select_related("vendor_account", "agent", "contact", "campaign")
     f = filters or CallFilters()
     if f.search:
-        calls = _search(calls, f.search)
+        calls = search_calls(calls, f.search)
     if f.state:
         calls = calls.filter(state=f.state)
     if len(f.common_outcomes) == 1:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from calls import search
 from calls.call_log import BadCursor, call_page, decode_cursor
 from calls.models import Call, CallOutcome, CallState
 from calls.selectors import CallFilters, call_filter_options, call_list, call_transcript
@@ -149,15 +151,47 @@ def test_it_reads_the_transcript_defensively():
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
 def test_it_uses_the_search_index_on_postgresql():
-    """The selector's expression is the migration's index: PostgreSQL answers from it."""
+    """The stored document has the migration's index: PostgreSQL answers from it."""
     CallFactory(summary="callback on Tuesday")
     with connection.cursor() as cursor:
         # A tiny table is cheapest to scan whole (or along another index, depending on the
         # statistics earlier tests left): rule both out so the plan shows what is possible.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-    plan = call_list(filters=CallFilters(search="callback")).explain()
+    query = SearchQuery("callback:*", search_type="raw", config=search.SEARCH_CONFIG)
+    plan = Call.objects.alias(document=search.SEARCH_DOCUMENT).filter(document=query).explain()
     assert "call_search_idx" in plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
+def test_it_tells_common_words_from_rare_ones_by_the_statistics():
+    for n in range(30):
+        CallFactory(summary=f"Pricing question number {n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE calls_call")
+    search.forget_common_words()
+    try:
+        assert "pricing" in search.common_words()
+        assert search._is_common(["pric"])
+        assert not search._is_common(["escrow"])
+        assert not search._is_common(["pricing", "escrow"])
+    finally:
+        search.forget_common_words()
+
+
+@pytest.mark.parametrize("rare_matches", [0, 1, 2000])
+def test_it_finds_the_same_calls_whichever_plan_answers(monkeypatch, rare_matches):
+    """Rare words are looked up in the index first (up to RARE_MATCHES calls), others by the
+    walk: both give the same calls, newest first, and a contact's name still matches."""
+    monkeypatch.setattr(search, "RARE_MATCHES", rare_matches)
+    search.forget_common_words()
+    older = CallFactory(summary="Asked about escrow.")
+    newer = CallFactory(transcript=[{"speaker": "customer", "text": "Escrow, please"}])
+    by_name = CallFactory(contact=ContactFactory(name="Escrow Holdings"))
+    CallFactory(summary="Nothing to see here.")
+    found = ids(call_list(filters=CallFilters(search="escr")))
+    assert sorted(found) == sorted([older.pk, newer.pk, by_name.pk])
+    assert found == ids(call_list().filter(pk__in=found))
 
 
 def test_it_finds_a_call_by_words_written_after_it_was_created():
