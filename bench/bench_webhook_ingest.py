@@ -2,6 +2,7 @@
 processing what they enqueue on the same cores, as in production.
 
     python bench/bench_webhook_ingest.py [--requests 3000] [--connections 10] [--rounds 3]
+                                         [--before GIT_REF] [--keep]
 
 1. a bare Django view answering 204 (the cost of Django + gunicorn alone);
 2. the minimal durable path (bench/webhook_urls.py): the durable work the real endpoint must do,
@@ -23,6 +24,10 @@ minimal/real/bare, real/bare/minimal, ...), so none always runs after the same o
 worker's backlog of the same one; each round and the whole run are reported. Goals, in every
 round: the real endpoint's throughput ≥ 0.8 × the minimal durable path's, and its p99 ≤ 1.5 ×
 the minimal's p99.
+
+--before GIT_REF adds a fourth endpoint to the rotation: the real endpoint as of that commit
+(a temporary git worktree, its own gunicorn, the same database, worker and keys), to measure a
+change to the endpoint before and after in the same run.
 
 Full size: python bench/bench_webhook_ingest.py --requests 3000 --rounds 3
 
@@ -287,33 +292,54 @@ def measure(port: int, path: str, body: bytes, args: argparse.Namespace, label: 
     )
 
 
+def short(label: str) -> str:
+    """bare, minimal, real, or real@<ref> for --before's."""
+    return {BARE: "bare", MINIMAL: "minimal", REAL: "real"}.get(
+        label, "real@" + label.rsplit(" ", 1)[-1]
+    )
+
+
 def rotated_orders(endpoints: list, rounds: int) -> list[list]:
     """bare/minimal/real, minimal/real/bare, real/bare/minimal, then again."""
-    return [endpoints[n % 3 :] + endpoints[: n % 3] for n in range(rounds)]
+    size = len(endpoints)
+    return [endpoints[n % size :] + endpoints[: n % size] for n in range(rounds)]
 
 
 def print_row(label: str, figures: Measured) -> None:
     backlog = "" if figures.backlog is None else f"   worker backlog after it {figures.backlog:,}"
     print(
-        f"    {label:<24} {figures.rps:8.0f} req/s   p50 {figures.p50_ms:6.1f} ms   "
+        f"    {label:<28} {figures.rps:8.0f} req/s   p50 {figures.p50_ms:6.1f} ms   "
         f"p99 {figures.p99_ms:6.1f} ms{backlog}"
     )
 
 
-def ratios(figures: dict[str, Measured]) -> tuple[float, float]:
-    """Real / minimal durable: throughput and p99."""
-    real, minimal = figures[REAL], figures[MINIMAL]
-    return real.rps / minimal.rps, real.p99_ms / minimal.p99_ms
+def ratios(
+    figures: dict[str, Measured], real: str = REAL, to: str = MINIMAL
+) -> tuple[float, float]:
+    """`real` / `to` (the minimal durable path): throughput and p99."""
+    return figures[real].rps / figures[to].rps, figures[real].p99_ms / figures[to].p99_ms
 
 
-def run_rounds(port: int, token: str, args: argparse.Namespace) -> list[dict[str, Measured]]:
+def print_ratios(figures: dict[str, Measured], before: str | None) -> None:
+    throughput, tail = ratios(figures)
+    print(f"    real / minimal durable: throughput {throughput:.2f}, p99 {tail:.2f}")
+    if before:
+        throughput, tail = ratios(figures, to=before)
+        print(f"    real / {before}: throughput {throughput:.2f}, p99 {tail:.2f}")
+
+
+def run_rounds(
+    servers: dict[str, int], token: str, args: argparse.Namespace
+) -> list[dict[str, Measured]]:
+    """Every endpoint --requests times a round, in rotating order; `servers` maps a label to
+    its gunicorn's port (the real endpoint as of --before has one of its own)."""
     body = json.dumps(payload()).encode()
-    endpoints = [(BARE, "/bench/bare/"), (MINIMAL, "/bench/minimal/"),
-                 (REAL, f"/webhooks/revrag/{token}/")]  # fmt: skip
-    for _label, path in endpoints:  # warm-up: connections, imports, caches, the worker
+    real_path = f"/webhooks/revrag/{token}/"
+    paths = {BARE: "/bench/bare/", MINIMAL: "/bench/minimal/", REAL: real_path}
+    endpoints = [(label, port, paths.get(label, real_path)) for label, port in servers.items()]
+    for _label, port, path in endpoints:  # warm-up: connections, imports, caches, the worker
         hammer(port, path, body, args.connections * 20, args.connections, "warmup")
-    waited = wait_until_processed(timeout=120)
-    if waited is None:
+    if wait_until_processed(timeout=120) is None:
         raise SystemExit("the Celery worker did not process the warm-up deliveries in 120 s")
     driver = (
         f"wrk, {args.seconds} s each" if shutil.which("wrk") else
@@ -324,18 +350,40 @@ def run_rounds(port: int, token: str, args: argparse.Namespace) -> list[dict[str
     from bench.webhook_urls import MINIMAL_SKIPS  # after Django's setup (it imports the URLs)
 
     print("the minimal durable path skips: " + "; ".join(MINIMAL_SKIPS))
+    before = next((label for label in servers if label not in paths), None)
     rounds = []
     for number, order in enumerate(rotated_orders(endpoints, args.rounds), start=1):
-        print(f"  round {number} ({' / '.join(label.split()[0] for label, _ in order)}):")
+        print(f"  round {number} ({' / '.join(short(label) for label, _, _ in order)}):")
         figures = {}
-        for label, path in order:
-            figures[label] = measure(port, path, body, args, f"r{number}-{label.split()[0]}")
+        for label, port, path in order:
+            figures[label] = measure(port, path, body, args, f"r{number}-{short(label)}")
             figures[label].backlog = pending_deliveries()
             print_row(label, figures[label])
-        throughput, tail = ratios(figures)
-        print(f"    real / minimal durable: throughput {throughput:.2f}, p99 {tail:.2f}")
+        print_ratios(figures, before)
         rounds.append(figures)
     return rounds
+
+
+def start_server(env: dict[str, str], tree: Path) -> tuple[subprocess.Popen, int]:
+    """gunicorn serving bench/webhook_settings.py from `tree` (this checkout or --before's)."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gunicorn", "bench.webhook_settings:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
+         "--threads", "8", "--log-level", "warning"],
+        env={**env, "PYTHONPATH": str(tree)}, cwd=tree, start_new_session=True,
+    )  # fmt: skip
+    return process, port
+
+
+def checkout(ref: str, folder: str) -> Path:
+    """A detached worktree of `ref`, to serve the real endpoint as it was there."""
+    tree = Path(folder) / "before"
+    subprocess.run(  # noqa: S603
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref],  # noqa: S607
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return tree
 
 
 def main() -> None:
@@ -345,6 +393,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="per endpoint and round, wrk")
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument(
+        "--before",
+        metavar="GIT_REF",
+        help="also measure the real endpoint as of this commit (its own gunicorn, same database "
+        "and worker; the schema must be the same) in the rotation: a change's before and after",
+    )
     args = parser.parse_args()
 
     opened = open_worker_bench_database(
@@ -356,27 +410,39 @@ def main() -> None:
     account_id, token = prepare_database()
     folder = tempfile.mkdtemp(prefix="callops-bench-webhook-")
     processes = start_worker(env, folder, beat=False, name="bench-webhook")
-    port = free_port()
+    # Both servers read the same keys (var/ of this checkout) to decrypt the account's secret.
     server_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.webhook_settings",
-                  "PYTHONPATH": str(ROOT), "BENCH_WEBHOOK_ACCOUNT_ID": str(account_id),
+                  "CALLOPS_VAR_DIR": os.environ.get("CALLOPS_VAR_DIR", str(ROOT / "var")),
+                  "BENCH_WEBHOOK_ACCOUNT_ID": str(account_id),
                   "BENCH_WEBHOOK_SECRET": SECRET}  # fmt: skip
-    processes.append(subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "bench.webhook_settings:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
-         "--threads", "8", "--log-level", "warning"],
-        env=server_env, cwd=ROOT, start_new_session=True,
-    ))  # fmt: skip
+    server, port = start_server(server_env, ROOT)
+    processes.append(server)
+    servers = {BARE: port, MINIMAL: port, REAL: port}
+    before_tree = None
     finished = False
     try:
+        if args.before:
+            before_tree = checkout(args.before, folder)
+            before_server, before_port = start_server(server_env, before_tree)
+            processes.append(before_server)
+            servers[f"real endpoint at {args.before}"] = before_port
+            wait_for(before_port)
         wait_for(port)
-        rounds = run_rounds(port, token, args)
-        stored = sum(m.requests for figures in rounds for m in (figures[MINIMAL], figures[REAL]))
+        rounds = run_rounds(servers, token, args)
+        stored = sum(
+            m.requests for figures in rounds for label, m in figures.items() if label != BARE
+        )
         left = pending_deliveries()
         drained = wait_until_processed(timeout=600)
         finished = True
     finally:
         for process in processes:
             stop_process(process, group=True)
+        if before_tree is not None:
+            subprocess.run(  # noqa: S603
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before_tree)],  # noqa: S607
+                check=False,
+            )  # fmt: skip
         if finished:
             shutil.rmtree(folder, ignore_errors=True)  # the worker's log, kept after a failure
         else:
@@ -395,12 +461,13 @@ def report(
 ) -> None:
     whole = {label: Measured.merged([figures[label] for figures in rounds]) for label in rounds[0]}
     print(f"  whole run ({len(rounds)} rounds):")
-    for label in (BARE, MINIMAL, REAL):
-        print_row(label, whole[label])
+    for label, figures in whole.items():
+        print_row(label, figures)
+    before = next((label for label in whole if label not in (BARE, MINIMAL, REAL)), None)
+    print_ratios(whole, before)
     throughput, tail = ratios(whole)
-    print(f"    real / minimal durable: throughput {throughput:.2f}, p99 {tail:.2f}")
     print(
-        f"worker: {stored:,} deliveries stored by the two durable endpoints; "
+        f"worker: {stored:,} deliveries stored by the durable endpoints; "
         + (f"the last {left:,} processed {drained:.1f} s after the load stopped"
            if drained is not None else "NOT all processed 600 s after the load stopped")
     )  # fmt: skip
