@@ -1,7 +1,7 @@
 """Webhook ingest benchmark: three endpoints side by side behind one gunicorn, a Celery worker
 processing what they enqueue on the same cores, as in production.
 
-    python bench/bench_webhook_ingest.py [--requests 3000] [--connections 10] [--rounds 3]
+    python bench/bench_webhook_ingest.py [--requests 1000] [--connections 10] [--rounds 3]
                                          [--before GIT_REF] [--keep]
 
 1. a bare Django view answering 204 (the cost of Django + gunicorn alone);
@@ -29,7 +29,7 @@ the minimal's p99.
 (a temporary git worktree, its own gunicorn, the same database, worker and keys), to measure a
 change to the endpoint before and after in the same run.
 
-Full size: python bench/bench_webhook_ingest.py --requests 3000 --rounds 3
+Full size (`make bench` runs 1,000 a round): python bench/bench_webhook_ingest.py --requests 3000
 
 Needs PostgreSQL and Redis, the production setup (as on the development machine and in CI):
 the database callops_webhook_bench on 127.0.0.1 (BENCH_DATABASE_URL overrides it) is created
@@ -388,7 +388,7 @@ def checkout(ref: str, folder: str) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="per endpoint and round")
+    parser.add_argument("--requests", type=int, default=1000, help="per endpoint and round")
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="per endpoint and round, wrk")
