@@ -65,6 +65,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "dashboard.settings"
 from bench.bench_dispatcher import start_worker, stop_process  # noqa: E402 (the path first)
 from bench.database import drop_database, open_worker_bench_database  # noqa: E402
 from bench.summary import Goal, print_summary  # noqa: E402
+from bench.webhook_trace import print_tail_breakdown, read_traces  # noqa: E402
 
 DB_NAME = "callops_webhook_bench"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
@@ -341,6 +342,9 @@ def run_rounds(
         hammer(port, path, body, args.connections * 20, args.connections, "warmup")
     if wait_until_processed(timeout=120) is None:
         raise SystemExit("the Celery worker did not process the warm-up deliveries in 120 s")
+    if args.trace:  # forget the warm-up (the servers append to these files)
+        for file in Path(args.trace_folder).glob("*.tsv"):
+            file.write_text("")
     driver = (
         f"wrk, {args.seconds} s each" if shutil.which("wrk") else
         f"Python threads, {args.requests} requests each"
@@ -394,6 +398,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per endpoint and round, wrk")
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="time each request's CPU, SQL, Redis and publishing inside the server and print "
+        "where the slowest 1 %% spend it (bench/webhook_trace.py; its own cost is measured too)",
+    )
+    parser.add_argument(
         "--before",
         metavar="GIT_REF",
         help="also measure the real endpoint as of this commit (its own gunicorn, same database "
@@ -415,6 +425,9 @@ def main() -> None:
                   "CALLOPS_VAR_DIR": os.environ.get("CALLOPS_VAR_DIR", str(ROOT / "var")),
                   "BENCH_WEBHOOK_ACCOUNT_ID": str(account_id),
                   "BENCH_WEBHOOK_SECRET": SECRET}  # fmt: skip
+    if args.trace:
+        args.trace_folder = server_env["BENCH_WEBHOOK_TRACE"] = str(Path(folder) / "traces")
+        Path(args.trace_folder).mkdir()
     server, port = start_server(server_env, ROOT)
     processes.append(server)
     servers = {BARE: port, MINIMAL: port, REAL: port}
@@ -434,6 +447,7 @@ def main() -> None:
         )
         left = pending_deliveries()
         drained = wait_until_processed(timeout=600)
+        traces = read_traces(args.trace_folder) if args.trace else None
         finished = True
     finally:
         for process in processes:
@@ -448,6 +462,11 @@ def main() -> None:
         else:
             print(f"the worker's log: {folder}/worker.log")
     report(rounds, stored, left, drained)
+    if traces is not None:
+        print_tail_breakdown(
+            traces,
+            {"/bench/bare/": BARE, "/bench/minimal/": MINIMAL, f"/webhooks/revrag/{token}/": REAL},
+        )
 
     from django.db import connection
 
