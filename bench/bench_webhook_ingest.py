@@ -2,7 +2,7 @@
 processing what they enqueue on the same cores, as in production.
 
     python bench/bench_webhook_ingest.py [--requests 1000] [--connections 10] [--rounds 3]
-                                         [--before GIT_REF] [--keep]
+                                         [--before GIT_REF] [--trace] [--keep]
 
 1. a bare Django view answering 204 (the cost of Django + gunicorn alone);
 2. the minimal durable path (bench/webhook_urls.py): the durable work the real endpoint must do,
@@ -27,7 +27,9 @@ the minimal's p99.
 
 --before GIT_REF adds a fourth endpoint to the rotation: the real endpoint as of that commit
 (a temporary git worktree, its own gunicorn, the same database, worker and keys), to measure a
-change to the endpoint before and after in the same run.
+change to the endpoint before and after in the same run. --trace times every request inside
+the server (bench/webhook_trace.py: CPU, time off the CPU in PostgreSQL, Redis and publishing
+calls, time waiting for a core or the GIL) and prints each endpoint's median and slowest 1 %.
 
 Full size (`make bench` runs 1,000 a round): python bench/bench_webhook_ingest.py --requests 3000
 
@@ -436,7 +438,8 @@ def main() -> None:
     try:
         if args.before:
             before_tree = checkout(args.before, folder)
-            before_server, before_port = start_server(server_env, before_tree)
+            untraced = {k: v for k, v in server_env.items() if k != "BENCH_WEBHOOK_TRACE"}
+            before_server, before_port = start_server(untraced, before_tree)
             processes.append(before_server)
             servers[f"real endpoint at {args.before}"] = before_port
             wait_for(before_port)
