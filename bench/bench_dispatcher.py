@@ -24,9 +24,12 @@ minute: the benchmark raises the sandbox's Revrag limit and the account's budget
 minute (and the concurrency cap above the audience, as calls in the sandbox are not ended by
 webhooks here), so what it measures is the dispatcher's pacing, not the vendor's limit.
 
-Targets: cumulative error ≤ 1 call (calls started by any moment vs the absolute schedule),
-p99 lateness ≤ 250 ms (sandbox arrival vs the call's slot), and zero calls outside the window,
-to a do-not-call number, or started after the stop was acknowledged.
+Targets: cumulative error ≤ 1 call (calls at the sandbox by any moment vs the absolute
+schedule from the launch: one call due at the launch the campaign records, one more every slot
+interval), p99 lateness ≤ 0.5 × the slot interval (sandbox arrival vs the call's slot; 250 ms at
+120 calls a minute), and zero calls outside the window, to a do-not-call number, or started
+after the stop was acknowledged. It also prints the delay from the launch to the first call's
+arrival at the sandbox.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from bench.database import drop_database, open_worker_bench_database  # noqa: E4
 from bench.summary import Goal, print_summary  # noqa: E402
 
 TARGET_CUMULATIVE_ERROR = 1
-TARGET_P99_LATENESS_MS = 250.0
+TARGET_P99_LATENESS_SLOTS = 0.5  # of the slot interval: 250 ms at 120 calls a minute
 DB_NAME = "bench_dispatch"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/6"
 DEFAULT_CACHE = "redis://127.0.0.1:6379/7"
@@ -94,8 +97,11 @@ def start_sandbox() -> tuple[subprocess.Popen, dict, str]:
     return process, vendors, admin_url
 
 
-def start_worker(env: dict[str, str], folder: str) -> list[subprocess.Popen]:
-    """A worker and beat as separate processes, as `make run` and production run them."""
+def start_worker(
+    env: dict[str, str], folder: str, *, beat: bool = True, name: str = "bench-dispatcher"
+) -> list[subprocess.Popen]:
+    """A worker and beat as separate processes, as `make run` and production run them (the
+    worker alone without `beat`)."""
     common = {
         "cwd": REPO_ROOT,
         "env": env,
@@ -107,12 +113,14 @@ def start_worker(env: dict[str, str], folder: str) -> list[subprocess.Popen]:
         [
             sys.executable, "-m", "celery", "-A", "dashboard", "worker",
             "--concurrency", "2", "--loglevel", loglevel,
-            "--hostname", f"bench-dispatcher-{os.getpid()}@%h",
+            "--hostname", f"{name}-{os.getpid()}@%h",
         ],
         stderr=open(Path(folder) / "worker.log", "w"),  # noqa: SIM115 - closed with the process
         **common,
     )  # fmt: skip
-    beat = subprocess.Popen(
+    if not beat:
+        return [worker]
+    beat_process = subprocess.Popen(
         [
             sys.executable, "-m", "celery", "-A", "dashboard", "beat", "--loglevel", loglevel,
             "--schedule", str(Path(folder) / "celerybeat-schedule"),
@@ -120,7 +128,7 @@ def start_worker(env: dict[str, str], folder: str) -> list[subprocess.Popen]:
         stderr=open(Path(folder) / "beat.log", "w"),  # noqa: SIM115 - closed with the process
         **common,
     )  # fmt: skip
-    return [worker, beat]
+    return [worker, beat_process]
 
 
 def stop_process(process: subprocess.Popen, *, group: bool = False) -> None:
@@ -142,6 +150,24 @@ def stop_process(process: subprocess.Popen, *, group: bool = False) -> None:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(share * (len(ordered) - 1))))]
+
+
+def cumulative_error(times: list[float], launched: float, interval: float) -> tuple[int, float]:
+    """The largest gap between calls at the vendor by a moment and calls due by it, and when.
+
+    The schedule is absolute and starts at the launch: one call due at the launch, one more
+    every `interval`, as many as reached the vendor in all (the campaign is stopped after them).
+    """
+    due_moments = [launched + k * interval for k in range(len(times))]
+    worst, worst_at = 0, launched
+    arrived = 0
+    for moment in sorted({*times, *due_moments}):
+        while arrived < len(times) and times[arrived] <= moment:
+            arrived += 1
+        due = min(len(times), int((moment - launched) / interval + 1e-9) + 1)
+        if abs(arrived - due) > worst:
+            worst, worst_at = abs(arrived - due), moment
+    return worst, worst_at
 
 
 def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
@@ -249,8 +275,12 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
             f"Revrag limit raised to {RAISED_LIMIT:,}/min at the sandbox and on the account "
             f"(documented: 60/min); concurrency cap {campaign.max_concurrent_calls:,}"
         )
+        pressed = time.time()
         campaign_transition(campaign_id=campaign.pk, action="launch")
-        launched = time.time()
+        # The schedule starts at the launch the product records (its first slot is due then),
+        # not at the first call's slot, so a slow start counts against it.
+        answered = time.time()
+        launched = Campaign.objects.get(pk=campaign.pk).launched_at.timestamp()
         dnc_added_at = None
         deadline = launched + expected_seconds * 1.5 + 30
         while time.time() < deadline:
@@ -295,19 +325,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
             Path(args.dump).write_text(json.dumps(sorted(arrivals, key=lambda a: a[1])))
         lateness = [(t - slot) * 1000 for t, slot, _phone in arrivals]
         first_slot = min(slot for _t, slot, _phone in arrivals)
-        # Cumulative error: calls at the vendor by each moment vs the absolute schedule.
-        moments = sorted(
-            {t for t, _s, _p in arrivals}
-            | {first_slot + k * interval for k in range(len(arrivals))}
-        )
         times = sorted(t for t, _s, _p in arrivals)
-        worst = 0
-        index = 0
-        for moment in moments:
-            while index < len(times) and times[index] <= moment:
-                index += 1
-            scheduled = min(len(arrivals), int((moment - first_slot) / interval + 1e-9) + 1)
-            worst = max(worst, abs(index - scheduled))
+        worst, worst_at = cumulative_error(times, launched, interval)
         phones_outside = {c.phone_e164 for c in outside_contacts}
         phones_dnc = {c.phone_e164 for c in dnc_contacts}
         late_phones = {c.phone_e164 for c in late_dnc}
@@ -323,13 +342,20 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
 
         print(f"calls that reached the sandbox: {len(arrivals):,} in {span:.1f} s "
               f"({achieved:.1f} calls/min achieved, target {args.rate})")  # fmt: skip
-        print(f"  first call {(times[0] - launched) * 1000:.0f} ms after the launch")
+        first_delay = times[0] - launched
+        print(f"  first call at the sandbox {first_delay * 1000:.0f} ms after the launch "
+              f"({first_delay / interval:.2f} slot intervals; its slot "
+              f"{(first_slot - launched) * 1000:.0f} ms after the launch; the launch request "
+              f"took {(answered - pressed) * 1000:.0f} ms)")  # fmt: skip
+        print(f"  cumulative error (from the launch, one call due at it and one every "
+              f"{interval:.2f} s after) largest at +{worst_at - launched:.1f} s")  # fmt: skip
+        target_p99_ms = TARGET_P99_LATENESS_SLOTS * interval * 1000
         checks = [
             ("cumulative error", f"{worst} call(s)", f"≤ {TARGET_CUMULATIVE_ERROR}",
              worst <= TARGET_CUMULATIVE_ERROR),
             ("lateness (sandbox arrival - slot)",
              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(lateness):.0f} ms",
-             f"p99 ≤ {TARGET_P99_LATENESS_MS:.0f} ms", p99 <= TARGET_P99_LATENESS_MS),
+             f"p99 ≤ {target_p99_ms:.0f} ms", p99 <= target_p99_ms),
             ("calls outside the window", str(len(outside_calls)), "0", not outside_calls),
             ("calls to do-not-call numbers", str(len(dnc_calls)), "0", not dnc_calls),
             ("calls started after the stop", str(len(after_stop)), "0", not after_stop),
@@ -341,7 +367,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
             "dispatcher",
             [
                 Goal("cumulative error", worst, TARGET_CUMULATIVE_ERROR, unit="calls"),
-                Goal("p99 lateness / slot interval", p99 / 1000 / interval, 0.5),
+                Goal("p99 lateness / slot interval", p99 / 1000 / interval,
+                     TARGET_P99_LATENESS_SLOTS),
                 Goal("calls outside the window, to do-not-call, after the stop",
                      len(outside_calls) + len(dnc_calls) + len(after_stop), 0, unit="calls"),
             ],

@@ -169,7 +169,8 @@ REDIS_URL = env_str("REDIS_URL")
 CALLOPS_SHARED_CACHE = bool(REDIS_URL)
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # Django's Redis cache, reusing its Redis client (dashboard/cache.py).
+        "default": {"BACKEND": "dashboard.cache.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

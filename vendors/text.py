@@ -24,6 +24,12 @@ _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECA
 
 def storable_text(text: str) -> str:
     """`text` with every lone surrogate and NUL replaced by U+FFFD."""
+    # ASCII text (most webhook bodies: JSON escapes everything else) holds no surrogate, and
+    # `isascii` and `in` are C loops: the regex walked an 18.5 KB body in 56 µs on a quiet core
+    # (0.2 ms on a busy one), holding the GIL, on every delivery the webhook endpoint stores;
+    # this takes 0.16 µs.
+    if text.isascii():
+        return text.replace("\x00", REPLACEMENT_CHARACTER) if "\x00" in text else text
     return _UNSTORABLE.sub(REPLACEMENT_CHARACTER, text)
 
 

@@ -116,7 +116,7 @@ def test_it_reports_a_cache_that_cannot_be_reached(settings):
     port = closed_port()
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "dashboard.cache.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
         }
     }
