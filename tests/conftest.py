@@ -55,6 +55,16 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: with Redis (REDIS_URL, as in CI) the cache
+    outlives a test, and a key one test left (the webhook drain's, a rate budget's window)
+    would change what the next one sees."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _celery_runs_tasks_in_process():
     """Tasks enqueued during a test run at once, in the test's process (no broker needed).
