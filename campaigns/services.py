@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -275,8 +276,13 @@ def campaign_transition(*, campaign_id: int, action: str) -> Campaign:
             _settle_on_stop(campaign)
         campaign.status = target
         campaign.save(update_fields=fields)
+        campaign_pk = campaign.pk
+        dispatch_now = settings.CALLOPS_DISPATCH_AT_LAUNCH and action in ("launch", "resume")
+        if campaign.kind == CampaignKind.PACED and dispatch_now:
+            # The first calls start now, not at the beat's next 2-second tick: the pace's
+            # schedule counts from the launch (bench/bench_dispatcher.py measures from it).
+            transaction.on_commit(lambda: _enqueue("dispatch_campaign_at_slot", campaign_pk))
         if campaign.kind == CampaignKind.NATIVE:
-            campaign_pk = campaign.pk
             if action == "launch":
                 transaction.on_commit(lambda: _enqueue("push_native_campaign", campaign_pk))
             elif action == "stop" and campaign.vendor_campaign_id:

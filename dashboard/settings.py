@@ -366,6 +366,10 @@ CALLOPS_CURRENCY = env_str("CALLOPS_CURRENCY", "USD")
 # How long a worker owns a vendor request it makes (dispatching a call, a post-call step); after
 # that another worker may take it over, with the same idempotency key, so the vendor acts once.
 CALLOPS_DISPATCH_LEASE_SECONDS = env_int("CALLOPS_DISPATCH_LEASE_SECONDS", 90, minimum=1)
+# A paced campaign's first calls start when it is launched or resumed, not at the dispatcher
+# beat's next tick (2 s later). The test suite turns it off (tests/conftest.py): its tasks run
+# in the test's own process, so a launch would dial before the test looked at the campaign.
+CALLOPS_DISPATCH_AT_LAUNCH = True
 # The most calls live at once across every vendor account (0: no total limit); each account
 # may have its own limit too (calls/governor.py).
 CALLOPS_MAX_LIVE_CALLS = env_int("CALLOPS_MAX_LIVE_CALLS", 0, minimum=0)

@@ -56,6 +56,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_dispatch_at_launch(settings):
+    """Tasks run in the test's process, so a launch that starts its first calls at once would
+    dial before the test looks at the launched campaign; tests of it turn it back on."""
+    settings.CALLOPS_DISPATCH_AT_LAUNCH = False
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: with Redis (REDIS_URL, as in CI) the cache
     outlives a test, and a key one test left (the webhook drain's, a rate budget's window)

@@ -416,3 +416,25 @@ def test_it_skips_a_run_of_numbers_put_on_the_list_since_launch_in_one_dispatch(
     }
     dialled = Call.objects.get(campaign=campaign)
     assert dialled.to_number not in opted_out
+
+
+def test_it_starts_the_first_calls_when_a_paced_campaign_is_launched_or_resumed(
+    revrag, settings, monkeypatch
+):
+    """Not at the beat's next tick: the dispatcher runs once the launch is committed."""
+    settings.CALLOPS_DISPATCH_AT_LAUNCH = True
+    kicked = []
+
+    def kick(campaign_id: int) -> None:
+        # What the dispatcher will read: the committed campaign, already running.
+        campaign = Campaign.objects.get(pk=campaign_id)
+        kicked.append((campaign_id, campaign.status))
+
+    monkeypatch.setattr(tasks.dispatch_campaign_at_slot, "delay", kick)
+    campaign = make_campaign(revrag, audience(timezone.now())["dial"])
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    assert kicked == [(campaign.pk, CampaignStatus.RUNNING)]
+    campaign_transition(campaign_id=campaign.pk, action="pause")
+    campaign_transition(campaign_id=campaign.pk, action="resume")
+    campaign_transition(campaign_id=campaign.pk, action="stop")
+    assert kicked == [(campaign.pk, CampaignStatus.RUNNING)] * 2
