@@ -204,11 +204,21 @@ def _write_from_memory(rows: MemoryRows) -> tuple[int, int, int]:
     return created, len(updates), unchanged
 
 
-def _member_inserts(import_id: int, list_id: int | None) -> list[tuple[str, str, int, str]]:
+def _member_inserts(
+    import_id: int, list_id: int | None, *, again: bool = False
+) -> list[tuple[str, str, int, str]]:
     """(table, owner column, owner id, conflict clause) of the rows that put a contact in the
-    import and in its list: a contact may be in the list already, never twice in one file."""
+    import and in its list: a contact may be in the list already, never twice in one file
+    (unless `again`: members added a second time, when a first try may have added some)."""
     quote = connection.ops.quote_name
-    inserts = [(ContactImportMember._meta.db_table, "contact_import_id", import_id, "")]
+    inserts = [
+        (
+            ContactImportMember._meta.db_table,
+            "contact_import_id",
+            import_id,
+            " ON CONFLICT DO NOTHING" if again else "",
+        )
+    ]
     if list_id is not None:
         inserts.append(
             (
@@ -347,6 +357,20 @@ def _update_sql(sets: list[tuple[str, str]]) -> str:
     return f"SET {assignments}, updated_at = %s WHERE ({stored}) IS DISTINCT FROM ({values})"
 
 
+def _stored_contacts(columns: str) -> str:
+    """FROM items giving the stored contact `c` (`columns`) of each staged row that has one.
+
+    One probe of the unique index per staged row, whatever the planner thinks of the
+    contacts table: the rows an import inserts have no statistics until it commits, so a
+    plain join was planned as a hash join over the whole (growing) table for every chunk.
+    """
+    return (
+        f"{_STAGING} AS s CROSS JOIN LATERAL (SELECT {columns} "  # noqa: S608 - model names
+        f"FROM {connection.ops.quote_name(Contact._meta.db_table)} "
+        "WHERE phone_e164 = s.phone_e164 LIMIT 1) AS c"
+    )
+
+
 class PostgresRows(StagedRows):
     """PostgreSQL: each checked chunk goes to a temporary staging table with COPY, and from
     there into the contacts at once (INSERT ... ON CONFLICT), while the worker processes check
@@ -380,8 +404,8 @@ class PostgresRows(StagedRows):
                 )
             cursor.execute(f"DROP TABLE IF EXISTS {_BEFORE}")
             cursor.execute(
-                f"CREATE TEMP TABLE {_BEFORE} (phone_e164 text, name text, email text, "
-                "linkedin_url text, time_zone text, metadata jsonb) ON COMMIT DROP"
+                f"CREATE TEMP TABLE {_BEFORE} (id bigint, phone_e164 text, name text, "
+                "email text, linkedin_url text, time_zone text, metadata jsonb) ON COMMIT DROP"
             )
 
     check = staticmethod(check_chunk_for_copy)
@@ -410,37 +434,47 @@ class PostgresRows(StagedRows):
 
     def _write_staged(self) -> None:
         with bulk_cursor() as cursor:
-            self._insert_staged(cursor)
-            self._insert_members(cursor)
+            members = self._insert_staged(cursor)
+            if members < self.unwritten:
+                # A number someone else stored while the statement ran (after its snapshot,
+                # so in neither its stored nor its created contacts) joins the import here.
+                self._insert_members(cursor)
             cursor.execute(f"TRUNCATE {_STAGING}")
         self.unwritten = 0
 
-    def _insert_staged(self, cursor: Any) -> None:
+    def _insert_staged(self, cursor: Any) -> int:
         """The staged rows into the contacts: new numbers inserted, stored ones filled,
-        overwritten or left alone (skip).
+        overwritten or left alone (skip); each contact into the import (and its list), in the
+        same statement. Returns how many contacts joined the import.
 
         No table lock: ON CONFLICT settles a number that someone else stores meanwhile, row
         by row, and other writers of contacts go on (only the same numbers wait for the end).
+        The members are the contacts the statement created (RETURNING) and the ones stored
+        before it (found by number, one probe of the unique index per staged row), so the
+        contacts table is not joined again after the insert.
         """
         columns = (
             "phone_e164, name, email, linkedin_url, time_zone, metadata, created_at, updated_at"
         )
         if self.policy == DuplicatePolicy.SKIP:
-            cursor.execute(
-                f"INSERT INTO {self.table} ({columns}) "  # noqa: S608 - identifiers from the model
+            created, members = self._execute_written(
+                cursor,
+                f"stored AS (SELECT c.id FROM {_stored_contacts('id')}), "  # noqa: S608
+                f"written AS (INSERT INTO {self.table} ({columns}) "  # model names
                 "SELECT phone_e164, name, email, linkedin_url, "
                 "COALESCE(NULLIF(time_zone, ''), derived_time_zone), COALESCE(metadata, '{}'), "
                 f"%s, %s FROM {_STAGING} ORDER BY phone_e164 "
-                "ON CONFLICT (phone_e164) DO NOTHING",
+                "ON CONFLICT (phone_e164) DO NOTHING RETURNING id, true AS created)",
                 [self.now, self.now],
+                stored="stored",
             )
-            self.created += cursor.rowcount
-            return
+            self.created += created
+            return members
         # The statement's snapshot is taken before it writes: `before` holds the stored values.
+        stored_columns = "id, phone_e164, name, email, linkedin_url, time_zone, metadata"
         before = (
-            f"before AS (INSERT INTO {_BEFORE} "  # noqa: S608 - identifiers from the model
-            "SELECT c.phone_e164, c.name, c.email, c.linkedin_url, c.time_zone, c.metadata "
-            f"FROM {self.table} AS c JOIN {_STAGING} AS s ON c.phone_e164 = s.phone_e164)"
+            f"before AS (INSERT INTO {_BEFORE} ({stored_columns}) "  # noqa: S608 - model names
+            f"SELECT c.* FROM {_stored_contacts(stored_columns)} RETURNING id)"
         )
         if self.policy == DuplicatePolicy.FILL:
             # The zone given, else the one derived from the number, fills an empty one.
@@ -459,10 +493,12 @@ class PostgresRows(StagedRows):
                     "COALESCE(NULLIF(c.time_zone, ''), EXCLUDED.time_zone)",
                 ),
             ][0 if self.time_zones_given else 1 :]
+        members = 0
         for index, (where, inserted_zone, zone) in enumerate(statements):
             update = _update_sql(_set_clause(self.policy, "EXCLUDED", zone))
-            cursor.execute(
-                f"WITH {before + ', ' if index == 0 else ''}"  # noqa: S608 - model identifiers
+            created, joined = self._execute_written(
+                cursor,
+                f"{before + ', ' if index == 0 else ''}"  # noqa: S608 - model identifiers
                 f"written AS (INSERT INTO {self.table} AS c ({columns}) "
                 f"SELECT phone_e164, name, email, linkedin_url, {inserted_zone}, "
                 f"COALESCE(metadata, '{{}}'), %s, %s FROM {_STAGING} {where} "
@@ -470,15 +506,39 @@ class PostgresRows(StagedRows):
                 f"ORDER BY phone_e164 ON CONFLICT (phone_e164) DO UPDATE {update} "
                 # xmax is 0 on a row version this statement inserted, and set on one it
                 # updated (the row lock the update took).
-                "RETURNING xmax = 0 AS created) "
-                "SELECT count(*) FILTER (WHERE created) FROM written",
+                "RETURNING id, xmax = 0 AS created)",
                 [self.now, self.now, self.now],
+                stored="before" if index == 0 else None,
             )
-            self.created += cursor.fetchone()[0]
+            self.created += created
+            members += joined
+        return members
+
+    def _execute_written(
+        self, cursor: Any, ctes: str, params: list[Any], *, stored: str | None
+    ) -> tuple[int, int]:
+        """Runs `ctes` (which end with `written`: id, created) with the member inserts of the
+        contacts written created and of those in `stored`; (created, members added)."""
+        inserts = _member_inserts(self.import_id, self.list_id)
+        joined = "SELECT id FROM written WHERE created"
+        if stored:
+            joined += f" UNION ALL SELECT id FROM {stored}"  # noqa: S608 - a CTE's name
+        members = ", ".join(
+            f"member{index} AS (INSERT INTO {table} ({column}, contact_id) "  # noqa: S608
+            f"SELECT %s, id FROM joined{conflict})"
+            for index, (table, column, _owner, conflict) in enumerate(inserts)
+        )
+        cursor.execute(
+            f"WITH {ctes}, joined AS ({joined}), {members} "  # noqa: S608 - built above
+            "SELECT (SELECT count(*) FROM written WHERE created), (SELECT count(*) FROM joined)",
+            [*params, *(owner for _table, _column, owner, _conflict in inserts)],
+        )
+        return cursor.fetchone()
 
     def _insert_members(self, cursor: Any) -> None:
-        """The staged rows' contacts into the import (and its list), found with one join."""
-        inserts = _member_inserts(self.import_id, self.list_id)
+        """Every staged row's contact into the import (and its list), those already in it
+        left as they are."""
+        inserts = _member_inserts(self.import_id, self.list_id, again=True)
         statements = [
             f"INSERT INTO {table} ({column}, contact_id) SELECT %s, id FROM staged{conflict}"  # noqa: S608
             for table, column, _owner, conflict in inserts
@@ -486,8 +546,7 @@ class PostgresRows(StagedRows):
         # Both inserts read the one join: the first as a data-modifying CTE.
         first = f"first AS ({statements[0]}) " if len(statements) == 2 else ""
         cursor.execute(
-            f"WITH staged AS (SELECT c.id FROM {_STAGING} AS s "  # noqa: S608 - model names
-            f"JOIN {self.table} AS c ON c.phone_e164 = s.phone_e164)"
+            f"WITH staged AS (SELECT c.id FROM {_stored_contacts('id')})"  # noqa: S608
             f"{', ' + first if first else ' '}{statements[-1]}",
             [owner for _table, _column, owner, _conflict in inserts],
         )
