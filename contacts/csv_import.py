@@ -26,7 +26,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from contacts.consent_import import CONSENT_FIELDS, CONSENT_GUESSES, ConsentColumns, parse_consent
-from contacts.phones import PhoneError, PhoneNormalizer, keep_compiled_phone_patterns
+from contacts.phones import (
+    PhoneError,
+    PhoneNormalizer,
+    keep_compiled_phone_patterns,
+    normalize_ascii_digits_fast,
+)
 
 # Target fields a column can feed; "" means the column is ignored.
 FIELDS: dict[str, str] = {
@@ -468,6 +473,7 @@ def init_worker(mapping: Sequence[str], headers: Sequence[str], default_region: 
     """Runs once in each worker process: one checker, so its phone cache lasts the whole run."""
     global _worker_checker  # noqa: PLW0603 - one checker per worker process, by design
     keep_compiled_phone_patterns()
+    normalize_ascii_digits_fast()
     _worker_checker = RowChecker(mapping=mapping, headers=headers, default_region=default_region)
 
 
