@@ -13,6 +13,8 @@ changed fields (ContactImportUpdate: {field: [old, new]}).
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,6 +85,12 @@ class StagedRows:
             later[index] = later[index] or row[index + 1]
         later[3] = later[3] or row[4] or row[5]
         later[4] = {**(row[6] or {}), **later[4]}
+
+    def finish(self) -> None:
+        """Waits until what add() was given is written (and raises what failed there)."""
+
+    def close(self) -> None:
+        """Stops whatever still writes (always called, also when the import failed)."""
 
     def write(self) -> tuple[int, int, int]:
         """Writes the contacts and their changes (in the caller's transaction): (created,
@@ -357,7 +365,7 @@ def _update_sql(sets: list[tuple[str, str]]) -> str:
     return f"SET {assignments}, updated_at = %s WHERE ({stored}) IS DISTINCT FROM ({values})"
 
 
-def _stored_contacts(columns: str) -> str:
+def _stored_contacts(table: str, columns: str) -> str:
     """FROM items giving the stored contact `c` (`columns`) of each staged row that has one.
 
     One probe of the unique index per staged row, whatever the planner thinks of the
@@ -365,10 +373,65 @@ def _stored_contacts(columns: str) -> str:
     plain join was planned as a hash join over the whole (growing) table for every chunk.
     """
     return (
-        f"{_STAGING} AS s CROSS JOIN LATERAL (SELECT {columns} "  # noqa: S608 - model names
-        f"FROM {connection.ops.quote_name(Contact._meta.db_table)} "
+        f"{_STAGING} AS s CROSS JOIN LATERAL (SELECT {columns} FROM {table} "  # noqa: S608
         "WHERE phone_e164 = s.phone_e164 LIMIT 1) AS c"
     )
+
+
+class StagingWriter:
+    """Runs `stage(lines, count)` for each chunk put(), in a thread of its own, on the import's
+    connection (psycopg connections may be shared between threads), in put() order.
+
+    Writing a chunk is mostly PostgreSQL's work (COPY, then INSERT ... ON CONFLICT); while
+    its statements run, the importing process goes on reading the file, handing rows to the
+    workers and folding repeated numbers, instead of waiting. A failure is raised by the next
+    put() or by finish(); close() (always called) waits until the thread has stopped using
+    the connection, so the transaction is taken back only after it.
+    """
+
+    # Chunks put and not yet written: enough to keep the thread busy, not to fill memory.
+    QUEUED = 2
+
+    def __init__(self, stage: Callable[[str, int], None]) -> None:
+        import psycopg  # PostgreSQL only
+
+        self.stage = stage
+        connection.ensure_connection()
+        self.connection = connection.connection
+        self.cursor_class = psycopg.Cursor
+        self.failure: BaseException | None = None
+        self.queue: queue.Queue[tuple[str, int] | None] = queue.Queue(self.QUEUED)
+        self.thread = threading.Thread(target=self._run, name="contact-import-writer", daemon=True)
+        self.thread.start()
+
+    def cursor(self) -> Any:
+        return self.cursor_class(self.connection)
+
+    def put(self, lines: str, count: int) -> None:
+        self._raise_failure()
+        self.queue.put((lines, count))
+
+    def finish(self) -> None:
+        """Waits for every chunk put to be written; raises the writer's failure."""
+        self.close()
+        self._raise_failure()
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def _run(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.failure is None:  # after a failure, chunks are only taken off the queue
+                try:
+                    self.stage(*chunk)
+                except BaseException as exc:  # noqa: BLE001 - raised in the importing thread
+                    self.failure = exc
 
 
 class PostgresRows(StagedRows):
@@ -394,6 +457,10 @@ class PostgresRows(StagedRows):
         # One timestamp for the whole import, as when it was written in one statement.
         self.now = timezone.now()
         self.table = connection.ops.quote_name(Contact._meta.db_table)
+        # Built here: the writer thread has no Django connection of its own to ask.
+        self.member_inserts = _member_inserts(import_id, list_id)
+        self.member_inserts_again = _member_inserts(import_id, list_id, again=True)
+        self._writer = StagingWriter(self._stage)
         with bulk_cursor() as cursor:
             for table in (_STAGING, _STAGING_LATER):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
@@ -421,19 +488,30 @@ class PostgresRows(StagedRows):
                 seen.add(phone)
                 firsts.append(line)
         if firsts:
-            with (
-                bulk_cursor() as cursor,
-                cursor.copy(f"COPY {_STAGING} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy,
-            ):
-                copy.write("".join(firsts))
-            self.staged += len(firsts)
-            self.unwritten += len(firsts)
-            if self.unwritten >= STAGED_WRITE_ROWS:
-                self._write_staged()
+            self._writer.put("".join(firsts), len(firsts))
         return rejected
 
+    def finish(self) -> None:
+        self._writer.finish()
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def _stage(self, lines: str, count: int) -> None:
+        """In the writer thread: a chunk's first rows into the staging table, and on into the
+        contacts once enough have gathered."""
+        with (
+            self._writer.cursor() as cursor,
+            cursor.copy(f"COPY {_STAGING} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            copy.write(lines)
+        self.staged += count
+        self.unwritten += count
+        if self.unwritten >= STAGED_WRITE_ROWS:
+            self._write_staged()
+
     def _write_staged(self) -> None:
-        with bulk_cursor() as cursor:
+        with self._writer.cursor() as cursor:
             members = self._insert_staged(cursor)
             if members < self.unwritten:
                 # A number someone else stored while the statement ran (after its snapshot,
@@ -459,7 +537,7 @@ class PostgresRows(StagedRows):
         if self.policy == DuplicatePolicy.SKIP:
             created, members = self._execute_written(
                 cursor,
-                f"stored AS (SELECT c.id FROM {_stored_contacts('id')}), "  # noqa: S608
+                f"stored AS (SELECT c.id FROM {_stored_contacts(self.table, 'id')}), "  # noqa: S608
                 f"written AS (INSERT INTO {self.table} ({columns}) "  # model names
                 "SELECT phone_e164, name, email, linkedin_url, "
                 "COALESCE(NULLIF(time_zone, ''), derived_time_zone), COALESCE(metadata, '{}'), "
@@ -474,7 +552,7 @@ class PostgresRows(StagedRows):
         stored_columns = "id, phone_e164, name, email, linkedin_url, time_zone, metadata"
         before = (
             f"before AS (INSERT INTO {_BEFORE} ({stored_columns}) "  # noqa: S608 - model names
-            f"SELECT c.* FROM {_stored_contacts(stored_columns)} RETURNING id)"
+            f"SELECT c.* FROM {_stored_contacts(self.table, stored_columns)} RETURNING id)"
         )
         if self.policy == DuplicatePolicy.FILL:
             # The zone given, else the one derived from the number, fills an empty one.
@@ -519,7 +597,7 @@ class PostgresRows(StagedRows):
     ) -> tuple[int, int]:
         """Runs `ctes` (which end with `written`: id, created) with the member inserts of the
         contacts written created and of those in `stored`; (created, members added)."""
-        inserts = _member_inserts(self.import_id, self.list_id)
+        inserts = self.member_inserts
         joined = "SELECT id FROM written WHERE created"
         if stored:
             joined += f" UNION ALL SELECT id FROM {stored}"  # noqa: S608 - a CTE's name
@@ -538,7 +616,7 @@ class PostgresRows(StagedRows):
     def _insert_members(self, cursor: Any) -> None:
         """Every staged row's contact into the import (and its list), those already in it
         left as they are."""
-        inserts = _member_inserts(self.import_id, self.list_id, again=True)
+        inserts = self.member_inserts_again
         statements = [
             f"INSERT INTO {table} ({column}, contact_id) SELECT %s, id FROM staged{conflict}"  # noqa: S608
             for table, column, _owner, conflict in inserts
@@ -546,12 +624,13 @@ class PostgresRows(StagedRows):
         # Both inserts read the one join: the first as a data-modifying CTE.
         first = f"first AS ({statements[0]}) " if len(statements) == 2 else ""
         cursor.execute(
-            f"WITH staged AS (SELECT c.id FROM {_stored_contacts('id')})"  # noqa: S608
+            f"WITH staged AS (SELECT c.id FROM {_stored_contacts(self.table, 'id')})"  # noqa: S608
             f"{', ' + first if first else ' '}{statements[-1]}",
             [owner for _table, _column, owner, _conflict in inserts],
         )
 
     def write(self) -> tuple[int, int, int]:
+        self.finish()
         if self.unwritten:
             self._write_staged()
         if self.policy == DuplicatePolicy.SKIP:

@@ -536,13 +536,17 @@ def _check_rows(
     rejections: list[RejectedRow] = []
     processed = 0
     next_report = time.monotonic() + PROGRESS_EVERY
-    with _cyclic_gc_paused():
-        for checked, size in _checked_chunks(contact_import, mapping, rows.check):
-            rejections.extend(rows.add(checked))
-            processed += size
-            if time.monotonic() >= next_report:
-                publish(processed)
-                next_report = time.monotonic() + PROGRESS_EVERY
+    try:
+        with _cyclic_gc_paused():
+            for checked, size in _checked_chunks(contact_import, mapping, rows.check):
+                rejections.extend(rows.add(checked))
+                processed += size
+                if time.monotonic() >= next_report:
+                    publish(processed)
+                    next_report = time.monotonic() + PROGRESS_EVERY
+            rows.finish()
+    finally:
+        rows.close()  # on PostgreSQL, its writer thread is done with the connection
     publish(processed)
     return rejections
 
