@@ -105,8 +105,8 @@ class MemoryRows(StagedRows):
         super().__init__(policy=policy, import_id=import_id, list_id=list_id)
         self.firsts: list[CheckedRow] = []
 
-    def add(self, checked: tuple[list[CheckedRow], list[RejectedRow]]) -> list[RejectedRow]:
-        accepted, rejected = checked
+    def add(self, checked: tuple[list[CheckedRow], list[RejectedRow], int]) -> list[RejectedRow]:
+        accepted, rejected, _rows = checked
         seen = self.seen
         for row in accepted:
             if row[0] in seen:
@@ -477,8 +477,10 @@ class PostgresRows(StagedRows):
 
     check = staticmethod(check_chunk_for_copy)
 
-    def add(self, checked: tuple[list[str], list[str], list[RejectedRow]]) -> list[RejectedRow]:
-        phones, lines, rejected = checked
+    def add(
+        self, checked: tuple[list[str], list[str], list[RejectedRow], int]
+    ) -> list[RejectedRow]:
+        phones, lines, rejected, _rows = checked
         seen = self.seen
         firsts: list[str] = []
         for phone, line in zip(phones, lines, strict=True):

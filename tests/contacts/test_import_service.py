@@ -6,14 +6,19 @@ import time
 import pytest
 from django.db import OperationalError, connection, connections
 from django.db.models import F
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from contacts import csv_import, import_rows, selectors, services
 from contacts.csv_import import (
     CsvFileError,
     copy_line,
     guess_mapping,
+    iter_chunks,
     iter_rows,
     parse_copy_line,
+    rows_of_chunk,
 )
 from contacts.models import Contact, ContactImport, ImportStatus
 from tests.factories import ContactFactory
@@ -353,6 +358,21 @@ def test_it_reads_the_upload_as_a_stream_with_the_same_rows_and_lines():
     data = b"\xef\xbb\xbf" + data
     assert list(iter_rows(data, ",")) == list(iter_rows(data.decode("utf-8-sig"), ","))
     assert [line for line, _cells in iter_rows(data, ",")] == [2, 5, 6]
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(alphabet='ab,;" \r\n\té', max_size=80),
+    rows=st.integers(min_value=1, max_value=4),
+    bom=st.booleans(),
+)
+def test_it_cuts_the_file_into_chunks_of_exactly_the_rows_and_lines_it_reads(text, rows, bom):
+    """Workers get the text of whole records (a quoted cell may hold line breaks, a quote may
+    stand in the middle of a cell) and read the rows and line numbers a single reader finds."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + ("name,phone\r\n" + text).encode()
+    chunks = list(iter_chunks(data, ",", rows))
+    assert [row for chunk in chunks for row in rows_of_chunk(chunk)] == list(iter_rows(data, ","))
+    assert "".join(chunk_text for _line, chunk_text, _delimiter in chunks) == text
 
 
 def test_it_keeps_tabs_backslashes_and_line_breaks_in_cells_as_they_are():
