@@ -19,6 +19,10 @@ in one run, on the same rows:
    row (phone with time zone, email), dedupe, rejections with line numbers, and the write
    (contacts/csv_import.py, contacts/services.py), into the empty contacts table.
 
+For the full import it also prints the CPU time of its worker processes, of the importing
+process and of its PostgreSQL backend (when PostgreSQL runs on this machine): where the time
+goes on two cores. The backend's writes are serial (one connection, one transaction).
+
 Targets: full import ≥ 0.8 × the throughput of validation alone, ≥ 2 × that of bulk_create,
 1,000,000 rows in < 30 s. The 1M-row file is ~57 MB, above the 50 MB upload limit: the
 benchmark raises CALLOPS_CONTACT_IMPORT_MAX_BYTES for its run. --keep leaves the database.
