@@ -35,12 +35,8 @@ from contacts.csv_import import (
     read_file,
 )
 from contacts.db import bulk_cursor, on_postgres
-from contacts.import_rows import (
-    WRITE_BATCH,
-    MemoryRows,
-    PostgresRows,
-    StagedRows,
-)
+from contacts.import_postgres import PostgresRows
+from contacts.import_rows import WRITE_BATCH, MemoryRows, StagedRows
 from contacts.models import (
     Contact,
     ContactImport,

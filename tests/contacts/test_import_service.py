@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from contacts import csv_import, import_rows, selectors, services
+from contacts import csv_import, import_postgres, selectors, services
 from contacts.csv_import import (
     CsvFileError,
     copy_line,
@@ -435,7 +435,7 @@ def test_it_leaves_the_contacts_untouched_when_a_late_row_breaks_the_import(monk
     before = snapshot()
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 10)
     data = csv_bytes(
         "name,phone,email",
         *[f"Person {i},+1415{2000000 + i},p{i}@example.com" for i in range(60)],
@@ -450,13 +450,13 @@ def test_it_leaves_the_contacts_untouched_when_a_late_row_breaks_the_import(monk
 
     monkeypatch.setattr(csv_import, "_email_ok", email_ok)
     writes = []
-    real_write_staged = import_rows.PostgresRows._write_staged
+    real_write_staged = import_postgres.PostgresRows._write_staged
 
     def write_staged(rows):
         writes.append(rows.unwritten)
         real_write_staged(rows)
 
-    monkeypatch.setattr(import_rows.PostgresRows, "_write_staged", write_staged)
+    monkeypatch.setattr(import_postgres.PostgresRows, "_write_staged", write_staged)
     done = run_import(data)
     assert done.status == ImportStatus.FAILED
     assert "nothing was saved" in done.error_message
@@ -473,7 +473,7 @@ def test_it_keeps_nothing_from_a_run_superseded_while_it_checked(monkeypatch, se
     before = snapshot()
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 10)
     claimed = []
     real_check_rows = services._check_rows
 
@@ -498,11 +498,11 @@ def test_it_shows_progress_but_no_contact_before_the_import_commits(monkeypatch,
         pytest.skip("SQLite writes the contacts at the end, after checking")
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 10)
     monkeypatch.setattr(services, "PROGRESS_EVERY", 0)
     onlooker = connections.create_connection(connection.alias)  # what the contacts page sees
     seen = []
-    real_add = import_rows.PostgresRows.add
+    real_add = import_postgres.PostgresRows.add
 
     def add(rows, checked):
         rejected = real_add(rows, checked)
@@ -513,7 +513,7 @@ def test_it_shows_progress_but_no_contact_before_the_import_commits(monkeypatch,
             seen.append((progress, cursor.fetchone()[0]))
         return rejected
 
-    monkeypatch.setattr(import_rows.PostgresRows, "add", add)
+    monkeypatch.setattr(import_postgres.PostgresRows, "add", add)
     try:
         done = run_import(large_file(50))
     finally:

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from contacts import import_rows, services
+from contacts import import_postgres, services
 from contacts.models import Contact, ContactImport, ContactList, ContactListMember
 from tests.contacts.test_import_service import csv_bytes
 from tests.factories import ContactFactory
@@ -36,7 +36,7 @@ def test_it_remembers_every_contact_of_a_file_and_puts_it_in_the_named_list(
     duplicates, monkeypatch
 ):
     # Small staged batches, so PostgreSQL writes the members batch by batch.
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 3)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 3)
     unchanged = ContactFactory(phone_e164="+14155552001", name="Ann")
     outsider = ContactFactory(phone_e164="+14155559999", name="Not in the file")
     existing = ContactList.objects.create(name="Q4 leads")
@@ -61,9 +61,9 @@ def test_it_adds_the_members_a_chunks_statement_missed_without_doubling_any(
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite writes the members in one pass at the end")
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 3)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 3)
     ann = ContactFactory(phone_e164="+14155552001", name="Ann")
-    real_write_stored = import_rows.PostgresRows._write_stored
+    real_write_stored = import_postgres.PostgresRows._write_stored
     missed = []
 
     def write_stored(rows, cursor):
@@ -74,7 +74,7 @@ def test_it_adds_the_members_a_chunks_statement_missed_without_doubling_any(
         missed.append(members)
         return members - 1
 
-    monkeypatch.setattr(import_rows.PostgresRows, "_write_stored", write_stored)
+    monkeypatch.setattr(import_postgres.PostgresRows, "_write_stored", write_stored)
     lines = [f"P{i},+1415555{2000 + i}" for i in range(1, 9)]
     done = run_import(csv_bytes("name,phone", *lines), duplicates=duplicates, list_name="Leads")
     assert done.status == "done" and missed == [1]
