@@ -114,14 +114,17 @@ class StagingWriter:
         self.cursor_class = psycopg.Cursor
         self.failure: BaseException | None = None
         self.queue: queue.Queue[tuple[str, int] | None] = queue.Queue(self.QUEUED)
+        # Started by the first put(): after the worker processes are forked, so that no fork
+        # copies a process with a second thread running.
         self.thread = threading.Thread(target=self._run, name="contact-import-writer", daemon=True)
-        self.thread.start()
 
     def cursor(self) -> Any:
         return self.cursor_class(self.connection)
 
     def put(self, lines: str, count: int) -> None:
         self._raise_failure()
+        if self.thread.ident is None:  # not started yet
+            self.thread.start()
         self.queue.put((lines, count))
 
     def finish(self) -> None:
