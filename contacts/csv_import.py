@@ -7,6 +7,7 @@ CsvFileError whose message is meant for the person who uploaded it.
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import gc
 import io
@@ -26,7 +27,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
 from contacts.consent_import import CONSENT_FIELDS, CONSENT_GUESSES, ConsentColumns, parse_consent
-from contacts.phones import PhoneError, PhoneNormalizer, keep_compiled_phone_patterns
+from contacts.phones import (
+    PhoneError,
+    PhoneNormalizer,
+    keep_compiled_phone_patterns,
+    normalize_ascii_digits_fast,
+)
 
 # Target fields a column can feed; "" means the column is ignored.
 FIELDS: dict[str, str] = {
@@ -349,6 +355,60 @@ def iter_rows(text: str | bytes, delimiter: str) -> Iterator[tuple[int, list[str
         yield start, row
 
 
+# A piece of the file for a worker: (line number of its first line, the text of its lines,
+# the delimiter). One string pickles and travels far cheaper than a list of cells per row.
+TextChunk = tuple[int, str, str]
+# Decoded characters read at a time while the file is cut into chunks.
+_READ_CHARS = 1024 * 1024
+
+
+def iter_chunks(data: bytes, delimiter: str, rows: int) -> Iterator[TextChunk]:
+    """The file's records after the header, `rows` at a time (blank ones count too), each
+    chunk as the text of its lines; rows_of_chunk gives its rows as iter_rows does.
+
+    The csv module finds where each record ends (a quoted cell may hold line breaks) without
+    a Python step per record: the importing process makes no object per row, and the rows'
+    cells are made where they are checked. `data` is decoded as it is read.
+    """
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    unsent: list[str] = []  # the lines the reader has taken and no chunk has sent yet
+
+    def blocks() -> Iterator[list[str]]:
+        while block := stream.readlines(_READ_CHARS):
+            unsent.extend(block)
+            yield block
+
+    reader = csv.reader(itertools.chain.from_iterable(blocks()), delimiter=delimiter, strict=False)
+    for row in reader:
+        if not _blank(row):
+            break  # the header
+    sent = reader.line_num
+    del unsent[:sent]
+    while True:
+        # The reader stops after `rows` records, having read exactly their lines.
+        collections.deque(itertools.islice(reader, rows), maxlen=0)
+        count = reader.line_num - sent
+        if not count:
+            return
+        yield sent + 1, "".join(unsent[:count]), delimiter
+        del unsent[:count]
+        sent += count
+
+
+def rows_of_chunk(chunk: TextChunk) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the row starts, cells) for every row of the chunk that is not blank."""
+    first_line, text, delimiter = chunk
+    reader = _reader(text, delimiter)
+    before = first_line - 1  # lines of the file before the chunk
+    last_line = before
+    for row in reader:
+        start = last_line + 1
+        last_line = before + reader.line_num
+        if _blank(row):
+            continue
+        yield start, row
+
+
 @cache
 def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -468,6 +528,7 @@ def init_worker(mapping: Sequence[str], headers: Sequence[str], default_region: 
     """Runs once in each worker process: one checker, so its phone cache lasts the whole run."""
     global _worker_checker  # noqa: PLW0603 - one checker per worker process, by design
     keep_compiled_phone_patterns()
+    normalize_ascii_digits_fast()
     _worker_checker = RowChecker(mapping=mapping, headers=headers, default_region=default_region)
 
 
@@ -500,18 +561,21 @@ def _leave_with_parent(parent: int) -> None:
 
 
 def check_chunk(
-    chunk: Sequence[tuple[int, list[str]]], checker: RowChecker | None = None
-) -> tuple[list[CheckedRow], list[RejectedRow]]:
-    """Checks (line, cells) rows: the accepted ones in file order and the rejected ones."""
+    chunk: TextChunk, checker: RowChecker | None = None
+) -> tuple[list[CheckedRow], list[RejectedRow], int]:
+    """Checks a chunk's rows: the accepted ones in file order, the rejected ones, and how
+    many rows (not blank) it held."""
     checked = (checker or _worker_checker).checked  # type: ignore[union-attr]
     accepted: list[CheckedRow] = []
     rejected: list[RejectedRow] = []
-    for line, cells in chunk:
+    rows = 0
+    for line, cells in rows_of_chunk(chunk):
+        rows += 1
         try:
             accepted.append(checked(cells))
         except ValueError as exc:
             rejected.append((line, cells, str(exc)))
-    return accepted, rejected
+    return accepted, rejected, rows
 
 
 # COPY's text format: a tab between columns, \N for NULL, and these characters escaped.
@@ -557,13 +621,12 @@ def parse_copy_line(line: str) -> CheckedRow:
     )
 
 
-def check_chunk_for_copy(
-    chunk: Sequence[tuple[int, list[str]]],
-) -> tuple[list[str], list[str], list[RejectedRow]]:
-    """check_chunk with the accepted rows ready for COPY: (numbers, COPY lines, rejected).
+def check_chunk_for_copy(chunk: TextChunk) -> tuple[list[str], list[str], list[RejectedRow], int]:
+    """check_chunk with the accepted rows ready for COPY: (numbers, COPY lines, rejected,
+    rows).
 
     Formatting the lines here, in the worker processes, leaves the importing process little
     more than reading the file and writing what comes back.
     """
-    accepted, rejected = check_chunk(chunk)
-    return [row[0] for row in accepted], [copy_line(row) for row in accepted], rejected
+    accepted, rejected, rows = check_chunk(chunk)
+    return [row[0] for row in accepted], [copy_line(row) for row in accepted], rejected, rows

@@ -4,7 +4,8 @@ fill (the default) keeps every stored value and fills only the empty fields; ove
 non-empty cell of the file replace the stored value; skip leaves a stored contact as it is. An
 empty cell never erases anything. The rows of one number are folded into one first (fill: the
 first non-empty cell wins, overwrite: the last), so both database paths give the same contacts:
-SQLite computes them in Python, PostgreSQL with set-based statements on a staging table.
+SQLite computes them in Python (here), PostgreSQL with set-based statements on a staging table
+(contacts/import_postgres.py).
 
 write() gives (created, updated, unchanged) and stores every contact it changed with its
 changed fields (ContactImportUpdate: {field: [old, new]}).
@@ -19,14 +20,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from contacts.csv_import import (
-    CheckedRow,
-    RejectedRow,
-    check_chunk,
-    check_chunk_for_copy,
-    parse_copy_line,
-)
-from contacts.db import bulk_cursor
+from contacts.csv_import import CheckedRow, RejectedRow, check_chunk
 from contacts.models import (
     Contact,
     ContactImportMember,
@@ -37,9 +31,6 @@ from contacts.models import (
 
 # Rows per INSERT; lowered further on SQLite to stay under the variable limit.
 WRITE_BATCH = 2000
-# On PostgreSQL, staged rows go into the contacts table each time this many have gathered,
-# while the workers check the next rows.
-STAGED_WRITE_ROWS = 5000
 # The fields an import writes and reports changes of, in the order a download lists them.
 CHANGED_FIELDS = ("name", "email", "linkedin_url", "time_zone", "metadata")
 _IMPORT_COLUMNS = ("phone_e164", *CHANGED_FIELDS)
@@ -84,6 +75,12 @@ class StagedRows:
         later[3] = later[3] or row[4] or row[5]
         later[4] = {**(row[6] or {}), **later[4]}
 
+    def finish(self) -> None:
+        """Waits until what add() was given is written (and raises what failed there)."""
+
+    def close(self) -> None:
+        """Stops whatever still writes (always called, also when the import failed)."""
+
     def write(self) -> tuple[int, int, int]:
         """Writes the contacts and their changes (in the caller's transaction): (created,
         stored contacts updated, stored contacts unchanged)."""
@@ -97,8 +94,8 @@ class MemoryRows(StagedRows):
         super().__init__(policy=policy, import_id=import_id, list_id=list_id)
         self.firsts: list[CheckedRow] = []
 
-    def add(self, checked: tuple[list[CheckedRow], list[RejectedRow]]) -> list[RejectedRow]:
-        accepted, rejected = checked
+    def add(self, checked: tuple[list[CheckedRow], list[RejectedRow], int]) -> list[RejectedRow]:
+        accepted, rejected, _rows = checked
         seen = self.seen
         for row in accepted:
             if row[0] in seen:
@@ -204,11 +201,21 @@ def _write_from_memory(rows: MemoryRows) -> tuple[int, int, int]:
     return created, len(updates), unchanged
 
 
-def _member_inserts(import_id: int, list_id: int | None) -> list[tuple[str, str, int, str]]:
+def member_inserts(
+    import_id: int, list_id: int | None, *, again: bool = False
+) -> list[tuple[str, str, int, str]]:
     """(table, owner column, owner id, conflict clause) of the rows that put a contact in the
-    import and in its list: a contact may be in the list already, never twice in one file."""
+    import and in its list: a contact may be in the list already, never twice in one file
+    (unless `again`: members added a second time, when a first try may have added some)."""
     quote = connection.ops.quote_name
-    inserts = [(ContactImportMember._meta.db_table, "contact_import_id", import_id, "")]
+    inserts = [
+        (
+            ContactImportMember._meta.db_table,
+            "contact_import_id",
+            import_id,
+            " ON CONFLICT DO NOTHING" if again else "",
+        )
+    ]
     if list_id is not None:
         inserts.append(
             (
@@ -227,7 +234,7 @@ def _add_members(phones: list[str], *, import_id: int, list_id: int | None) -> N
     quote = connection.ops.quote_name
     batch = _max_rows(1)
     with connection.cursor() as cursor:
-        for table, column, owner, conflict in _member_inserts(import_id, list_id):
+        for table, column, owner, conflict in member_inserts(import_id, list_id):
             for start in range(0, len(phones), batch):
                 chunk = phones[start : start + batch]
                 cursor.execute(
@@ -300,244 +307,3 @@ def _upsert_contacts(
                 params.extend((json.dumps(row[5]) if row[5] else empty, now, now))
             values = ", ".join([placeholder] * len(chunk))
             cursor.execute(f"{insert}VALUES {values}{conflict}", params)
-
-
-# The staging tables of a PostgreSQL import: temporary, so private to the connection and gone
-# with it (a killed worker leaves nothing behind).
-_STAGING = "contact_import_rows"
-_STAGING_LATER = "contact_import_later_rows"
-# The stored values of every contact the import touches, as they were before it.
-_BEFORE = "contact_import_before"
-_STAGING_COLUMNS = (
-    "phone_e164",
-    "name",
-    "email",
-    "linkedin_url",
-    "time_zone",
-    "derived_time_zone",
-    "metadata",
-)
-_STORED_METADATA = "(CASE WHEN jsonb_typeof(c.metadata) = 'object' THEN c.metadata ELSE '{}' END)"
-
-
-def _set_clause(policy: str, new: str, time_zone: str) -> list[tuple[str, str]]:
-    """(column, value) of a stored contact `c` given the file's values in `new`; the same
-    rules as _new_values."""
-    if policy == DuplicatePolicy.FILL:
-        texts = [(f, f"COALESCE(NULLIF(c.{f}, ''), {new}.{f})") for f in CHANGED_FIELDS[:3]]
-        return [
-            *texts,
-            ("time_zone", f"COALESCE(NULLIF(c.time_zone, ''), {time_zone})"),
-            ("metadata", f"COALESCE({new}.metadata, '{{}}') || {_STORED_METADATA}"),
-        ]
-    texts = [(f, f"COALESCE(NULLIF({new}.{f}, ''), c.{f})") for f in CHANGED_FIELDS[:3]]
-    return [
-        *texts,
-        ("time_zone", time_zone),
-        ("metadata", f"{_STORED_METADATA} || COALESCE({new}.metadata, '{{}}')"),
-    ]
-
-
-def _update_sql(sets: list[tuple[str, str]]) -> str:
-    """SET ... WHERE the values change: a contact the rows leave as it is gets no new row
-    version (and keeps its updated_at)."""
-    assignments = ", ".join(f"{column} = {value}" for column, value in sets)
-    stored = ", ".join(f"c.{column}" for column, _ in sets)
-    values = ", ".join(value for _, value in sets)
-    return f"SET {assignments}, updated_at = %s WHERE ({stored}) IS DISTINCT FROM ({values})"
-
-
-class PostgresRows(StagedRows):
-    """PostgreSQL: each checked chunk goes to a temporary staging table with COPY, and from
-    there into the contacts at once (INSERT ... ON CONFLICT), while the worker processes check
-    the next chunks; all in the import's one transaction. The stored values of the contacts a
-    chunk touches are copied aside first, so the changes are found with one join at the end."""
-
-    def __init__(
-        self,
-        *,
-        policy: str,
-        import_id: int,
-        list_id: int | None = None,
-        time_zones_given: bool = True,
-    ) -> None:
-        super().__init__(policy=policy, import_id=import_id, list_id=list_id)
-        # Without a time zone column no row gives one: one statement per chunk is enough.
-        self.time_zones_given = time_zones_given
-        self.staged = 0
-        self.unwritten = 0
-        self.created = 0
-        # One timestamp for the whole import, as when it was written in one statement.
-        self.now = timezone.now()
-        self.table = connection.ops.quote_name(Contact._meta.db_table)
-        with bulk_cursor() as cursor:
-            for table in (_STAGING, _STAGING_LATER):
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                cursor.execute(
-                    f"CREATE TEMP TABLE {table} (phone_e164 text, name text, email text, "
-                    "linkedin_url text, time_zone text, derived_time_zone text, metadata jsonb) "
-                    "ON COMMIT DROP"
-                )
-            cursor.execute(f"DROP TABLE IF EXISTS {_BEFORE}")
-            cursor.execute(
-                f"CREATE TEMP TABLE {_BEFORE} (phone_e164 text, name text, email text, "
-                "linkedin_url text, time_zone text, metadata jsonb) ON COMMIT DROP"
-            )
-
-    check = staticmethod(check_chunk_for_copy)
-
-    def add(self, checked: tuple[list[str], list[str], list[RejectedRow]]) -> list[RejectedRow]:
-        phones, lines, rejected = checked
-        seen = self.seen
-        firsts: list[str] = []
-        for phone, line in zip(phones, lines, strict=True):
-            if phone in seen:
-                self.later(parse_copy_line(line))
-            else:
-                seen.add(phone)
-                firsts.append(line)
-        if firsts:
-            with (
-                bulk_cursor() as cursor,
-                cursor.copy(f"COPY {_STAGING} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN") as copy,
-            ):
-                copy.write("".join(firsts))
-            self.staged += len(firsts)
-            self.unwritten += len(firsts)
-            if self.unwritten >= STAGED_WRITE_ROWS:
-                self._write_staged()
-        return rejected
-
-    def _write_staged(self) -> None:
-        with bulk_cursor() as cursor:
-            self._insert_staged(cursor)
-            self._insert_members(cursor)
-            cursor.execute(f"TRUNCATE {_STAGING}")
-        self.unwritten = 0
-
-    def _insert_staged(self, cursor: Any) -> None:
-        """The staged rows into the contacts: new numbers inserted, stored ones filled,
-        overwritten or left alone (skip).
-
-        No table lock: ON CONFLICT settles a number that someone else stores meanwhile, row
-        by row, and other writers of contacts go on (only the same numbers wait for the end).
-        """
-        columns = (
-            "phone_e164, name, email, linkedin_url, time_zone, metadata, created_at, updated_at"
-        )
-        if self.policy == DuplicatePolicy.SKIP:
-            cursor.execute(
-                f"INSERT INTO {self.table} ({columns}) "  # noqa: S608 - identifiers from the model
-                "SELECT phone_e164, name, email, linkedin_url, "
-                "COALESCE(NULLIF(time_zone, ''), derived_time_zone), COALESCE(metadata, '{}'), "
-                f"%s, %s FROM {_STAGING} ORDER BY phone_e164 "
-                "ON CONFLICT (phone_e164) DO NOTHING",
-                [self.now, self.now],
-            )
-            self.created += cursor.rowcount
-            return
-        # The statement's snapshot is taken before it writes: `before` holds the stored values.
-        before = (
-            f"before AS (INSERT INTO {_BEFORE} "  # noqa: S608 - identifiers from the model
-            "SELECT c.phone_e164, c.name, c.email, c.linkedin_url, c.time_zone, c.metadata "
-            f"FROM {self.table} AS c JOIN {_STAGING} AS s ON c.phone_e164 = s.phone_e164)"
-        )
-        if self.policy == DuplicatePolicy.FILL:
-            # The zone given, else the one derived from the number, fills an empty one.
-            statements = [
-                ("", "COALESCE(NULLIF(time_zone, ''), derived_time_zone)", "EXCLUDED.time_zone")
-            ]
-        else:
-            # A time zone given in the file wins over the stored one; the zone derived from
-            # the number only fills an empty one. EXCLUDED holds a single time zone, so the
-            # rows that give one and the rows that do not are written by two statements.
-            statements = [
-                ("WHERE COALESCE(time_zone, '') <> ''", "time_zone", "EXCLUDED.time_zone"),
-                (
-                    "WHERE COALESCE(time_zone, '') = ''",
-                    "derived_time_zone",
-                    "COALESCE(NULLIF(c.time_zone, ''), EXCLUDED.time_zone)",
-                ),
-            ][0 if self.time_zones_given else 1 :]
-        for index, (where, inserted_zone, zone) in enumerate(statements):
-            update = _update_sql(_set_clause(self.policy, "EXCLUDED", zone))
-            cursor.execute(
-                f"WITH {before + ', ' if index == 0 else ''}"  # noqa: S608 - model identifiers
-                f"written AS (INSERT INTO {self.table} AS c ({columns}) "
-                f"SELECT phone_e164, name, email, linkedin_url, {inserted_zone}, "
-                f"COALESCE(metadata, '{{}}'), %s, %s FROM {_STAGING} {where} "
-                # In number order the unique index takes a chunk's rows page by page.
-                f"ORDER BY phone_e164 ON CONFLICT (phone_e164) DO UPDATE {update} "
-                # xmax is 0 on a row version this statement inserted, and set on one it
-                # updated (the row lock the update took).
-                "RETURNING xmax = 0 AS created) "
-                "SELECT count(*) FILTER (WHERE created) FROM written",
-                [self.now, self.now, self.now],
-            )
-            self.created += cursor.fetchone()[0]
-
-    def _insert_members(self, cursor: Any) -> None:
-        """The staged rows' contacts into the import (and its list), found with one join."""
-        inserts = _member_inserts(self.import_id, self.list_id)
-        statements = [
-            f"INSERT INTO {table} ({column}, contact_id) SELECT %s, id FROM staged{conflict}"  # noqa: S608
-            for table, column, _owner, conflict in inserts
-        ]
-        # Both inserts read the one join: the first as a data-modifying CTE.
-        first = f"first AS ({statements[0]}) " if len(statements) == 2 else ""
-        cursor.execute(
-            f"WITH staged AS (SELECT c.id FROM {_STAGING} AS s "  # noqa: S608 - model names
-            f"JOIN {self.table} AS c ON c.phone_e164 = s.phone_e164)"
-            f"{', ' + first if first else ' '}{statements[-1]}",
-            [owner for _table, _column, owner, _conflict in inserts],
-        )
-
-    def write(self) -> tuple[int, int, int]:
-        if self.unwritten:
-            self._write_staged()
-        if self.policy == DuplicatePolicy.SKIP:
-            return self.created, 0, self.staged - self.created
-        with bulk_cursor() as cursor:
-            if self.later_rows:
-                self._write_later(cursor)
-            # Temporary tables get no statistics unless asked: without them the planner takes
-            # the table for a small one and may pick a nested loop over a large one.
-            cursor.execute(f"ANALYZE {_BEFORE}")
-            changed = [
-                f"CASE WHEN b.{f} IS DISTINCT FROM c.{f} THEN "
-                f"jsonb_build_object('{f}', jsonb_build_array(b.{f}, c.{f})) ELSE '{{}}' END"
-                for f in CHANGED_FIELDS
-            ]
-            cursor.execute(
-                f"INSERT INTO {connection.ops.quote_name(ContactImportUpdate._meta.db_table)} "  # noqa: S608
-                "(contact_import_id, phone_e164, changes) "
-                f"SELECT %s, b.phone_e164, {' || '.join(changed)} "
-                f"FROM {_BEFORE} AS b JOIN {self.table} AS c ON c.phone_e164 = b.phone_e164 "
-                f"WHERE ({', '.join(f'b.{f}' for f in CHANGED_FIELDS)}) "
-                f"IS DISTINCT FROM ({', '.join(f'c.{f}' for f in CHANGED_FIELDS)})",
-                [self.import_id],
-            )
-            updated = cursor.rowcount
-        return self.created, updated, self.staged - self.created - updated
-
-    def _write_later(self, cursor: Any) -> None:
-        """Folds the later rows of repeated numbers into their contacts."""
-        with cursor.copy(
-            f"COPY {_STAGING_LATER} ({', '.join(_STAGING_COLUMNS)}) FROM STDIN"
-        ) as copy:
-            for phone, later in self.later_rows.items():
-                metadata = json.dumps(later[4]) if later[4] else None
-                copy.write_row((phone, *later[:4], "", metadata))
-        cursor.execute(f"ANALYZE {_STAGING_LATER}")
-        zone = (
-            "l.time_zone"
-            if self.policy == DuplicatePolicy.FILL
-            else "COALESCE(NULLIF(l.time_zone, ''), c.time_zone)"
-        )
-        update = _update_sql(_set_clause(self.policy, "l", zone))
-        set_part, where = update.split(" WHERE ", 1)
-        cursor.execute(
-            f"UPDATE {self.table} AS c {set_part} "  # noqa: S608 - identifiers from the model
-            f"FROM {_STAGING_LATER} AS l WHERE c.phone_e164 = l.phone_e164 AND {where}",
-            [self.now],
-        )

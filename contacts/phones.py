@@ -7,13 +7,20 @@ zone): a wrong zone would move a calling window, an empty one makes the caller a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, ValidationResult
+from phonenumbers import (
+    NumberParseException,
+    PhoneNumberFormat,
+    PhoneNumberType,
+    ValidationResult,
+    phonenumberutil,
+)
 from phonenumbers import timezone as phone_timezone
 from phonenumbers.phonemetadata import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
@@ -193,6 +200,29 @@ def keep_compiled_phone_patterns() -> None:
     enable = getattr(phonenumbers, "enable_pattern_cache", None)
     if enable is not None:
         enable()
+
+
+_NOT_ASCII_DIGITS = re.compile(r"[^0-9]+")
+_library_normalize_digits_only = phonenumberutil.normalize_digits_only
+
+
+def _normalize_digits_only(number: str, keep_non_digits: bool = False) -> str:
+    # The library's version looks every character up in its Unicode digit table, one Python
+    # call each. Among ASCII characters only 0-9 are digits (each its own value): one regex
+    # substitution gives the same string. Anything else goes through the library.
+    if number.isascii():
+        return number if keep_non_digits else _NOT_ASCII_DIGITS.sub("", number)
+    return _library_normalize_digits_only(number, keep_non_digits)
+
+
+def normalize_ascii_digits_fast() -> None:
+    """Makes phonenumbers strip an ASCII number to its digits in one regex substitution.
+
+    parse() strips each number to its digits two or three times, a Python call per character:
+    about a sixth of checking a number. The replacement gives the same strings (tests/contacts/
+    test_phones.py compares them); only an import's worker processes switch it on.
+    """
+    phonenumberutil.normalize_digits_only = _normalize_digits_only
 
 
 class PhoneNormalizer:

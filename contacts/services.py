@@ -31,16 +31,12 @@ from contacts.csv_import import (
     guess_mapping,
     init_pool_worker,
     init_worker,
-    iter_rows,
+    iter_chunks,
     read_file,
 )
 from contacts.db import bulk_cursor, on_postgres
-from contacts.import_rows import (
-    WRITE_BATCH,
-    MemoryRows,
-    PostgresRows,
-    StagedRows,
-)
+from contacts.import_postgres import PostgresRows
+from contacts.import_rows import WRITE_BATCH, MemoryRows, StagedRows
 from contacts.models import (
     Contact,
     ContactImport,
@@ -435,19 +431,6 @@ def import_workers() -> int:
     return max(1, configured or os.cpu_count() or 1)
 
 
-def _chunks(
-    rows: Iterator[tuple[int, list[str]]], size: int
-) -> Iterator[list[tuple[int, list[str]]]]:
-    chunk: list[tuple[int, list[str]]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _start_pool(workers: int, initargs: tuple[Any, ...]) -> ProcessPoolExecutor | None:
     """Worker processes for checking rows, or None where they cannot start (then the import
     checks its rows itself, only slower)."""
@@ -497,11 +480,12 @@ def _children_allowed(start_method: str) -> Iterator[None]:
 
 def _checked_chunks(
     contact_import: ContactImport, mapping: list[str], check: Callable[..., Any]
-) -> Iterator[tuple[Any, int]]:
-    """(what `check` made of a chunk of rows, rows read), chunk after chunk, in file order."""
+) -> Iterator[Any]:
+    """What `check` made of each chunk of rows (its last item: the chunk's rows), in file
+    order."""
     # The file passed read_file() at upload; it is decoded again as it is read.
     data = contact_import_file(pk=contact_import.pk)
-    chunks = _chunks(iter_rows(data, contact_import.delimiter), CHUNK_ROWS)
+    chunks = iter_chunks(data, contact_import.delimiter, CHUNK_ROWS)
     initargs = (mapping, contact_import.headers, settings_region())
     workers = import_workers()
     pool = None
@@ -510,20 +494,18 @@ def _checked_chunks(
     if pool is None:
         init_worker(*initargs)
         for chunk in chunks:
-            yield check(chunk), len(chunk)
+            yield check(chunk)
         return
     with pool:
         # A few chunks in flight per worker keep every core busy while this process reads the
         # file and writes what came back; results are taken in file order.
-        in_flight: deque[tuple[Future, int]] = deque()
+        in_flight: deque[Future] = deque()
         for chunk in chunks:
-            in_flight.append((pool.submit(check, chunk), len(chunk)))
+            in_flight.append(pool.submit(check, chunk))
             if len(in_flight) >= 2 * workers:
-                future, size = in_flight.popleft()
-                yield future.result(), size
+                yield in_flight.popleft().result()
         while in_flight:
-            future, size = in_flight.popleft()
-            yield future.result(), size
+            yield in_flight.popleft().result()
 
 
 def _check_rows(
@@ -536,13 +518,17 @@ def _check_rows(
     rejections: list[RejectedRow] = []
     processed = 0
     next_report = time.monotonic() + PROGRESS_EVERY
-    with _cyclic_gc_paused():
-        for checked, size in _checked_chunks(contact_import, mapping, rows.check):
-            rejections.extend(rows.add(checked))
-            processed += size
-            if time.monotonic() >= next_report:
-                publish(processed)
-                next_report = time.monotonic() + PROGRESS_EVERY
+    try:
+        with _cyclic_gc_paused():
+            for checked in _checked_chunks(contact_import, mapping, rows.check):
+                rejections.extend(rows.add(checked))
+                processed += checked[-1]
+                if time.monotonic() >= next_report:
+                    publish(processed)
+                    next_report = time.monotonic() + PROGRESS_EVERY
+            rows.finish()
+    finally:
+        rows.close()  # on PostgreSQL, its writer thread is done with the connection
     publish(processed)
     return rejections
 

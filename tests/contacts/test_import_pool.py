@@ -24,8 +24,8 @@ def _check_in_a_pool(results) -> None:
         results.put(None)
         return
     with pool:
-        numbers, _lines, rejected = pool.submit(
-            check_chunk_for_copy, [(2, ["Ada", "(415) 555-2671"]), (3, ["Bob", "12"])]
+        numbers, _lines, rejected, _rows = pool.submit(
+            check_chunk_for_copy, (2, "Ada,(415) 555-2671\nBob,12\n", ",")
         ).result(timeout=30)
     results.put((numbers, [line for line, _cells, _reason in rejected]))
 

@@ -6,14 +6,19 @@ import time
 import pytest
 from django.db import OperationalError, connection, connections
 from django.db.models import F
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from contacts import csv_import, import_rows, selectors, services
+from contacts import csv_import, import_postgres, selectors, services
 from contacts.csv_import import (
     CsvFileError,
     copy_line,
     guess_mapping,
+    iter_chunks,
     iter_rows,
     parse_copy_line,
+    rows_of_chunk,
 )
 from contacts.models import Contact, ContactImport, ImportStatus
 from tests.factories import ContactFactory
@@ -355,6 +360,21 @@ def test_it_reads_the_upload_as_a_stream_with_the_same_rows_and_lines():
     assert [line for line, _cells in iter_rows(data, ",")] == [2, 5, 6]
 
 
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(alphabet='ab,;" \r\n\té', max_size=80),
+    rows=st.integers(min_value=1, max_value=4),
+    bom=st.booleans(),
+)
+def test_it_cuts_the_file_into_chunks_of_exactly_the_rows_and_lines_it_reads(text, rows, bom):
+    """Workers get the text of whole records (a quoted cell may hold line breaks, a quote may
+    stand in the middle of a cell) and read the rows and line numbers a single reader finds."""
+    data = (b"\xef\xbb\xbf" if bom else b"") + ("name,phone\r\n" + text).encode()
+    chunks = list(iter_chunks(data, ",", rows))
+    assert [row for chunk in chunks for row in rows_of_chunk(chunk)] == list(iter_rows(data, ","))
+    assert "".join(chunk_text for _line, chunk_text, _delimiter in chunks) == text
+
+
 def test_it_keeps_tabs_backslashes_and_line_breaks_in_cells_as_they_are():
     name = 'Tab\there \\N back\\slash "quoted"\nsecond line'
     data = csv_bytes("name,phone,note", f'"{name.replace(chr(34), chr(34) * 2)}",415 555 2671,\\N')
@@ -415,7 +435,7 @@ def test_it_leaves_the_contacts_untouched_when_a_late_row_breaks_the_import(monk
     before = snapshot()
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 10)
     data = csv_bytes(
         "name,phone,email",
         *[f"Person {i},+1415{2000000 + i},p{i}@example.com" for i in range(60)],
@@ -430,13 +450,13 @@ def test_it_leaves_the_contacts_untouched_when_a_late_row_breaks_the_import(monk
 
     monkeypatch.setattr(csv_import, "_email_ok", email_ok)
     writes = []
-    real_write_staged = import_rows.PostgresRows._write_staged
+    real_write_staged = import_postgres.PostgresRows._write_staged
 
     def write_staged(rows):
         writes.append(rows.unwritten)
         real_write_staged(rows)
 
-    monkeypatch.setattr(import_rows.PostgresRows, "_write_staged", write_staged)
+    monkeypatch.setattr(import_postgres.PostgresRows, "_write_staged", write_staged)
     done = run_import(data)
     assert done.status == ImportStatus.FAILED
     assert "nothing was saved" in done.error_message
@@ -453,7 +473,7 @@ def test_it_keeps_nothing_from_a_run_superseded_while_it_checked(monkeypatch, se
     before = snapshot()
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 10)
     claimed = []
     real_check_rows = services._check_rows
 
@@ -478,11 +498,11 @@ def test_it_shows_progress_but_no_contact_before_the_import_commits(monkeypatch,
         pytest.skip("SQLite writes the contacts at the end, after checking")
     settings.CALLOPS_CONTACT_IMPORT_WORKERS = 1
     monkeypatch.setattr(services, "CHUNK_ROWS", 10)
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 10)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 10)
     monkeypatch.setattr(services, "PROGRESS_EVERY", 0)
     onlooker = connections.create_connection(connection.alias)  # what the contacts page sees
     seen = []
-    real_add = import_rows.PostgresRows.add
+    real_add = import_postgres.PostgresRows.add
 
     def add(rows, checked):
         rejected = real_add(rows, checked)
@@ -493,7 +513,7 @@ def test_it_shows_progress_but_no_contact_before_the_import_commits(monkeypatch,
             seen.append((progress, cursor.fetchone()[0]))
         return rejected
 
-    monkeypatch.setattr(import_rows.PostgresRows, "add", add)
+    monkeypatch.setattr(import_postgres.PostgresRows, "add", add)
     try:
         done = run_import(large_file(50))
     finally:

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from contacts import import_rows, services
+from contacts import import_postgres, services
 from contacts.models import Contact, ContactImport, ContactList, ContactListMember
 from tests.contacts.test_import_service import csv_bytes
 from tests.factories import ContactFactory
@@ -36,7 +36,7 @@ def test_it_remembers_every_contact_of_a_file_and_puts_it_in_the_named_list(
     duplicates, monkeypatch
 ):
     # Small staged batches, so PostgreSQL writes the members batch by batch.
-    monkeypatch.setattr(import_rows, "STAGED_WRITE_ROWS", 3)
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 3)
     unchanged = ContactFactory(phone_e164="+14155552001", name="Ann")
     outsider = ContactFactory(phone_e164="+14155559999", name="Not in the file")
     existing = ContactList.objects.create(name="Q4 leads")
@@ -48,6 +48,41 @@ def test_it_remembers_every_contact_of_a_file_and_puts_it_in_the_named_list(
     assert phones(Contact.objects.filter(import_memberships__contact_import=done)) == in_file
     assert phones(Contact.objects.filter(list_memberships__contact_list=existing)) == in_file
     assert outsider.phone_e164 not in phones(Contact.objects.filter(list_memberships__isnull=False))
+
+
+@pytest.mark.parametrize("duplicates", ["fill", "overwrite", "skip"])
+def test_it_adds_the_members_a_chunks_statement_missed_without_doubling_any(
+    duplicates, monkeypatch
+):
+    """A stored contact that a chunk's statement did not find (deleted and stored again by
+    someone else meanwhile) is missing from the members it reports: the chunk's stored
+    contacts are added again, each once."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes the members in one pass at the end")
+    monkeypatch.setattr(import_postgres, "STAGED_WRITE_ROWS", 3)
+    ann = ContactFactory(phone_e164="+14155552001", name="Ann")
+    real_write_stored = import_postgres.PostgresRows._write_stored
+    missed = []
+
+    def write_stored(rows, cursor):
+        members = real_write_stored(rows, cursor)
+        # As if the statement had not seen Ann: her member rows go.
+        for table in ("contacts_contactimportmember", "contacts_contactlistmember"):
+            cursor.execute(f"DELETE FROM {table} WHERE contact_id = %s", [ann.pk])  # noqa: S608
+        missed.append(members)
+        return members - 1
+
+    monkeypatch.setattr(import_postgres.PostgresRows, "_write_stored", write_stored)
+    lines = [f"P{i},+1415555{2000 + i}" for i in range(1, 9)]
+    done = run_import(csv_bytes("name,phone", *lines), duplicates=duplicates, list_name="Leads")
+    assert done.status == "done" and missed == [1]
+    in_file = {f"+1415555{2000 + i}" for i in range(1, 9)}
+    assert phones(Contact.objects.filter(import_memberships__contact_import=done)) == in_file
+    assert phones(Contact.objects.filter(list_memberships__contact_list=done.contact_list)) == (
+        in_file
+    )
 
 
 def test_it_keeps_a_contact_in_each_file_that_holds_it_and_none_without_a_list_name():

@@ -199,3 +199,33 @@ def test_it_types_numbers_through_the_public_api_when_the_private_helper_is_gone
         number = phonenumbers.parse(raw, "US")
         assert our_answer(number) == library_answer(number)
     assert normalize_phone("+1 416 979 1234") == PhoneResult("+14169791234", "America/Toronto")
+
+
+@hypothesis_settings(max_examples=3000, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(alphabet="0123456789 ()-.+x#*/", max_size=20),
+        st.text(max_size=20),  # any character: Arabic-Indic and full-width digits, letters
+    ),
+    keep_non_digits=st.booleans(),
+)
+def test_it_strips_numbers_to_their_digits_as_phonenumbers_does(text, keep_non_digits):
+    ours = phones._normalize_digits_only(text, keep_non_digits)
+    assert ours == phones._library_normalize_digits_only(text, keep_non_digits)
+
+
+def test_it_strips_ascii_numbers_to_digits_in_one_pass_in_an_import_worker(monkeypatch):
+    from phonenumbers import phonenumberutil
+
+    from contacts.csv_import import init_worker
+
+    library = phonenumberutil.normalize_digits_only
+    monkeypatch.setattr(phonenumberutil, "normalize_digits_only", library)  # restored after
+    init_worker(["phone"], ["Phone"], "US")
+    assert phonenumberutil.normalize_digits_only is phones._normalize_digits_only
+    assert normalize_phone("(415) 555-2671") == PhoneResult("+14155552671", "America/Los_Angeles")
+    assert normalize_phone("+1 ٤١٥ ٥٥٥ ٢٦٧١") == PhoneResult("+14155552671", "America/Los_Angeles")
+    with pytest.raises(PhoneError, match="not a valid number for region US"):
+        normalize_phone("+1 555 0100")
+    with pytest.raises(PhoneError, match="too short"):
+        normalize_phone("123")
