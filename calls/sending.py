@@ -8,8 +8,9 @@ let through is still on its way:
 
 - the sender claims the call (its dispatch lease, `next_sync_at`) in a transaction that first
   locks the campaign's row FOR KEY SHARE, which only a FOR UPDATE conflicts with (a stop's
-  lock, and the dispatcher's while it writes calls); the status it reads there is the last
-  committed one, and a stop that is under way is waited for;
+  lock; the dispatcher writing the next calls takes NO KEY UPDATE and does not hold senders
+  up); the status it reads there is the last committed one, and a stop under way is waited
+  for;
 - the stop, once committed, waits until no call of the campaign is claimed and still
   unanswered (`wait_for_calls_being_sent`) before it returns.
 
