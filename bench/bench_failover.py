@@ -310,7 +310,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
               f"{args.rate}); created {len(created):,}, spilled {len(spills):,}")  # fmt: skip
         print(f"  first failed Revrag request at +{(first_failure or 0) - launched:.1f} s, "
               f"first spill at +{(first_spill or 0) - launched:.1f} s after launch")  # fmt: skip
-        print(f"  calls written for Revrag that never reached it: {stranded}")
+        # Their request was dropped or answered 503 (it reached Revrag: the dial is counted at
+        # its slot), or it was refused unsent; either way Revrag placed nothing for them.
+        print(f"  calls written for Revrag that Revrag never placed: {stranded}")
         print(
             f"  largest pacing error first reached at +{worst_at - launched:.1f} s"
             + (f" (the fault at +{fault_at - launched:.1f} s)" if fault_at else "")
