@@ -270,8 +270,12 @@ def call_dispatch(*, call_id: int, single_try: bool = False) -> None:
     except compliance.NotAllowedNow as refusal:
         _fail(call, f"Not dialled: {refusal.rule}.")
         return
+    # A campaign's call gets one request per attempt: its task's countdown retries it. The HTTP
+    # core's retries slept seconds in the worker per call while a vendor failed (503s, dropped
+    # connections), holding the processes that start the campaign's next calls on their slots.
+    one_request = single_try or call.campaign_id is not None
     try:
-        update = start_vendor_call(call, retry=SINGLE_TRY_POLICY if single_try else None)
+        update = start_vendor_call(call, retry=SINGLE_TRY_POLICY if one_request else None)
     except VendorRateLimited as exc:
         wait = _seconds_until(exc.retry_at) if exc.retry_at else 10.0
         _release_dispatch(call, attempts_back=1)
