@@ -1,6 +1,6 @@
 """Failover benchmark: a two-arm campaign whose primary vendor goes down midway, at the sandbox.
 
-    python bench/bench_failover.py [--contacts 300] [--rate 120] [--keep]
+    python bench/bench_failover.py [--contacts 300] [--rate 120] [--cooldown SECONDS] [--keep]
 
 Full size (issue 18), about 17 minutes of wall time:
 
@@ -24,7 +24,11 @@ Figures, each beside its goal:
 - time from the first failed Revrag request to the first spilled call at the voice platform
   (≤ 5 s);
 - cumulative pacing error: dials that reached either vendor by each moment (first request of
-  each call) vs the absolute schedule (≤ 2 calls);
+  each call, whatever the answer: a dial the down vendor dropped or refused was placed on its
+  slot; its contact is dialled again later) vs the absolute schedule (≤ 2 calls). Any lateness
+  makes it 1 at the slots; each slot interval of lateness adds one, and so does each slot
+  whose call reached no vendor at all, for the rest of the run. Both are printed beside it:
+  the lateness (first request - slot) and the slots whose call reached no vendor;
 - contacts dialled twice at the sandbox (0) and calls that reached a vendor after the stop (0);
 - the arm split: per arm, contacts drawn vs expected from the weights.
 """
@@ -100,11 +104,20 @@ def cumulative_error(times: list[float], first_slot: float, interval: float) -> 
     return worst, worst_at
 
 
+def percentile(ordered: list[float], share: float) -> float:
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=300, help="2000 for issue 18's size")
     parser.add_argument("--rate", type=int, default=120, help="calls a minute")
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument(
+        "--cooldown", type=int, default=None,
+        help="the accounts' breaker cool-down in seconds (default: the product's, 60); a "
+        "short one makes a small run go through probe cycles as the full size does",
+    )  # fmt: skip
     args = parser.parse_args()
 
     opened = open_worker_bench_database(
@@ -145,6 +158,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
                 kind=kind, name=name, base_url=vendors[kind]["base_url"], rate_limits=limits
             )
             account.set_api_key(vendors[kind]["api_key"])
+            if args.cooldown is not None:
+                account.breaker_cooldown_seconds = args.cooldown
             account.save()
             agents_sync(account=account)
             accounts[kind] = account
@@ -257,6 +272,25 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
             for e in DialEntry.objects.filter(campaign=campaign).exclude(last_attempt_at=None)
         )
         worst, worst_at = cumulative_error(dial_times, first_slot, interval)
+        # What the error is made of: calls late at the vendor, and slots whose call reached no
+        # vendor at all (each of those stays a call behind the schedule for the rest of the run).
+        slot_of = {
+            str(key): slot.timestamp()
+            for key, slot in DialEntry.objects.filter(campaign=campaign)
+            .exclude(last_call=None)
+            .values_list("last_call__idempotency_key", "last_attempt_at")
+        }
+        lateness = sorted(
+            e["t"] - slot_of[key] for key, e in first_request.items() if key in slot_of
+        )
+        # (A call written just before the stop and refused by it is the stop working.)
+        lost_slots = sorted(
+            slot - launched
+            for key, slot in slot_of.items()
+            if key not in first_request
+            and slot < stop_acknowledged
+            and "stopped" not in calls[key].error_message
+        )
         names = {arm.pk: arm.name for arm in campaign.arms.all()}
         drawn = Counter(
             names.get(arm_id, "no arm")
@@ -276,8 +310,24 @@ def main() -> None:  # noqa: C901, PLR0915 - one scenario, read top to bottom
               f"{args.rate}); created {len(created):,}, spilled {len(spills):,}")  # fmt: skip
         print(f"  first failed Revrag request at +{(first_failure or 0) - launched:.1f} s, "
               f"first spill at +{(first_spill or 0) - launched:.1f} s after launch")  # fmt: skip
-        print(f"  calls written for Revrag that never reached it: {stranded}")
-        print(f"  largest pacing error first reached at +{worst_at - launched:.1f} s")
+        # Their request was dropped or answered 503 (it reached Revrag: the dial is counted at
+        # its slot), or it was refused unsent; either way Revrag placed nothing for them.
+        print(f"  calls written for Revrag that Revrag never placed: {stranded}")
+        print(
+            f"  largest pacing error first reached at +{worst_at - launched:.1f} s"
+            + (f" (the fault at +{fault_at - launched:.1f} s)" if fault_at else "")
+        )
+        if lateness:
+            print(
+                f"  lateness at the vendor (first request - slot): p50 "
+                f"{percentile(lateness, 0.5) * 1000:.0f} ms, p99 "
+                f"{percentile(lateness, 0.99) * 1000:.0f} ms, max {lateness[-1] * 1000:.0f} ms "
+                f"(slot interval {interval * 1000:.0f} ms)"
+            )
+        print(
+            f"  slots whose call reached no vendor before the stop: {len(lost_slots)}"
+            + (f" (at +{', +'.join(f'{t:.1f}' for t in lost_slots)} s)" if lost_slots else "")
+        )
         for name, (count, expected) in split.items():
             print(f"  {name}: {count:,} contacts drawn, expected {expected:,.1f}")
         checks = [

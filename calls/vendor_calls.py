@@ -116,8 +116,10 @@ def start_vendor_call(call: Call, *, retry: RetryPolicy | None = None) -> CallUp
     raise ValueError(f"{account.get_kind_display()} does not place calls")
 
 
-def fetch_vendor_call(account: VendorAccount, vendor_call_id: str) -> CallUpdate:
-    with vendor_client_for(account) as client:
+def fetch_vendor_call(
+    account: VendorAccount, vendor_call_id: str, *, retry: RetryPolicy | None = None
+) -> CallUpdate:
+    with vendor_client_for(account, retry=retry) as client:
         if account.kind == VendorKind.REVRAG:
             return update_from_revrag(client.get_call_status(vendor_call_id))
         if account.kind == VendorKind.VOICE_PLATFORM:

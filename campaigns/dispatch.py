@@ -9,6 +9,7 @@ writes: the calls app asks the vendor after commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,6 +44,7 @@ from campaigns.schedule import in_window, render_variables, retry_rule
 from contacts import compliance
 from contacts.selectors import do_not_call_numbers, do_not_call_phones
 from vendors import breaker
+from vendors.models import BreakerState, CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +83,12 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
     """Start the calls a running paced campaign may start now; safe to run on many workers."""
     result = DispatchResult()
     with transaction.atomic():
-        # The lock a stop also takes: a stop committed before this sees no running campaign,
-        # a stop that comes later waits until these calls are written.
+        # A lock a stop's (FOR UPDATE) conflicts with: a stop committed before this sees no
+        # running campaign, a stop that comes later waits until these calls are written. NO
+        # KEY UPDATE, so that senders claiming the previous run's calls under their KEY SHARE
+        # lock (calls/sending.py) do not wait for this run; two runs still exclude each other.
         campaign = (
-            Campaign.objects.select_for_update(of=("self",))
+            Campaign.objects.select_for_update(of=("self",), no_key=True)
             .select_related("vendor_account", "agent")
             .filter(pk=campaign_id)
             .first()
@@ -217,6 +221,7 @@ def _dial_entries(
     # Which arm places each arm's dials in this run (its own, its backup, or none while its
     # vendor's breaker is open): decided once per run, nothing is sent before it commits.
     choices: dict[int, ArmChoice] = {}
+    probing = _cool_downs_over(arms.values())
     for entry in claimed:
         if entry.phone_e164 in blocked:
             _skip(entry, DialState.SKIPPED_DNC, DNC_AT_DIALLING_NOTE)
@@ -235,7 +240,7 @@ def _dial_entries(
         if arm is not None:
             if arm.pk not in choices:
                 choices[arm.pk] = arm_for_attempt(arm, arms, timezone.now())
-            choice = choices[arm.pk]
+            choice = _one_probe_dial(choices[arm.pk], arms, probing)
             if choice.arm is None:
                 _wait_for_vendor(entry, arm, choice)
                 result.deferred += 1
@@ -305,6 +310,61 @@ def _dial_entries(
         result.slots.append(slot)
         result.started.append(call.pk)
     return True
+
+
+# How long an arm's dial waits, without a usable backup, for the answer to its vendor's probe.
+PROBE_ANSWER_WAIT = timedelta(seconds=2)
+
+
+def _cool_downs_over(arms: Iterable[CampaignArm]) -> dict[int, datetime]:
+    """The arms' vendor accounts whose breaker is not closed: the end of each one's cool-down
+    (one query a run, for a campaign with arms)."""
+    accounts = {arm.vendor_account_id for arm in arms}
+    if not accounts:
+        return {}
+    rows = (
+        CircuitBreaker.objects.filter(account_id__in=accounts)
+        .exclude(state=BreakerState.CLOSED)
+        .values_list("account_id", "open_until")
+    )
+    return {account_id: open_until for account_id, open_until in rows if open_until is not None}
+
+
+def _one_probe_dial(
+    choice: ArmChoice, arms: dict[int, CampaignArm], probing: dict[int, datetime]
+) -> ArmChoice:
+    """One dial per cool-down is the probe of an arm whose breaker lets a probe through; the
+    arm's other dials go to its backup (or wait a moment) meanwhile.
+
+    `arm_for_attempt` sends an arm's dials to its own vendor as soon as the cool-down is over,
+    but the breaker lets one request through, the probe: every other dial written for the arm
+    until the probe is answered was refused before any request, its slot lost (the failover
+    benchmark lost one or two slots per cool-down, a catch-up run writing several at once).
+    The probe's dial is chosen once across runs and workers (an atomic cache add per account
+    and cool-down).
+    """
+    arm = choice.arm
+    if arm is None or choice.spilled_from is not None:
+        return choice
+    open_until = probing.get(arm.vendor_account_id)
+    if open_until is None:
+        return choice  # closed: every dial goes
+    key = f"probe-dial:{arm.vendor_account_id}:{open_until.timestamp():.3f}"
+    if cache.add(key, 1, timeout=int(PROBE_DIAL_LEASE.total_seconds())):
+        return choice  # this dial is the probe
+    backup = arms.get(arm.backup_arm_id) if arm.backup_arm_id else None
+    if (
+        backup is not None
+        and backup.pk != arm.pk
+        and not backup.is_stopped
+        and breaker.allows_call(backup.vendor_account_id)
+    ):
+        return ArmChoice(backup, spilled_from=arm)
+    return ArmChoice(None, retry_at=timezone.now() + PROBE_ANSWER_WAIT)
+
+
+# After this long without an answer to the probe's dial (its worker died), another dial probes.
+PROBE_DIAL_LEASE = timedelta(seconds=60)
 
 
 def start_calls_now(result: DispatchResult) -> None:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from calls.sending import wait_for_calls_being_sent
 from campaigns.arms import ArmError, ArmSpec, arms_assign_at_launch, arms_save
 from campaigns.compliance import disclosure_refusal
 from campaigns.models import (
@@ -287,6 +288,10 @@ def campaign_transition(*, campaign_id: int, action: str) -> Campaign:
                 transaction.on_commit(lambda: _enqueue("push_native_campaign", campaign_pk))
             elif action == "stop" and campaign.vendor_campaign_id:
                 transaction.on_commit(lambda: _enqueue("stop_native_campaign", campaign_pk))
+    if action == "stop":
+        # Acknowledged only once the calls claimed for sending before the stop committed have
+        # been answered: none of them reaches its vendor after the stop (calls/sending.py).
+        wait_for_calls_being_sent(campaign.pk)
     return campaign
 
 

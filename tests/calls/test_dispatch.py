@@ -6,6 +6,7 @@ import time
 from functools import partial
 
 import pytest
+from django.utils import timezone
 
 from calls.models import Agent, Call, CallState
 from calls.services import (
@@ -205,3 +206,45 @@ def test_it_does_not_dial_a_call_of_a_campaign_stopped_after_it_was_written(revr
     assert call.state == CallState.FAILED
     assert "campaign was stopped" in call.error_message
     assert sandbox_calls(sandbox) == []
+
+
+def test_it_polls_a_call_with_one_request_while_its_vendor_drops_connections(revrag, sandbox):
+    # A poll is retried by its own schedule; the HTTP core's retries slept seconds in the
+    # worker per poll, holding the processes that start campaigns' calls on their slots.
+    call, _ = call_create(
+        vendor_account=revrag, agent=first_agent(revrag), to_number="+14155550133"
+    )
+    call_dispatch(call_id=call.pk)
+    call.refresh_from_db()
+    assert call.vendor_call_id
+    sandbox.faults("revrag", drop_before_response=100)
+
+    call_sync(call_id=call.pk)
+
+    polls = [e for e in sandbox.log("revrag", method="GET") if call.vendor_call_id in e["path"]]
+    assert len(polls) == 1 and polls[0]["dropped"]
+    call.refresh_from_db()
+    assert call.sync_failures == 1 and call.next_sync_at > timezone.now()
+
+
+def test_it_sends_a_campaign_call_once_per_attempt_while_its_vendor_fails(revrag, sandbox):
+    # Its task's countdown retries it; the HTTP core's backoff slept seconds in the worker per
+    # call, holding the processes that start the campaign's next calls on their slots.
+    from tests.factories import CampaignFactory
+
+    campaign = CampaignFactory(vendor_account=revrag, agent=first_agent(revrag))
+    call, _ = call_create(
+        vendor_account=revrag,
+        agent=first_agent(revrag),
+        to_number="+14155550134",
+        campaign_id=campaign.pk,
+    )
+    sandbox.faults("revrag", error_rate=1.0, error_status=502)
+
+    with pytest.raises(RetryLater):
+        call_dispatch(call_id=call.pk)
+
+    posts = [e for e in sandbox.log("revrag", method="POST") if "trigger" in e["path"]]
+    assert len(posts) == 1 and posts[0]["status"] == 502
+    call.refresh_from_db()
+    assert call.state == CallState.PENDING and call.dispatch_attempts == 1

@@ -11,14 +11,16 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import Count
 from django.utils import timezone
 
+from calls import services as calls_services
+from calls import vendor_calls
 from calls.models import LIVE_STATES, Agent, Call, CallState
 from calls.services import agents_sync, call_sync
 from campaigns import tasks
-from campaigns.dispatch import book_next_run, dispatch_due, record_outcomes
+from campaigns.dispatch import book_next_run, dispatch_due, record_outcomes, start_calls_now
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, DialEntry, DialState
 from campaigns.selectors import preview_groups
 from campaigns.services import InvalidTransition, audience_set, campaign_transition
@@ -265,6 +267,46 @@ def test_stop_is_honoured_at_once_even_with_a_dispatcher_running(revrag, sandbox
     for _ in range(3):
         assert dispatch_due(campaign.pk).started == []
     assert calls.count() == Call.objects.filter(campaign=campaign).count()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="a race between row locks of two connections"
+)
+def test_it_acknowledges_a_stop_only_after_the_calls_already_being_sent_reached_the_vendor(
+    revrag, sandbox, monkeypatch
+):
+    # The failover benchmark's "call after the stop": the dispatcher's call was committed and
+    # its sender had read the campaign as running when the stop committed; its request reached
+    # the vendor 28 ms after the stop was acknowledged. Here the stop lands at that moment.
+    now = timezone.now()
+    campaign = make_campaign(revrag, audience(now)["dial"][:1], calls_per_minute=60)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    acknowledged: list[float] = []
+
+    def stop() -> None:
+        try:
+            campaign_transition(campaign_id=campaign.pk, action="stop")
+            acknowledged.append(time.time())
+        finally:
+            connection.close()
+
+    real_start = vendor_calls.start_vendor_call
+    stopper = threading.Thread(target=stop)
+
+    def start_with_a_stop_meanwhile(call, **kwargs):
+        stopper.start()
+        stopper.join(1.0)  # the stop commits (and, before the fix, is acknowledged) meanwhile
+        return real_start(call, **kwargs)
+
+    monkeypatch.setattr(calls_services, "start_vendor_call", start_with_a_stop_meanwhile)
+    result = dispatch_due(campaign.pk)  # the call's dispatch runs on commit (eager Celery)
+    start_calls_now(result)
+    stopper.join(10)
+    assert len(result.started) == 1 and acknowledged
+    posts = [e for e in sandbox.log("revrag", method="POST") if "trigger" in e["path"]]
+    assert len(posts) == 1
+    assert posts[0]["t"] < acknowledged[0]
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.STOPPED
 
 
 def test_retry_rules_by_outcome(revrag, sandbox):

@@ -3,6 +3,7 @@ the sandbox's 503), its dials spill to its backup arm; when the breaker closes, 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -172,3 +173,46 @@ def test_it_starts_a_call_on_its_slot_with_one_request_while_the_vendor_drops_co
     call = Call.objects.get(pk=result.started[0])
     assert call.state == "pending" and call.vendor_call_id == ""
     assert breaker.state_of(call.vendor_account_id).consecutive_failures == 1
+
+
+@pytest.mark.django_db  # no commit: the calls are sent by start_calls_now only, as on time
+def test_it_makes_one_dial_the_probe_and_spills_the_others_so_no_slot_is_lost(
+    two_vendors,  # noqa: F811
+    sandbox,
+):
+    # A catch-up run writing several of arm A's dials just after the breaker's cool-down: one
+    # request may go (the probe); dials written for Revrag besides it were refused unsent.
+    from datetime import timedelta
+
+    from campaigns.dispatch import dispatch_due, start_calls_now
+
+    revrag, voice = two_vendors
+    revrag.breaker_cooldown_seconds = 1
+    revrag.save(update_fields=["breaker_cooldown_seconds"])
+    zone = zone_at_local_hour(6, timezone.now())
+    campaign = backed_up_campaign(two_vendors, contacts(4, zone))
+    launch_all_in_arm_a(campaign)
+    sandbox.faults("revrag", error_rate=1.0, error_status=503)  # down, and stays down
+    with vendor_client_for(revrag) as client, pytest.raises(VendorError):
+        client.list_agents()
+    assert breaker.state_of(revrag.pk).state == BreakerState.OPEN
+    time.sleep(1.2)  # the cool-down is over: the next request is the probe
+    assert breaker.allows_call(revrag.pk)
+    # Four slots are due at once (240 calls a minute, the schedule a second behind).
+    Campaign.objects.filter(pk=campaign.pk).update(
+        next_slot_at=timezone.now() - timedelta(seconds=0.9)
+    )
+
+    result = dispatch_due(campaign.pk)
+    start_calls_now(result)
+
+    assert len(result.started) == 4
+    calls = Call.objects.filter(pk__in=result.started)
+    assert calls.filter(vendor_account=revrag).count() == 1  # the probe
+    assert calls.filter(vendor_account=voice, metadata__has_key="spilled_from_arm_id").count() == 3
+    # Every slot's call reached a vendor: the probe Revrag (503, the breaker open again), the
+    # others the voice platform.
+    revrag_posts = [e for e in sandbox.log("revrag", method="POST") if "trigger" in e["path"]]
+    assert len(revrag_posts) == 1 and revrag_posts[0]["status"] == 503
+    assert len(sandbox.state("voice_platform")["calls"]) == 3
+    assert breaker.state_of(revrag.pk).state == BreakerState.OPEN
