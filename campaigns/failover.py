@@ -81,9 +81,12 @@ class ArmRouter:
         # Calls waiting for each account's budget (unsent, not being sent), counted once per
         # run and then kept up to date as the run writes calls.
         self._waiting: dict[int, int] = {}
+        self._by_breaker: dict[int, ArmChoice] = {}  # once per arm and run
 
     def choose(self, arm: CampaignArm, slot: datetime) -> ArmChoice:
-        choice = arm_for_attempt(arm, self.arms, self.now)
+        if arm.pk not in self._by_breaker:
+            self._by_breaker[arm.pk] = arm_for_attempt(arm, self.arms, self.now)
+        choice = self._by_breaker[arm.pk]
         if choice.arm is not arm:
             return choice  # its breaker decided
         # Before the next slot (counted from now when the schedule runs behind).
