@@ -87,22 +87,18 @@ class ArmRouter:
         if arm.pk not in self._by_breaker:
             self._by_breaker[arm.pk] = arm_for_attempt(arm, self.arms, self.now)
         choice = self._by_breaker[arm.pk]
-        if choice.arm is not arm:
-            return choice  # its breaker decided
+        backup = self.arms.get(arm.backup_arm_id) if arm.backup_arm_id else None
+        if choice.arm is not arm or backup is None or backup.pk == arm.pk or backup.is_stopped:
+            return choice  # its breaker decided, or there is nowhere else to go
         # Before the next slot (counted from now when the schedule runs behind).
         deadline = max(slot, timezone.now()) + self.interval
         if self._starts_by(arm, deadline):
             return choice
-        backup = self.arms.get(arm.backup_arm_id) if arm.backup_arm_id else None
-        if (
-            backup is not None
-            and backup.pk != arm.pk
-            and not backup.is_stopped
-            and breaker.allows_call(backup.vendor_account_id, now=self.now)
-            and self._starts_by(backup, deadline)
+        if breaker.allows_call(backup.vendor_account_id, now=self.now) and self._starts_by(
+            backup, deadline
         ):
             return ArmChoice(backup, spilled_from=arm)
-        return choice  # no backup can do better: the call waits for its arm's budget
+        return choice  # the backup cannot do better: the call waits for its arm's budget
 
     def placed(self, arm: CampaignArm) -> None:
         """A call was written for the arm's account in this run."""
