@@ -9,7 +9,9 @@ and every retry sends the same key. With an account's circuit breaker (vendors/b
 request asks it before its first attempt (an open breaker refuses before any budget is taken or
 byte is sent), and every attempt's answer is reported to it. The retries of a request already let
 through are bounded by the retry policy and keep their idempotency key, so they go on even if an
-answer opened the breaker meanwhile; a success among them closes it again.
+answer opened the breaker meanwhile; a success among them closes it again. Every error says
+whether any attempt may have reached the vendor (`VendorError.maybe_delivered`): campaign
+failover moves a call to another vendor only when none can have.
 """
 
 from __future__ import annotations
