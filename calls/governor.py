@@ -10,11 +10,14 @@ and locks the account rows first (every calling account, in id order, when a tot
 set), so two workers cannot both count the last free slot. SQLite serializes writing
 transactions anyway (they begin IMMEDIATE); PostgreSQL needs the row locks. A single call over a
 limit is refused (the form and API say why); the paced dispatcher asks `headroom` first and
-waits while it is 0, so a campaign never fails on the limit.
+waits while it is 0, so a campaign never fails on the limit. A campaign with arms asks
+`headroom_across` its arms' accounts: it waits only when all are full, and an arm whose account
+is full waits while the others dial.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -64,6 +67,29 @@ def headroom(account: VendorAccount) -> int | None:
     return max(0, min(free)) if free else None
 
 
+def headroom_across(accounts: Iterable[VendorAccount]) -> tuple[int | None, set[int]]:
+    """How many more calls these accounts together may start now (None: no limit applies),
+    and the ids of those among them at their own limit: a campaign whose arms call through
+    several accounts waits only when all of them (or the total) are full."""
+    free_total = 0
+    unlimited = False
+    full: set[int] = set()
+    for account in {account.pk: account for account in accounts}.values():
+        limits = limits_of(account)
+        if limits.account_limit is None:
+            unlimited = True
+            continue
+        free = max(0, limits.account_limit - limits.account_live)
+        if free == 0:
+            full.add(account.pk)
+        free_total += free
+    overall = total_limit()
+    if overall is not None:
+        total_free = max(0, overall - live_calls())
+        return (total_free if unlimited else min(free_total, total_free)), full
+    return (None if unlimited else free_total), full
+
+
 def _lock(account: VendorAccount) -> VendorAccount:
     """Locks what the count depends on; returns the account as it is now (its limit may have
     been changed since the caller read it)."""
@@ -75,9 +101,10 @@ def _lock(account: VendorAccount) -> VendorAccount:
     return next(row for row in locked if row.pk == account.pk)
 
 
-def refusal_for_new_call(account: VendorAccount) -> str | None:
+def refusal_for_new_call(account: VendorAccount, *, moving: bool = False) -> str | None:
     """Why one more live call on this account is over a limit now, or None. Call it inside the
-    transaction that writes the call."""
+    transaction that writes the call. `moving`: the call is live already (on another account,
+    calls/reroute.py), so only this account's limit applies."""
     current = _lock(account)
     limits = limits_of(current)
     if limits.account_limit is not None and limits.account_live >= limits.account_limit:
@@ -85,7 +112,7 @@ def refusal_for_new_call(account: VendorAccount) -> str | None:
             f"{current.name} already has {limits.account_live} live call"
             f"{'s' if limits.account_live != 1 else ''}, its limit: try again when one ends."
         )
-    if limits.total_limit is not None and limits.total_live >= limits.total_limit:
+    if not moving and limits.total_limit is not None and limits.total_live >= limits.total_limit:
         return (
             f"{limits.total_live} calls are live across all vendors, the most callops places "
             "at once: try again when one ends."

@@ -120,6 +120,9 @@ class Call(models.Model):
     # The Idempotency-Key an API client sent, so its retry returns this call instead of a new one.
     request_key = models.CharField(max_length=200, blank=True)
     dispatch_attempts = models.PositiveSmallIntegerField(default=0)
+    # Of those, the attempts that surely never reached the vendor (no connection, an error
+    # answer, an open circuit): while they are all, the call may go to another vendor.
+    unsent_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     sync_failures = models.PositiveSmallIntegerField(default=0)
     # No news for too long while not ended: shown as needing attention, no longer polled.
     is_stale = models.BooleanField(default=False)

@@ -278,7 +278,9 @@ def call_dispatch(*, call_id: int, single_try: bool = False) -> None:
         update = start_vendor_call(call, retry=SINGLE_TRY_POLICY if one_request else None)
     except VendorRateLimited as exc:
         wait = _seconds_until(exc.retry_at) if exc.retry_at else 10.0
-        _release_dispatch(call, attempts_back=1)
+        # A wait for the rate budget does not use up an attempt, unless an earlier try of this
+        # request may have reached the vendor: then the attempt stays counted, as not unsent.
+        _release_dispatch(call, attempts_back=0 if exc.maybe_delivered else 1)
         _event(
             call,
             f"Queued at callops: the vendor's rate limit is reached, next try in {wait:.0f} s.",
@@ -289,7 +291,7 @@ def call_dispatch(*, call_id: int, single_try: bool = False) -> None:
         if exc.permanent:
             _fail(call, exc.message or str(exc), data=_error_data(exc))
             return
-        _release_dispatch(call)
+        _release_dispatch(call, unsent=not exc.maybe_delivered)
         _event(
             call,
             f"{call.vendor_account.get_kind_display()} is unavailable ({exc.message}); "
@@ -309,10 +311,13 @@ def _error_data(exc: VendorError) -> dict[str, Any]:
     return {"status": exc.status, "code": exc.code, "request_id": exc.request_id}
 
 
-def _release_dispatch(call: Call, *, attempts_back: int = 0) -> None:
-    """Let the retry claim the call again (a rate-limit wait does not use up an attempt)."""
+def _release_dispatch(call: Call, *, attempts_back: int = 0, unsent: bool = False) -> None:
+    """Let the retry claim the call again (a rate-limit wait does not use up an attempt);
+    `unsent`: this attempt surely never reached the vendor (calls/reroute.py may move it)."""
     Call.objects.filter(pk=call.pk, state=CallState.PENDING).update(
-        next_sync_at=None, dispatch_attempts=F("dispatch_attempts") - attempts_back
+        next_sync_at=None,
+        dispatch_attempts=F("dispatch_attempts") - attempts_back,
+        unsent_attempts=F("unsent_attempts") + (1 if unsent else 0),
     )
 
 

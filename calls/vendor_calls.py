@@ -15,6 +15,7 @@ from calls.models import Call
 from vendors.http import RetryPolicy
 from vendors.inbound import parse_delivery
 from vendors.models import VendorAccount, VendorKind
+from vendors.ratelimit import DEFAULT_GROUP, AccountRateBudget, unix_to_datetime
 from vendors.revont import schemas as revont
 from vendors.revrag import schemas as revrag
 from vendors.services import vendor_client_for
@@ -114,6 +115,21 @@ def start_vendor_call(call: Call, *, retry: RetryPolicy | None = None) -> CallUp
             )
             return update_from_voice_platform(created)
     raise ValueError(f"{account.get_kind_display()} does not place calls")
+
+
+# The rate-limit group (vendors/ratelimit.py) each vendor's call start is counted in.
+CALL_START_ENDPOINTS = {
+    VendorKind.REVRAG: "POST /v1/campaigns/trigger/single",
+    VendorKind.VOICE_PLATFORM: "POST /v1/calls",
+}
+
+
+def call_start_free_at(account: VendorAccount, *, queued: int = 0) -> datetime:
+    """When the account's rate budget could start one more call, after `queued` calls already
+    waiting for it; now when it has room. Read-only."""
+    budget = AccountRateBudget(account)
+    endpoint = CALL_START_ENDPOINTS.get(VendorKind(account.kind), DEFAULT_GROUP)
+    return unix_to_datetime(budget.free_at(endpoint, queued=queued))
 
 
 def fetch_vendor_call(

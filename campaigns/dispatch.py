@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from calls import governor
 from calls.models import LIVE_STATES, Call, CallOutcome, CallState, CommonOutcome, EventSource
 from calls.services import (
     CallNotAllowedNow,
@@ -30,7 +29,7 @@ from calls.services import (
 )
 from campaigns import compliance as campaign_compliance
 from campaigns.callbacks import dial_due_callbacks
-from campaigns.failover import ArmChoice, arm_for_attempt
+from campaigns.failover import ArmChoice, ArmRouter, arm_headroom, move_unsent_calls
 from campaigns.models import (
     DUE_DIAL_STATES,
     Campaign,
@@ -68,6 +67,7 @@ class DispatchResult:
     deferred: int = 0
     deferred_for_hours: int = 0  # of those, by the calling hours (not by a cap)
     spilled: int = 0  # calls placed through a backup arm (campaigns.failover)
+    moved: int = 0  # calls written earlier, moved unsent to a backup arm (campaigns.failover)
     reason: str = ""
     # The next pace slot when the campaign is only waiting for it: the moment to run again.
     next_slot_at: datetime | None = None
@@ -108,13 +108,14 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
             _finish(campaign, entries, now, ended=True)
             result.reason = "ended"
             return result
+        result.moved = move_unsent_calls(campaign, now)
 
         recent = entries.filter(last_attempt_at__gt=now - PACE_WINDOW).count()
         live = Call.objects.filter(campaign=campaign, state__in=LIVE_STATES).count()
         budget = min(campaign.calls_per_minute - recent, campaign.max_concurrent_calls - live)
-        # The governor's live-call limits (account and total): at 0 the campaign waits; so it
-        # does while the account's circuit breaker refuses requests.
-        free = governor.headroom(campaign.vendor_account)
+        # The governor's live-call limits (each arm's account and total): at 0 the campaign
+        # waits; so it does while the account's circuit breaker refuses requests.
+        free, held_arms = arm_headroom(campaign)
         if free is not None and free < budget:
             budget = free
             result.reason = "live-call limit" if free <= 0 else ""
@@ -160,12 +161,14 @@ def dispatch_due(campaign_id: int, *, now: datetime | None = None) -> DispatchRe
         # dialled entries left the due states in this transaction, so they are not claimed twice.)
         for _round in range(CLAIM_ROUNDS):
             wanted = len(slots) - len(result.started)
-            claimed = list(claimable[:wanted]) if wanted > 0 else []
+            # An arm whose account is at its live-call limit waits; the other arms dial.
+            claim = claimable.exclude(arm_id__in=held_arms) if held_arms else claimable
+            claimed = list(claim[:wanted]) if wanted > 0 else []
             if not claimed:
                 break
             claimed_any = True
             skipped_before = result.skipped_dnc
-            if not _dial_entries(campaign, claimed, slots, result):
+            if not _dial_entries(campaign, claimed, slots, result, held_arms):
                 break  # paused
             if result.deferred_for_hours and not swept_hours:
                 # The hours that held one entry back usually hold back many (a state's evening
@@ -201,10 +204,15 @@ CLAIM_ROUNDS = 5
 
 
 def _dial_entries(
-    campaign: Campaign, claimed: list[DialEntry], slots: list[datetime], result: DispatchResult
+    campaign: Campaign,
+    claimed: list[DialEntry],
+    slots: list[datetime],
+    result: DispatchResult,
+    held_arms: set[int],
 ) -> bool:
     """Writes the calls of the claimed entries on the next free slots; False if the campaign
-    had to be paused (its account or agent cannot call any more)."""
+    had to be paused (its account or agent cannot call any more). An arm whose account turns
+    out full is added to `held_arms`."""
     # The do-not-call list may have changed since launch: decided from its raw entries.
     blocked = do_not_call_numbers(entry.phone_e164 for entry in claimed)
     # Every arm of the campaign (at most 4): a backup may be an arm nobody claimed was drawn into.
@@ -218,9 +226,9 @@ def _dial_entries(
     unconsented = campaign_compliance.without_consent(
         campaign, {entry.pk: entry.contact_id for entry in claimed}, timezone.now()
     )
-    # Which arm places each arm's dials in this run (its own, its backup, or none while its
-    # vendor's breaker is open): decided once per run, nothing is sent before it commits.
-    choices: dict[int, ArmChoice] = {}
+    # Which arm places each dial (its own, its backup, or none while its vendor's breaker is
+    # open): decided before the call is written, nothing is sent before this commits.
+    router = ArmRouter(arms, timezone.now(), timedelta(seconds=60 / campaign.calls_per_minute))
     probing = _cool_downs_over(arms.values())
     for entry in claimed:
         if entry.phone_e164 in blocked:
@@ -238,9 +246,7 @@ def _dial_entries(
         arm = arms.get(entry.arm_id) if entry.arm_id else None
         metadata = {"campaign_id": campaign.pk, "dial_entry_id": entry.pk}
         if arm is not None:
-            if arm.pk not in choices:
-                choices[arm.pk] = arm_for_attempt(arm, arms, timezone.now())
-            choice = _one_probe_dial(choices[arm.pk], arms, probing)
+            choice = _one_probe_dial(router.choose(arm, slots[len(result.started)]), arms, probing)
             if choice.arm is None:
                 _wait_for_vendor(entry, arm, choice)
                 result.deferred += 1
@@ -265,9 +271,12 @@ def _dial_entries(
             )
         except ConcurrencyLimitReached:
             # Another worker took the last free slot: this entry stays due and is dialled
-            # once a call ends (the beat runs the campaign again).
+            # once a call ends (the beat runs the campaign again); other arms' dials go on.
             result.reason = "live-call limit"
-            return False
+            if arm is None:
+                return False
+            held_arms.add(entry.arm_id)
+            continue
         except CallNotAllowedNow as exc:
             _defer(entry, exc)
             result.deferred += 1
@@ -285,6 +294,8 @@ def _dial_entries(
             campaign.save(update_fields=["status", "last_error", "updated_at"])
             result.reason = campaign.last_error
             return False
+        if arm is not None:
+            router.placed(arm)
         slot = slots[len(result.started)]
         entry.state = DialState.DIALLING
         entry.attempts += 1

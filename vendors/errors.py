@@ -28,6 +28,10 @@ class VendorError(Exception):
     """A vendor request that did not succeed."""
 
     permanent: bool = True
+    # Whether the vendor may have received the request (and acted on it). The HTTP core says
+    # False only when no attempt can have reached it (no connection made, an error answer, an
+    # open circuit); an error raised after a 2xx keeps True.
+    maybe_delivered: bool = True
 
     def __init__(
         self,

@@ -9,7 +9,9 @@ and every retry sends the same key. With an account's circuit breaker (vendors/b
 request asks it before its first attempt (an open breaker refuses before any budget is taken or
 byte is sent), and every attempt's answer is reported to it. The retries of a request already let
 through are bounded by the retry policy and keep their idempotency key, so they go on even if an
-answer opened the breaker meanwhile; a success among them closes it again.
+answer opened the breaker meanwhile; a success among them closes it again. Every error says
+whether any attempt may have reached the vendor (`VendorError.maybe_delivered`): campaign
+failover moves a call to another vendor only when none can have.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from vendors.breaker import AccountBreaker
@@ -41,6 +44,7 @@ from vendors.text import load_vendor_json
 
 logger = logging.getLogger("vendors.http")
 
+GATEWAY_TIMEOUT = 504
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Methods that do the same thing however often they are sent (RFC 9110); others need a key.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -226,63 +230,84 @@ class VendorHttp:
         group = endpoint or f"{method} {path}"
         url = self.base_url + path
         started = self.clock()
-        probe = self.breaker.before_request() if self.breaker is not None else False
+        # Whether an attempt so far may have reached the vendor, told on every error: a call
+        # no vendor received may go to another one (campaigns/failover.py).
+        delivered = False
+        try:
+            probe = self.breaker.before_request() if self.breaker is not None else False
 
-        for attempt in range(1, self.retry.max_attempts + 1):
-            boundary = None
-            if self.budget is not None:
-                remaining_wait = max(0.0, self.retry.max_wait - (self.clock() - started))
-                try:
-                    boundary = self.budget.acquire(group, max_wait=remaining_wait)
-                except VendorRateLimited:
-                    if probe and self.breaker is not None:
-                        self.breaker.release_probe()
-                    raise
-            try:
-                raw = self.session.request(
-                    method,
-                    url,
-                    params=_clean_params(params),
-                    json=json_body,
-                    files=files,
-                    data=data,
-                    headers=headers,
-                )
-            except requests.RequestException as exc:
+            for attempt in range(1, self.retry.max_attempts + 1):
+                boundary = None
                 if self.budget is not None:
-                    self.budget.observe(group, None, {}, boundary=boundary)
-                error = self._transport_error(exc, method, path)
-                if self.breaker is not None:
-                    self.breaker.record(status=None, message=error.message, probe=probe)
-                logger.warning("%s %s %s attempt %d: %s", self.vendor, method, path, attempt, error)
-                if not (may_retry and not error.permanent) or attempt == self.retry.max_attempts:
-                    raise error from None
-                self._wait_before_retry(attempt, None, error, started)
-                continue
+                    remaining_wait = max(0.0, self.retry.max_wait - (self.clock() - started))
+                    try:
+                        boundary = self.budget.acquire(group, max_wait=remaining_wait)
+                    except VendorRateLimited:
+                        if probe and self.breaker is not None:
+                            self.breaker.release_probe()
+                        raise
+                try:
+                    raw = self.session.request(
+                        method,
+                        url,
+                        params=_clean_params(params),
+                        json=json_body,
+                        files=files,
+                        data=data,
+                        headers=headers,
+                    )
+                except requests.RequestException as exc:
+                    if self.budget is not None:
+                        self.budget.observe(group, None, {}, boundary=boundary)
+                    error = self._transport_error(exc, method, path)
+                    delivered = delivered or not _never_left(exc)
+                    if self.breaker is not None:
+                        self.breaker.record(status=None, message=error.message, probe=probe)
+                    logger.warning(
+                        "%s %s %s attempt %d: %s", self.vendor, method, path, attempt, error
+                    )
+                    if (
+                        not (may_retry and not error.permanent)
+                        or attempt == self.retry.max_attempts
+                    ):
+                        raise error from None
+                    self._wait_before_retry(attempt, None, error, started)
+                    continue
 
-            response = VendorResponse(
-                status=raw.status_code,
-                headers=dict(raw.headers),
-                content=raw.content,
-                request_id=raw.headers.get("X-Request-Id", ""),
-            )
-            if self.budget is not None:
-                self.budget.observe(group, response.status, response.headers, boundary=boundary)
-            logger.info(
-                "%s %s %s -> %d (attempt %d)", self.vendor, method, path, response.status, attempt
-            )
-            if 200 <= response.status < 300:
+                response = VendorResponse(
+                    status=raw.status_code,
+                    headers=dict(raw.headers),
+                    content=raw.content,
+                    request_id=raw.headers.get("X-Request-Id", ""),
+                )
+                if self.budget is not None:
+                    self.budget.observe(group, response.status, response.headers, boundary=boundary)
+                # A gateway's timeout: the vendor behind it may have the request. Other error
+                # answers say it was not done.
+                delivered = delivered or response.status == GATEWAY_TIMEOUT
+                logger.info(
+                    "%s %s %s -> %d (attempt %d)",
+                    self.vendor,
+                    method,
+                    path,
+                    response.status,
+                    attempt,
+                )
+                if 200 <= response.status < 300:
+                    if self.breaker is not None:
+                        self.breaker.record(status=response.status, message="", probe=probe)
+                    return response
+                error = self._http_error(response)
                 if self.breaker is not None:
-                    self.breaker.record(status=response.status, message="", probe=probe)
-                return response
-            error = self._http_error(response)
-            if self.breaker is not None:
-                self.breaker.record(status=response.status, message=error.message, probe=probe)
-            retryable = response.status in RETRYABLE_STATUSES and may_retry
-            if not retryable or attempt == self.retry.max_attempts:
-                raise error
-            self._wait_before_retry(attempt, response, error, started)
-        raise AssertionError("the retry loop always returns or raises")  # pragma: no cover
+                    self.breaker.record(status=response.status, message=error.message, probe=probe)
+                retryable = response.status in RETRYABLE_STATUSES and may_retry
+                if not retryable or attempt == self.retry.max_attempts:
+                    raise error
+                self._wait_before_retry(attempt, response, error, started)
+            raise AssertionError("the retry loop always returns or raises")  # pragma: no cover
+        except VendorError as error:
+            error.maybe_delivered = delivered
+            raise
 
     # ---------------------------------------------------------------- retries
 
@@ -345,6 +370,17 @@ class VendorHttp:
         return VendorTransportError(
             f"The request could not be sent ({what}).", vendor=self.vendor, permanent=True
         )
+
+
+def _never_left(exc: requests.RequestException) -> bool:
+    """Whether the request surely never reached the vendor: no connection was made (refused,
+    unreachable, no address, connect timeout). A read timeout, a reset or a dropped connection
+    after sending may come after the vendor got (and acted on) the request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -323,6 +323,28 @@ class AccountRateBudget:
         shifted = counts[windows : windows + 3] if windows < 3 else [0, 0, 0]
         budget.used_previous, budget.used, budget.used_next = shifted
 
+    def free_at(self, group: str, *, queued: int = 0) -> float:
+        """When (unix seconds) the budget could take one more request after `queued` others
+        already waiting for it. Read-only: it takes nothing (campaign failover asks it before
+        choosing an account). An estimate: the boundary guard is left out."""
+        group = self.group_for(group)
+        now = self.clock()
+        paused = self._key_paused_until()
+        start = max(now, paused) if paused is not None else now
+        budget = RateBudget.objects.filter(account_id=self.account_id, group=group).first()
+        if budget is None or budget.window_source == RateWindowSource.UNKNOWN:
+            return start
+        limit = self._effective(budget, self.limits[group])
+        used, window_ends_at = budget.used, budget.window_ends_at
+        if now >= window_ends_at:  # that window is over; the next one has what it was given
+            used = budget.used_next if budget.window_source == RateWindowSource.VENDOR else 0
+            window_ends_at = now + limit.window_seconds
+        position = used + queued
+        if position < limit.usable:
+            return start
+        windows_later = (position - limit.usable) // max(1, limit.usable)
+        return max(start, window_ends_at + windows_later * limit.window_seconds)
+
     # ---------------------------------------------------------------- correcting
 
     def observe(
