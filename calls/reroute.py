@@ -13,7 +13,7 @@ account instead. Whether that is safe is decided here, by the call row under its
   answer, or a worker that died mid-request leaves the call where it is: that vendor may be
   placing it, and the call keeps retrying there with its idempotency key.
 
-The dispatch claim (calls/services.py `_claim_for_dispatch`) is a conditional UPDATE of the same
+The dispatch claim (calls/sending.py `claim_for_dispatch`) is a conditional UPDATE of the same
 row, so a claim and a move cannot both win: the call is sent to one vendor only. The row itself
 moves (same id, idempotency key, number and compliance attempt): it still counts once for the
 campaign's pace, the contact's attempts and the live-call governor, and a dispatch task queued

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from calls import services
 from calls.models import Call, CallState
+from calls.sending import claim_for_dispatch
 from campaigns.dispatch import dispatch_due
 from campaigns.models import DialEntry, DialState
 from tests.campaigns.test_arms import agent_of, contacts, script, two_vendors  # noqa: F401
@@ -177,7 +178,7 @@ def test_it_does_not_move_a_call_a_worker_is_sending_nor_one_without_a_backup(
     campaign = backed_up_campaign(two_vendors, contacts(2, zone), backup=backup)
     launch_all_in_arm_a(campaign)
     being_sent, failed_once = write_calls(campaign, 2)
-    assert services._claim_for_dispatch(being_sent.pk)  # a worker holds its dispatch lease
+    assert claim_for_dispatch(being_sent.pk) is not None  # a worker holds its dispatch lease
     sandbox.faults("revrag", fail_next=[503])
     with pytest.raises(services.RetryLater):
         services.call_dispatch(call_id=failed_once.pk, single_try=True)
