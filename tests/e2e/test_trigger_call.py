@@ -93,7 +93,9 @@ def test_it_calls_a_contact_from_its_row_with_the_variables_filled(
 
     dialog = page.locator("dialog.modal")
     dialog.wait_for()
-    assert page.evaluate("() => document.querySelector('dialog.modal').matches(':modal')")
+    # The server sends the dialog open, so it is visible before htmx settles and calls.js turns
+    # it into a real modal: wait for that step instead of racing it.
+    page.wait_for_function("() => document.querySelector('dialog.modal')?.matches(':modal')")
     assert dialog.locator("#nc-contact").input_value() == str(contact.pk)
     dialog.get_by_label("Vendor account").select_option(label=revrag_sandbox.name)
     # The form reloads for the account's first agent: its declared variables, from the contact.
