@@ -260,15 +260,21 @@ def campaign_transition(*, campaign_id: int, action: str) -> Campaign:
                 "The voice platform cannot pause a native campaign: stop it instead."
             )
         fields = ["status", "updated_at"]
+        first_launch = action == "launch" and campaign.status == CampaignStatus.DRAFT
         if action == "launch":
             _check_launchable(campaign)
-            if campaign.status == CampaignStatus.DRAFT:
+            if first_launch:
                 _settle_audience(campaign, now)
                 arms_assign_at_launch(campaign)
-                campaign.launched_at = now
-                fields.append("launched_at")
         if action in ("launch", "resume"):
-            campaign.next_slot_at = None
+            # The campaign runs from here, once the audience is settled (a second or more for a
+            # large one): its pace counts from this moment, its first slot. A first run that
+            # comes a moment after starts the calls due since at once, not a slot late.
+            running_from = timezone.now()
+            if first_launch:
+                campaign.launched_at = running_from
+                fields.append("launched_at")
+            campaign.next_slot_at = running_from
             campaign.last_error = ""
             fields += ["next_slot_at", "last_error"]
         if action == "stop":

@@ -480,3 +480,19 @@ def test_it_starts_the_first_calls_when_a_paced_campaign_is_launched_or_resumed(
     campaign_transition(campaign_id=campaign.pk, action="resume")
     campaign_transition(campaign_id=campaign.pk, action="stop")
     assert kicked == [(campaign.pk, CampaignStatus.RUNNING)] * 2
+
+
+def test_it_counts_the_pace_from_the_launch_so_a_late_first_run_catches_up(revrag, sandbox):
+    campaign = make_campaign(revrag, audience(timezone.now())["dial"][:5], calls_per_minute=120)
+    fast_outcomes(sandbox)
+    campaign_transition(campaign_id=campaign.pk, action="launch")
+    launched = Campaign.objects.get(pk=campaign.pk)
+    # The campaign runs from when its audience was settled: its first slot is its launch.
+    assert launched.next_slot_at == launched.launched_at
+    # A first run 0.9 s later (a busy worker) starts the calls of both slots due by then.
+    result = dispatch_due(campaign.pk, now=launched.launched_at + timedelta(seconds=0.9))
+    assert result.slots == [
+        launched.launched_at,
+        launched.launched_at + timedelta(seconds=0.5),
+    ]
+    assert result.next_slot_at == launched.launched_at + timedelta(seconds=1)
