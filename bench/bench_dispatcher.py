@@ -7,8 +7,9 @@ Full size (issue 5), about 17 minutes of wall time:
     python bench/bench_dispatcher.py --contacts 2000 --rate 120
 
 Runs everything as production does, each a real process: the vendor sandbox
-(`python -m simulators`), a Celery worker (`--concurrency 2`, as `make run` sizes it) and
-Celery beat, each its own process as in production, and PostgreSQL (database `bench_dispatch` on
+(`python -m simulators`), the Celery workers (`--concurrency 2`, as `make run` sizes them: the
+main one and the dial queue's, which runs the campaign at its pace slots) and Celery beat, each
+its own process as in production, and PostgreSQL (database `bench_dispatch` on
 127.0.0.1, dropped first; override with BENCH_DATABASE_URL). The broker and cache are Redis:
 CELERY_BROKER_URL / REDIS_URL when set, else databases 6 and 7 of 127.0.0.1:6379, emptied
 first, so use numbers nobody else is using.
@@ -100,8 +101,8 @@ def start_sandbox() -> tuple[subprocess.Popen, dict, str]:
 def start_worker(
     env: dict[str, str], folder: str, *, beat: bool = True, name: str = "bench-dispatcher"
 ) -> list[subprocess.Popen]:
-    """A worker and beat as separate processes, as `make run` and production run them (the
-    worker alone without `beat`)."""
+    """The workers and beat as separate processes, as `make run` and production run them: the
+    main worker, the dial queue's (pace slots' runs) and beat (without `beat`: no beat)."""
     common = {
         "cwd": REPO_ROOT,
         "env": env,
@@ -109,17 +110,16 @@ def start_worker(
         "start_new_session": True,
     }
     loglevel = os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")
-    worker = subprocess.Popen(
-        [
-            sys.executable, "-m", "celery", "-A", "dashboard", "worker",
-            "--concurrency", "2", "--loglevel", loglevel,
-            "--hostname", f"{name}-{os.getpid()}@%h",
-        ],
-        stderr=open(Path(folder) / "worker.log", "w"),  # noqa: SIM115 - closed with the process
-        **common,
-    )  # fmt: skip
+    processes = []
+    for role, queues in (("worker", []), ("dial-worker", ["--queues", "dial"])):
+        command = [
+            sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--concurrency", "2",
+            "--loglevel", loglevel, "--hostname", f"{name}-{role}-{os.getpid()}@%h", *queues,
+        ]  # fmt: skip
+        log = open(Path(folder) / f"{role}.log", "w")  # noqa: SIM115 - closed with the process
+        processes.append(subprocess.Popen(command, stderr=log, **common))
     if not beat:
-        return [worker]
+        return processes
     beat_process = subprocess.Popen(
         [
             sys.executable, "-m", "celery", "-A", "dashboard", "beat", "--loglevel", loglevel,
@@ -128,7 +128,7 @@ def start_worker(
         stderr=open(Path(folder) / "beat.log", "w"),  # noqa: SIM115 - closed with the process
         **common,
     )  # fmt: skip
-    return [worker, beat_process]
+    return [*processes, beat_process]
 
 
 def stop_process(process: subprocess.Popen, *, group: bool = False) -> None:

@@ -6,10 +6,10 @@ Full size (issue 18), about 17 minutes of wall time:
 
     python bench/bench_failover.py --contacts 2000 --rate 120
 
-Runs as bench/bench_dispatcher.py does, each a real process: the vendor sandbox, a Celery worker
-(`--concurrency 2`) and Celery beat, PostgreSQL (database `bench_failover`, dropped first;
-BENCH_DATABASE_URL overrides) and Redis (CELERY_BROKER_URL / REDIS_URL, else databases 8 and 9
-of 127.0.0.1:6379, emptied first).
+Runs as bench/bench_dispatcher.py does, each a real process: the vendor sandbox, the Celery
+workers (`--concurrency 2`: the main one and the dial queue's) and Celery beat, PostgreSQL
+(database `bench_failover`, dropped first; BENCH_DATABASE_URL overrides) and Redis
+(CELERY_BROKER_URL / REDIS_URL, else databases 8 and 9 of 127.0.0.1:6379, emptied first).
 
 The campaign has two arms of weight 1: arm A on Revrag backed up by arm B on the voice
 platform, and arm B backed up by arm A. It is launched at --rate calls a minute; when 40 % of

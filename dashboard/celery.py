@@ -13,6 +13,7 @@ from celery.signals import (
     task_prerun,
     worker_init,
 )
+from django.conf import settings
 
 from accounts.request_id import put_request_id_in_headers
 from dashboard.task_signals import task_finished, task_started
@@ -46,6 +47,12 @@ def _refuse_to_start_with_unreadable_secrets(**kwargs: Any) -> None:
 # Each job is safe if two runs overlap (they claim rows before working on them).
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "dashboard.tasks.record_heartbeat", "schedule": 30.0},
+    "dial-worker-heartbeat": {
+        "task": "dashboard.tasks.record_heartbeat",
+        "schedule": 30.0,
+        "kwargs": {"name": "dial"},
+        "options": {"queue": settings.CALLOPS_DIAL_QUEUE},
+    },
     "alerts-evaluate": {"task": "dashboard.tasks.evaluate_alerts", "schedule": 60.0},
     "analytics-summary": {"task": "analytics.tasks.refresh_analytics_summary", "schedule": 60.0},
     "calls-sync-due": {"task": "calls.tasks.sync_due_calls", "schedule": 10.0},

@@ -85,6 +85,7 @@ class OverviewCounts:
     contacts: int
     vendor_accounts: int
     worker_seen_at: datetime | None
+    dial_worker_seen_at: datetime | None = None
     kpis: tuple[Kpi, ...] = ()
     live: tuple[Call, ...] = ()
     campaigns: tuple[CampaignProgress, ...] = ()
@@ -96,9 +97,16 @@ class OverviewCounts:
 
     @property
     def worker_alive(self) -> bool:
-        return self.worker_seen_at is not None and (
-            timezone.now() - self.worker_seen_at < timedelta(minutes=2)
-        )
+        return _seen_lately(self.worker_seen_at)
+
+    @property
+    def dial_worker_alive(self) -> bool:
+        return _seen_lately(self.dial_worker_seen_at)
+
+
+def _seen_lately(seen_at: datetime | None) -> bool:
+    """A heartbeat beat sends every 30 s, seen within the last two minutes."""
+    return seen_at is not None and timezone.now() - seen_at < timedelta(minutes=2)
 
 
 LIVE_LIST_SIZE = 10
@@ -151,14 +159,17 @@ def overview_counts() -> OverviewCounts:
             finished=Count("calls", filter=Q(calls__state__in=TERMINAL_STATES)),
         ).order_by("-created_at", "-id")[:CAMPAIGN_LIST_SIZE]
     )
-    heartbeat = Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
+    heartbeats = dict(
+        Heartbeat.objects.filter(name__in=("worker", "dial")).values_list("name", "seen_at")
+    )
     return OverviewCounts(
         calls_today=calls["today"],
         live_calls=calls["live"],
         active_campaigns=active.count(),
         contacts=Contact.objects.count(),
         vendor_accounts=VendorAccount.objects.filter(is_active=True).count(),
-        worker_seen_at=heartbeat,
+        worker_seen_at=heartbeats.get("worker"),
+        dial_worker_seen_at=heartbeats.get("dial"),
         kpis=kpis,
         live=live,
         campaigns=campaigns,

@@ -7,9 +7,11 @@ from dashboard.services import worker_probe_answer
 
 
 @shared_task
-def record_heartbeat() -> None:
-    """Beat enqueues this and a worker runs it, so a fresh row proves both are alive."""
-    Heartbeat.objects.update_or_create(name="worker", defaults={"seen_at": timezone.now()})
+def record_heartbeat(name: str = "worker") -> None:
+    """Beat enqueues this and a worker runs it, so a fresh row proves both are alive. `name`
+    says which workers: "worker" (the main queue) or "dial" (the dial queue's, see
+    settings.CALLOPS_DIAL_QUEUE)."""
+    Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
 
 
 @shared_task(bind=True)

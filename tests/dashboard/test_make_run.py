@@ -88,9 +88,14 @@ class Run:
     def log(self) -> str:
         return self.output.read_text(errors="replace")
 
-    def worker(self) -> int | None:
-        """The pid of the Celery worker's main process, when there is one."""
-        workers = [pid for pid, cmd in children_of(self.process.pid) if "dashboard worker" in cmd]
+    def worker(self, *, dial: bool = False) -> int | None:
+        """The pid of the main Celery worker's main process (with `dial`, the dial queue's
+        worker's), when there is one."""
+        workers = [
+            pid
+            for pid, cmd in children_of(self.process.pid)
+            if "dashboard worker" in cmd and ("--queues dial" in cmd) == dial
+        ]
         return workers[0] if workers else None
 
     def sign_in(self, var_dir: Path) -> None:
@@ -224,6 +229,17 @@ def test_it_sends_the_vendors_webhooks_to_the_port_it_serves(run):
     deliveries = run.sandbox("GET", "webhooks", params={"vendor": "revrag"})["items"]
     assert {delivery["url"].split("/webhooks/")[0] for delivery in deliveries} == {run.base_url}
     assert all(delivery["status"] == 200 for delivery in deliveries), deliveries
+
+
+def test_it_runs_a_dial_worker_the_overview_sees(run):
+    assert run.worker(dial=True) is not None
+    assert run.api is not None
+    # Beat's first heartbeat for the dial queue comes 30 s after it starts.
+    wait_for(
+        lambda: b"Dialling worker running" in run.api.get(f"{run.base_url}/", timeout=10).content,
+        timeout=60,
+        what="the dial worker's heartbeat on the overview",
+    )
 
 
 def test_it_restarts_a_worker_killed_with_sigkill_and_keeps_everything_else(run):

@@ -34,6 +34,26 @@ def test_it_shows_whether_the_background_worker_is_alive(client_as):
     assert b"Background worker silent" in client_as("admin").get(reverse("overview")).content
 
 
+def test_it_shows_whether_the_dialling_worker_is_alive(client_as):
+    overview = reverse("overview")
+    assert b"No dialling worker seen yet" in client_as("admin").get(overview).content
+    record_heartbeat(name="dial")
+    assert b"Dialling worker running" in client_as("admin").get(overview).content
+    Heartbeat.objects.filter(name="dial").update(seen_at=timezone.now() - timedelta(minutes=5))
+    page = client_as("admin").get(overview).content.decode()
+    assert "Dialling worker silent" in page
+    assert "in bursts every 2 s" in page
+
+
+def test_it_routes_slot_runs_to_the_dial_queue_and_its_heartbeat_too():
+    from dashboard.celery import app
+
+    queue = app.amqp.router.route({}, "campaigns.tasks.dispatch_campaign_at_slot")["queue"].name
+    assert queue == "dial"
+    assert app.conf.beat_schedule["dial-worker-heartbeat"]["options"]["queue"] == "dial"
+    assert app.amqp.router.route({}, "calls.tasks.sync_call")["queue"].name == "celery"
+
+
 def _at(call, when):
     from calls.models import Call
 

@@ -201,11 +201,13 @@ class Stack:
         )  # fmt: skip
         self.web_urls.append(f"http://127.0.0.1:{port}")
 
-    def start_worker(self, name: str) -> Process:
+    def start_worker(self, name: str, *, queues: tuple[str, ...] = ()) -> Process:
+        """A Celery worker; with `queues`, one that consumes only those (`-Q`)."""
+        only = ["--queues", ",".join(queues)] if queues else []
         return self.start(
             name,
             [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--concurrency", "2",
-             "--loglevel", "WARNING", "--hostname", f"{name}-{os.getpid()}@%h"],
+             "--loglevel", "WARNING", "--hostname", f"{name}-{os.getpid()}@%h", *only],
         )  # fmt: skip
 
     def start_beat(self) -> None:

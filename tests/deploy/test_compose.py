@@ -13,7 +13,7 @@ import yaml
 
 from tests.sandbox import REPO_ROOT
 
-CALLOPS_ROLES = ("migrate", "web-1", "web-2", "worker-1", "worker-2", "beat")
+CALLOPS_ROLES = ("migrate", "web-1", "web-2", "worker-1", "worker-2", "dial", "beat")
 
 
 def compose() -> dict:
@@ -41,12 +41,14 @@ def test_it_gives_every_callops_container_the_readme_production_variables():
         assert environment == services["web-1"]["environment"], role
 
 
-def test_it_runs_two_web_servers_behind_one_port_two_workers_and_one_beat():
+def test_it_runs_two_web_servers_behind_one_port_two_workers_a_dial_worker_and_one_beat():
     services = compose()["services"]
     commands = {name: " ".join(service.get("command") or []) for name, service in services.items()}
     assert [name for name, command in commands.items() if " beat " in f" {command} "] == ["beat"]
     workers = [name for name, command in commands.items() if " worker " in f" {command} "]
-    assert workers == ["worker-1", "worker-2"]
+    assert workers == ["worker-1", "worker-2", "dial"]
+    # Only the dial worker consumes the dial queue: the others never hold a slot's run.
+    assert [name for name in workers if "--queues dial" in commands[name]] == ["dial"]
     assert {"postgres", "redis", "sandbox"} <= set(services)
     assert [name for name, service in services.items() if service.get("ports")] == ["proxy"]
     nginx = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
@@ -65,6 +67,7 @@ def test_it_checks_the_health_of_every_long_running_service():
         assert service["healthcheck"]["test"][0] == "CMD", name
     assert "/readyz" in " ".join(services["web-1"]["healthcheck"]["test"])
     assert "worker_alive" in services["worker-2"]["healthcheck"]["test"]
+    assert "worker_alive" in services["dial"]["healthcheck"]["test"]
 
 
 def test_it_builds_a_slim_multi_stage_image_that_runs_as_a_user():

@@ -1,11 +1,12 @@
 """The multi-machine deployment, tested as processes on this machine (README "Deploying").
 
 What `compose.yaml` runs, without Docker: the vendor sandbox, two gunicorn web servers, two
-Celery workers and one beat, on PostgreSQL and Redis. 200 single calls come in through the API,
-alternately through each web server, while a 300-contact paced campaign runs; meanwhile one
-worker is killed with SIGKILL (it acknowledges nothing and leaves its claimed calls behind) and
-started again. Afterwards the sandbox, which keeps every call it received, must hold each
-number exactly once, and the analytics summary kept by triggers must equal the calls table.
+Celery workers, the dial queue's worker and one beat, on PostgreSQL and Redis. 200 single calls
+come in through the API, alternately through each web server, while a 300-contact paced
+campaign runs; meanwhile one worker is killed with SIGKILL (it acknowledges nothing and leaves
+its claimed calls behind) and started again. Afterwards the sandbox, which keeps every call it
+received, must hold each number exactly once, and the analytics summary kept by triggers must
+equal the calls table.
 
 Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL or CELERY_BROKER_URL), as CI has; the
 stack gets a database and a Redis database number of its own (tests/deploy/stack.py).
@@ -118,6 +119,7 @@ def start_the_stack(stack: Stack) -> dict:
         stack.start_web(f"web-{index}", port)
     stack.start_worker("worker-1")
     stack.start_worker("worker-2")
+    stack.start_worker("dial", queues=("dial",))
     stack.start_beat()
     stack.wait_ready(timeout=180)
     return json.loads(seeded.strip().splitlines()[-1])

@@ -1,8 +1,9 @@
 """`make run`: everything callops needs on one machine, stopped together by Ctrl-C.
 
 Migrates, starts the vendor sandbox, seeds demo data that points at it, then runs the web server,
-a Celery worker and Celery beat as child processes. Each child gets its own session so Ctrl-C
-reaches only this supervisor, which then stops the children in order and waits for them.
+two Celery workers (the main one and the dial queue's) and Celery beat as child processes. Each
+child gets its own session so Ctrl-C reaches only this supervisor, which then stops the
+children in order and waits for them.
 
 A child that dies is restarted with backoff, and a worker that stops taking tasks is restarted
 too (dashboard/supervisor.py); a child that keeps dying stops everything with a message.
@@ -43,6 +44,9 @@ from dashboard.supervisor import ChildSpec, GiveUp, LivenessProbe, Supervisor
 SANDBOX_VENDORS = ("revrag", "voice_platform", "revont", "callcov", "revor")
 SANDBOX_KEY_STYLE = {"callcov": "sk_test_", "revor": "sk-revor-"}
 WORKER_NODE = "callops-worker@%h"
+# Starts paced campaigns' calls on their slots, past the main worker's backlog (settings:
+# CALLOPS_DIAL_QUEUE). Two processes: a slot whose vendor is slow to answer does not hold the next.
+DIAL_WORKER_NODE = "callops-dial@%h"
 
 
 # gunicorn's default access line, then the request id callops answered with (X-Request-ID).
@@ -72,7 +76,7 @@ def fresh_metrics_dir(var_dir: Path) -> Path:
 
 
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker, Celery beat and the vendor sandbox together."
+    help = "Run the web server, the Celery workers, Celery beat and the vendor sandbox together."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000)
@@ -87,13 +91,13 @@ class Command(BaseCommand):
             "--worker-probe-every",
             type=float,
             default=15.0,
-            help="Seconds between two liveness probes of the Celery worker (default 15).",
+            help="Seconds between two liveness probes of each Celery worker (default 15).",
         )
         parser.add_argument(
             "--worker-probe-deadline",
             type=float,
             default=90.0,
-            help="Restart the Celery worker when a probe task has not run within this many "
+            help="Restart a Celery worker when a probe task has not run within this many "
             "seconds (default 90: longer than the tasks that may keep both its processes busy).",
         )
 
@@ -153,22 +157,11 @@ class Command(BaseCommand):
             seed_demo_campaigns(accounts)
 
         python = sys.executable
-        node = host_format(WORKER_NODE)
-        deadline = options["worker_probe_deadline"]
-        probe = LivenessProbe(
-            send=lambda: self._send_probe(node, deadline),
-            answered=lambda: self._probe_answered(node),
-            interval=options["worker_probe_every"],
-            deadline=deadline,
-        )
-        self._start(
-            "worker",
-            [python, "-m", "celery", "-A", "dashboard", "worker", "--loglevel", "INFO",
-             "--concurrency", "2", "--hostname", node],
-            env,
-            probe=probe,
-            hung_signal=signal.SIGQUIT,
-        )  # fmt: skip
+        for name, node_name, queues in (
+            ("worker", WORKER_NODE, []),
+            ("dial worker", DIAL_WORKER_NODE, ["--queues", settings.CALLOPS_DIAL_QUEUE]),
+        ):
+            self._start_worker(name, host_format(node_name), queues, env, options)
         self._start(
             "beat",
             [python, "-m", "celery", "-A", "dashboard", "beat", "--loglevel", "INFO",
@@ -186,6 +179,26 @@ class Command(BaseCommand):
             self.stdout.write(f"Vendor sandbox: {sandbox_admin} (demo vendor accounts point at it)")
         self.stdout.write("Press Ctrl-C to stop everything.\n")
         self.supervisor.watch()
+
+    def _start_worker(
+        self, name: str, node: str, queues: list[str], env: dict[str, str], options: dict[str, Any]
+    ) -> None:
+        """A Celery worker with a liveness probe: restarted when it stops taking tasks."""
+        deadline = options["worker_probe_deadline"]
+        probe = LivenessProbe(
+            send=lambda: self._send_probe(node, deadline),
+            answered=lambda: self._probe_answered(node),
+            interval=options["worker_probe_every"],
+            deadline=deadline,
+        )
+        self._start(
+            name,
+            [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--loglevel", "INFO",
+             "--concurrency", "2", "--hostname", node, *queues],
+            env,
+            probe=probe,
+            hung_signal=signal.SIGQUIT,
+        )  # fmt: skip
 
     def _start(
         self, name: str, command: list[str], env: dict[str, str], **spec: Any
