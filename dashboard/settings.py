@@ -301,7 +301,7 @@ CELERY_TIMEZONE = "UTC"
 # Paced campaigns start their calls on their slots from a worker of their own (`celery worker
 # -Q dial`; `make run` and compose.yaml start one): behind the main workers' queue (a round of
 # call syncs, an import) a slot's run waited seconds. Without a dial worker the beat still
-# runs each campaign every 2 s, so calls start, in bursts (README "Running callops").
+# runs each campaign every 2 s, so calls start, in bursts (README "Running on several machines").
 CALLOPS_DIAL_QUEUE = "dial"
 CELERY_TASK_ROUTES = {
     "campaigns.tasks.dispatch_campaign_at_slot": {"queue": CALLOPS_DIAL_QUEUE},
