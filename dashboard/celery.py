@@ -13,10 +13,10 @@ from celery.signals import (
     task_prerun,
     worker_init,
 )
-from django.conf import settings
 
 from accounts.request_id import put_request_id_in_headers
 from dashboard.task_signals import task_finished, task_started
+from dashboard.workers import DIAL_QUEUE, DIAL_WORKER_HEARTBEAT, MAIN_WORKER_HEARTBEAT
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -46,12 +46,16 @@ def _refuse_to_start_with_unreadable_secrets(**kwargs: Any) -> None:
 # The periodic schedule lives in code, next to the app, so every deployment runs the same jobs.
 # Each job is safe if two runs overlap (they claim rows before working on them).
 app.conf.beat_schedule = {
-    "worker-heartbeat": {"task": "dashboard.tasks.record_heartbeat", "schedule": 30.0},
+    "worker-heartbeat": {
+        "task": "dashboard.tasks.record_heartbeat",
+        "schedule": 30.0,
+        "kwargs": {"name": MAIN_WORKER_HEARTBEAT},
+    },
     "dial-worker-heartbeat": {
         "task": "dashboard.tasks.record_heartbeat",
         "schedule": 30.0,
-        "kwargs": {"name": "dial"},
-        "options": {"queue": settings.CALLOPS_DIAL_QUEUE},
+        "kwargs": {"name": DIAL_WORKER_HEARTBEAT},
+        "options": {"queue": DIAL_QUEUE},
     },
     "alerts-evaluate": {"task": "dashboard.tasks.evaluate_alerts", "schedule": 60.0},
     "analytics-summary": {"task": "analytics.tasks.refresh_analytics_summary", "schedule": 60.0},

@@ -17,6 +17,7 @@ from calls.state import CONNECTED_OUTCOMES
 from campaigns.models import ACTIVE_CAMPAIGN_STATUSES, Campaign
 from contacts.models import Contact
 from dashboard.models import Heartbeat
+from dashboard.workers import DIAL_WORKER_HEARTBEAT, MAIN_WORKER_HEARTBEAT, WORKER_HEARTBEATS
 from vendors.models import RateWindowSource, VendorAccount
 from vendors.ratelimit import DEFAULT_GROUP, RateLimit, configured_limits
 
@@ -160,7 +161,7 @@ def overview_counts() -> OverviewCounts:
         ).order_by("-created_at", "-id")[:CAMPAIGN_LIST_SIZE]
     )
     heartbeats = dict(
-        Heartbeat.objects.filter(name__in=("worker", "dial")).values_list("name", "seen_at")
+        Heartbeat.objects.filter(name__in=WORKER_HEARTBEATS).values_list("name", "seen_at")
     )
     return OverviewCounts(
         calls_today=calls["today"],
@@ -168,8 +169,8 @@ def overview_counts() -> OverviewCounts:
         active_campaigns=active.count(),
         contacts=Contact.objects.count(),
         vendor_accounts=VendorAccount.objects.filter(is_active=True).count(),
-        worker_seen_at=heartbeats.get("worker"),
-        dial_worker_seen_at=heartbeats.get("dial"),
+        worker_seen_at=heartbeats.get(MAIN_WORKER_HEARTBEAT),
+        dial_worker_seen_at=heartbeats.get(DIAL_WORKER_HEARTBEAT),
         kpis=kpis,
         live=live,
         campaigns=campaigns,

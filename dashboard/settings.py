@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard import workers
 from dashboard.env import (
     env_bool,
     env_int,
@@ -302,7 +303,7 @@ CELERY_TIMEZONE = "UTC"
 # -Q dial`; `make run` and compose.yaml start one): behind the main workers' queue (a round of
 # call syncs, an import) a slot's run waited seconds. Without a dial worker the beat still
 # runs each campaign every 2 s, so calls start, in bursts (README "Running on several machines").
-CALLOPS_DIAL_QUEUE = "dial"
+CALLOPS_DIAL_QUEUE = workers.DIAL_QUEUE
 CELERY_TASK_ROUTES = {
     "campaigns.tasks.dispatch_campaign_at_slot": {"queue": CALLOPS_DIAL_QUEUE},
 }

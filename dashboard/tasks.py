@@ -4,13 +4,13 @@ from django.utils import timezone
 from dashboard import alerts_services
 from dashboard.models import Heartbeat
 from dashboard.services import worker_probe_answer
+from dashboard.workers import MAIN_WORKER_HEARTBEAT
 
 
 @shared_task
-def record_heartbeat(name: str = "worker") -> None:
+def record_heartbeat(name: str = MAIN_WORKER_HEARTBEAT) -> None:
     """Beat enqueues this and a worker runs it, so a fresh row proves both are alive. `name`
-    says which workers: "worker" (the main queue) or "dial" (the dial queue's, see
-    settings.CALLOPS_DIAL_QUEUE)."""
+    says which workers (dashboard.workers): the main queue's or the dial queue's."""
     Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
 
 
