@@ -29,6 +29,7 @@ from calls.models import (
 )
 from calls.state import CONNECTED_OUTCOMES
 from dashboard.models import AlertMetric, AlertRule, Heartbeat
+from dashboard.workers import WORKER_HEARTBEATS
 from vendors.models import BreakerState, CircuitBreaker, VendorAccount
 
 TWO_PLACES = Decimal("0.01")
@@ -85,7 +86,11 @@ METRICS: dict[str, MetricInfo] = {
         uses_lookback=False,
     ),
     AlertMetric.WORKER_HEARTBEAT_MISSING: MetricInfo(
-        False, "min", "Minutes since a background worker last proved alive.", uses_lookback=False
+        False,
+        "min",
+        "Minutes since a background worker last proved alive: the main workers or, once one "
+        "has run, the dialling worker, whichever has been silent longer.",
+        uses_lookback=False,
     ),
     AlertMetric.BREAKER_OPEN: MetricInfo(
         False,
@@ -206,10 +211,12 @@ def _cost_today(rule: AlertRule, now: datetime) -> Decimal:
 
 
 def _heartbeat_missing(rule: AlertRule, now: datetime) -> Decimal | None:
-    seen = Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
-    if seen is None:
+    """The silence of the quietest kind of worker. A kind never seen is left out: a deployment
+    without a dial worker still dials, from the beat (settings.CALLOPS_DIAL_QUEUE)."""
+    seen = Heartbeat.objects.filter(name__in=WORKER_HEARTBEATS).aggregate(oldest=Min("seen_at"))
+    if seen["oldest"] is None:
         return None
-    return _number(max(0.0, (now - seen).total_seconds() / 60))
+    return _number(max(0.0, (now - seen["oldest"]).total_seconds() / 60))
 
 
 def _breakers_open(rule: AlertRule, now: datetime) -> Decimal:

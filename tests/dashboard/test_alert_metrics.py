@@ -134,6 +134,15 @@ def test_it_measures_minutes_since_the_worker_heartbeat():
     assert metric_value(heartbeat, now=now) == Decimal("10.00")
 
 
+def test_it_measures_the_dial_worker_silence_once_it_has_run():
+    heartbeat = rule(AlertMetric.WORKER_HEARTBEAT_MISSING)
+    now = timezone.now()
+    Heartbeat.objects.create(name="worker", seen_at=now - timedelta(minutes=1))
+    assert metric_value(heartbeat, now=now) == Decimal("1.00")  # no dial worker yet: not counted
+    Heartbeat.objects.create(name="dial", seen_at=now - timedelta(minutes=12))
+    assert metric_value(heartbeat, now=now) == Decimal("12.00")
+
+
 def test_it_counts_the_scoped_accounts_whose_breaker_is_not_closed():
     from vendors.models import BreakerState, CircuitBreaker
 
