@@ -476,6 +476,17 @@ def main() -> None:
             f"whole / SQL {ratios[size]:.2f} (goal ≤ 2)"
         )
     call_log.PAGE_SIZE = 50
+    # The floor: what a signed-in request costs through the same middleware with no work, and
+    # with the layout around nothing. Its own whole / SQL says how far the goal's 2 can be met.
+    for name, floor_path in (
+        ("empty view", "/bench-floor/empty/"),
+        ("layout only", "/bench-floor/layout/"),
+    ):
+        m = measure({}, {}, args.repeat, path=floor_path)
+        print(
+            f"floor, {name}: whole p95 {m.p95:5.1f} ms, SQL p95 {m.sql_p95:5.1f} ms "
+            f"({len(m.queries)} queries), whole / SQL {m.p95 / m.sql_p95:.2f}"
+        )
     flat = sizes[50] == sizes[200]
     all_met &= flat
     print(

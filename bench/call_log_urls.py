@@ -7,6 +7,8 @@ changelist does: that is the cost a Django user gets.
 """
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import path
 
 from calls.models import Call
@@ -34,4 +36,21 @@ class CallAdmin(admin.ModelAdmin):
 
 admin.site.register(Call, CallAdmin)
 
-urlpatterns = [path("bench-admin/", admin.site.urls), *callops_urlpatterns]
+
+def empty_page(request: HttpRequest) -> HttpResponse:
+    """The floor of any signed-in request: callops' middleware, the session and the user, no
+    work. What the call log costs beyond it is what its own code and queries cost."""
+    return HttpResponse(f"signed in as {request.user.pk}")
+
+
+def layout_page(request: HttpRequest) -> HttpResponse:
+    """The floor of a full page: the layout (navigation, the user's roles) around nothing."""
+    return render(request, "base.html")
+
+
+urlpatterns = [
+    path("bench-admin/", admin.site.urls),
+    path("bench-floor/empty/", empty_page),
+    path("bench-floor/layout/", layout_page),
+    *callops_urlpatterns,
+]

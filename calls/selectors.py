@@ -274,8 +274,9 @@ def contact_choices(*, search: str = "", selected_id: int | None = None, limit: 
     return chosen
 
 
-def call_filter_options() -> dict[str, Any]:
-    """The lists the call log's filter form offers, in one query (full page only)."""
+def call_filter_options() -> dict[str, list[tuple[int, str]]]:
+    """The lists the call log's filter form offers, as (pk, name) choices, in one query (full
+    page only)."""
     # calls never imports campaigns (dependencies point one way): the model comes from the FK.
     campaign_model = Call._meta.get_field("campaign").related_model
     recent_campaigns = campaign_model.objects.order_by("-created_at").values("pk")[:200]
@@ -309,10 +310,7 @@ def call_filter_options() -> dict[str, Any]:
     found["accounts"].sort(key=lambda row: (row[0], row[1]))
     found["agents"].sort(key=lambda row: (row[0], row[1]))
     found["campaigns"].sort(key=lambda row: row[0], reverse=True)
-    return {
-        kind: [{"pk": pk, "name": name} for _sort, pk, name in items]
-        for kind, items in found.items()
-    }
+    return {kind: [(pk, name) for _sort, pk, name in items] for kind, items in found.items()}
 
 
 def webhook_inbox(

@@ -42,3 +42,21 @@ def test_it_shows_a_vendor_code_as_words(code, label):
     from dashboard.templatetags.human import code_label
 
     assert code_label(code) == label
+
+
+def test_it_prints_a_selects_options_escaped_with_the_current_one_selected():
+    rendered = Template("{% select_options choices current %}").render(
+        Context({"choices": [("", "Any"), (7, "<b>Ann</b>"), ('x"y', "Quote")], "current": "7"})
+    )
+    assert rendered == (
+        '<option value="">Any</option>'
+        '<option value="7" selected>&lt;b&gt;Ann&lt;/b&gt;</option>'
+        '<option value="x&quot;y">Quote</option>'
+    )
+
+
+def test_it_selects_no_option_when_nothing_is_chosen():
+    rendered = Template("{% select_options choices current %}").render(
+        Context({"choices": [("", "Any"), ("a", "A")], "current": None})
+    )
+    assert " selected" not in rendered
