@@ -10,25 +10,35 @@ many calls mention the words:
 
 - a common word (one in three calls says "pricing"): walk the log's index newest first and test
   each call's stored document until the page is full, about as fast as the page without search;
-- a rare word (131 calls in a million say "escrow"): that walk would test most of the table
-  before it found 50. The index finds the few calls first, then the page is read by their ids.
+- a rare word (127 calls in a million say "escrow"): that walk would test most of the table
+  before it found 50. The search index finds the few calls, then they are sorted.
 
 PostgreSQL's planner picks between them from its statistics, but for a word its statistics do not
-track it assumes one call in 200, and then walks a million calls for a word 131 of them say. So
+track it assumes one call in 200, and then walks a million calls for a word 127 of them say. So
 the choice is made here from the same statistics (`pg_stats.most_common_elems`, the words
-ANALYZE found common): a word that starts none of them is looked up in the index first, up to
-RARE_MATCHES calls; more than that and it was not rare after all, so the walk answers.
+ANALYZE found common): for a word that starts none of them, the page reads the ids of its calls
+from the search index first, in the same query, and is ordered by an expression equal to the
+log's order that the log's index cannot give (`created_at + '0 s'`): the planner can only read
+those few calls by id and sort them. A word the statistics missed although it is frequent
+(written since the last ANALYZE) is still answered right, by sorting its many matches.
+
+A contact whose name matches is looked up inside the page's own query (`contact_id =
+ANY(ARRAY(SELECT ...))`, run once before the page, and an index condition PostgreSQL ORs with
+the others): either way a search is one query.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
+from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection
-from django.db.models import Q, QuerySet, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, F, Func, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.expressions import Expression
 from django.db.models.functions import Cast
 
 from calls.models import Call
@@ -37,17 +47,27 @@ from contacts.models import Contact
 # No stemming and no stop words, so names, product words and numbers in any language match as
 # typed.
 SEARCH_CONFIG = "simple"
-SEARCH_DOCUMENT = RawSQL('"calls_call"."search_document"', [], output_field=SearchVectorField())
-# A rare word's calls are found through the index first, up to this many.
-RARE_MATCHES = 2000
+
+
+class _SearchDocument(Expression):
+    """The calls' stored `search_document` column, under whatever alias the query gives the
+    calls table (`U0` inside a subquery): the model does not declare it, so no F() reaches it."""
+
+    output_field = SearchVectorField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return f'{table}."search_document"', []
+
+
+SEARCH_DOCUMENT = _SearchDocument()
 # How long a process trusts what it read of the statistics (ANALYZE runs every few minutes to
 # hours on a busy table; a word's frequency changes slower than that).
 COMMON_WORDS_TTL = 600.0
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_LIKE = re.compile(r"^[\d\s()+./-]+$")
-# Contacts whose names match are looked up first, so the call query stays index-friendly
-# (`contact_id IN (1, 2, ...)` and the search index can be OR-ed by PostgreSQL).
+# At most this many contacts whose names match are searched for calls.
 _MAX_CONTACT_MATCHES = 500
 
 _common_words: tuple[float, frozenset[str]] = (0.0, frozenset())
@@ -86,18 +106,34 @@ def _is_common(words: list[str]) -> bool:
     return all(any(known.startswith(word) for known in common) for word in words)
 
 
+class EqualsAny(Func):
+    """`column = ANY(array)`: unlike `IN (SELECT ...)` beside an OR, PostgreSQL reads it from
+    the column's index, with the array computed once before the query (an InitPlan)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple]:
+        column, array = self.get_source_expressions()
+        column_sql, column_params = compiler.compile(column)
+        array_sql, array_params = compiler.compile(array)
+        return f"{column_sql} = ANY({array_sql})", (*column_params, *array_params)
+
+
+def _by_contact_name(text: str) -> Q:
+    """Calls with a contact whose name contains `text`, inside the calls' own query."""
+    contacts = Contact.objects.filter(name__icontains=text).values("pk")[:_MAX_CONTACT_MATCHES]
+    if connection.vendor == "postgresql":
+        return Q(EqualsAny("contact_id", ArraySubquery(contacts)))
+    return Q(contact_id__in=Subquery(contacts))
+
+
 def search_calls(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
     """`calls` narrowed to those whose number, contact, summary or transcript match `text`."""
     digits = "".join(ch for ch in text if ch.isdigit())
     if _PHONE_LIKE.match(text) and len(digits) >= 3:
         # A number: "+1 (415) 555" finds +1415555.... on the call or on its contact.
         return calls.filter(Q(to_number__contains=digits) | Q(from_number__contains=digits))
-    contact_ids = list(
-        Contact.objects.filter(name__icontains=text).values_list("pk", flat=True)[
-            :_MAX_CONTACT_MATCHES
-        ]
-    )
-    by_contact = Q(contact_id__in=contact_ids)
+    by_contact = _by_contact_name(text)
     words = search_words(text)
     if not words:
         return calls.filter(by_contact)
@@ -111,12 +147,22 @@ def search_calls(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
     query = SearchQuery(
         " & ".join(f"{word}:*" for word in words), search_type="raw", config=SEARCH_CONFIG
     )
-    if not _is_common(words):
-        found = list(
-            Call.objects.alias(document=SEARCH_DOCUMENT)
-            .filter(document=query)
-            .values_list("pk", flat=True)[: RARE_MATCHES + 1]
-        )
-        if len(found) <= RARE_MATCHES:
-            return calls.filter(Q(pk__in=found) | by_contact)
-    return calls.alias(document=SEARCH_DOCUMENT).filter(Q(document=query) | by_contact)
+    if _is_common(words):
+        return calls.alias(document=SEARCH_DOCUMENT).filter(Q(document=query) | by_contact)
+    # The matches' ids, an array computed once before the page: its size is unknown to the
+    # planner, which then reads them by id and sorts them. Testing the document in the page's
+    # own query instead makes the planner expect one call in 200 and start parallel workers.
+    matches = Call.objects.alias(document=SEARCH_DOCUMENT).filter(document=query).order_by()
+    return calls.filter(Q(EqualsAny("pk", ArraySubquery(matches.values("pk")))) | by_contact)
+
+
+def search_ordering(text: str) -> tuple[Any, ...] | None:
+    """The log's order (newest first) for a search of rare words on PostgreSQL, as an
+    expression the log's index cannot give, so the planner reads the matches from the search
+    index and sorts them (see the module's docstring); None for the usual order."""
+    if connection.vendor != "postgresql" or _PHONE_LIKE.match(text):
+        return None
+    words = search_words(text)
+    if not words or _is_common(words):
+        return None
+    return ((F("created_at") + Value(timedelta(0))).desc(), "-id")

@@ -21,7 +21,7 @@ from calls.models import (
     StepStatus,
     WebhookEvent,
 )
-from calls.search import search_calls
+from calls.search import search_calls, search_ordering
 from calls.state import CONNECTED_OUTCOMES
 from contacts.models import Contact
 from vendors.errors import VendorError
@@ -100,7 +100,8 @@ def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
         calls = calls.filter(recording_url="")
     if f.is_stale is not None:
         calls = calls.filter(is_stale=f.is_stale)
-    return _conversation_filters(calls, f).order_by("-created_at", "-id")
+    ordering = (search_ordering(f.search) if f.search else None) or ("-created_at", "-id")
+    return _conversation_filters(calls, f).order_by(*ordering)
 
 
 def _conversation_filters(calls: QuerySet[Call], f: CallFilters) -> QuerySet[Call]:
