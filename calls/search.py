@@ -127,8 +127,15 @@ def _by_contact_name(text: str) -> Q:
     return Q(contact_id__in=Subquery(contacts))
 
 
+# The log's order, newest first, as an expression the log's index cannot give: the planner then
+# reads a rare word's few matches by id and sorts them (see the module's docstring).
+_SORTED_NEWEST_FIRST = ((F("created_at") + Value(timedelta(0))).desc(), "-id")
+
+
 def search_calls(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
-    """`calls` narrowed to those whose number, contact, summary or transcript match `text`."""
+    """`calls` narrowed to those whose number, contact, summary or transcript match `text`.
+    For rare words on PostgreSQL they are also ordered newest first, in a way that keeps the
+    planner off the log's index: apply it after any other ordering."""
     digits = "".join(ch for ch in text if ch.isdigit())
     if _PHONE_LIKE.match(text) and len(digits) >= 3:
         # A number: "+1 (415) 555" finds +1415555.... on the call or on its contact.
@@ -153,16 +160,6 @@ def search_calls(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
     # planner, which then reads them by id and sorts them. Testing the document in the page's
     # own query instead makes the planner expect one call in 200 and start parallel workers.
     matches = Call.objects.alias(document=SEARCH_DOCUMENT).filter(document=query).order_by()
-    return calls.filter(Q(EqualsAny("pk", ArraySubquery(matches.values("pk")))) | by_contact)
-
-
-def search_ordering(text: str) -> tuple[Any, ...] | None:
-    """The log's order (newest first) for a search of rare words on PostgreSQL, as an
-    expression the log's index cannot give, so the planner reads the matches from the search
-    index and sorts them (see the module's docstring); None for the usual order."""
-    if connection.vendor != "postgresql" or _PHONE_LIKE.match(text):
-        return None
-    words = search_words(text)
-    if not words or _is_common(words):
-        return None
-    return ((F("created_at") + Value(timedelta(0))).desc(), "-id")
+    return calls.filter(
+        Q(EqualsAny("pk", ArraySubquery(matches.values("pk")))) | by_contact
+    ).order_by(*_SORTED_NEWEST_FIRST)

@@ -21,7 +21,7 @@ from calls.models import (
     StepStatus,
     WebhookEvent,
 )
-from calls.search import search_calls, search_ordering
+from calls.search import search_calls
 from calls.state import CONNECTED_OUTCOMES
 from contacts.models import Contact
 from vendors.errors import VendorError
@@ -67,8 +67,6 @@ def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
     """Calls matching the filters, newest first, with what the log shows of each."""
     calls = Call.objects.select_related("vendor_account", "agent", "contact", "campaign")
     f = filters or CallFilters()
-    if f.search:
-        calls = search_calls(calls, f.search)
     if f.state:
         calls = calls.filter(state=f.state)
     if len(f.common_outcomes) == 1:
@@ -100,8 +98,11 @@ def call_list(*, filters: CallFilters | None = None) -> QuerySet[Call]:
         calls = calls.filter(recording_url="")
     if f.is_stale is not None:
         calls = calls.filter(is_stale=f.is_stale)
-    ordering = (search_ordering(f.search) if f.search else None) or ("-created_at", "-id")
-    return _conversation_filters(calls, f).order_by(*ordering)
+    calls = _conversation_filters(calls, f).order_by("-created_at", "-id")
+    if f.search:
+        # Last: a rare word's search orders the page itself (calls/search.py).
+        calls = search_calls(calls, f.search)
+    return calls
 
 
 def _conversation_filters(calls: QuerySet[Call], f: CallFilters) -> QuerySet[Call]:
