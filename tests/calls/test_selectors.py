@@ -180,16 +180,18 @@ def test_it_tells_common_words_from_rare_ones_by_the_statistics():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
-def test_it_reads_a_rare_words_calls_by_id_and_sorts_them_in_one_query(monkeypatch):
+def test_it_reads_a_rare_words_calls_where_they_lie_and_sorts_them_in_one_query(monkeypatch):
     """The log's index would answer "newest first" by walking every call: for a rare word the
-    page takes its calls' ids from the search index and an order that index cannot give (the
-    benchmark shows the plan on a million calls; a tiny table is planned differently)."""
+    page gathers where its calls lie (search index and contact names together), reads those
+    rows and sorts them by an order the log's index cannot give (the benchmark shows the plan
+    on a million calls; a tiny table is planned differently)."""
     monkeypatch.setattr(search, "common_words", lambda: frozenset({"pricing"}))
     escrow = CallFactory(summary="Asked about escrow.")
     rare = call_list(filters=CallFilters(search="escrow"))
     sql = str(rare.query)
-    assert '"calls_call"."id" = ANY(ARRAY(SELECT' in sql
-    assert 'U0."search_document" @@' in sql  # the subquery's own calls, not correlated
+    assert 'WHERE "calls_call".ctid = ANY(ARRAY(SELECT V0.ctid' in sql
+    # The subquery's own calls, not correlated, with the contacts' names inside it.
+    assert 'V0."search_document" @@' in sql and 'V0."contact_id" = ANY(ARRAY(' in sql
     assert 'ORDER BY ("calls_call"."created_at" + ' in sql
     with CaptureQueriesContext(connection) as captured:
         assert [call.pk for call in call_page(filters=CallFilters(search="escrow")).calls] == [
@@ -197,8 +199,33 @@ def test_it_reads_a_rare_words_calls_by_id_and_sorts_them_in_one_query(monkeypat
         ]
     assert len(captured.captured_queries) == 1
     common = str(call_list(filters=CallFilters(search="pricing")).query)
-    assert '"search_document" @@' in common and 'U0."search_document"' not in common
+    assert '"search_document" @@' in common and "ctid" not in common
     assert common.endswith('ORDER BY "calls_call"."created_at" DESC, "calls_call"."id" DESC')
+
+
+@pytest.mark.parametrize("common", [frozenset(), frozenset({"escrow"})])
+def test_it_pages_a_search_with_other_filters_without_gaps_or_duplicates(monkeypatch, common):
+    """Both plans page by the same cursor, ties broken by id, other filters applied."""
+    monkeypatch.setattr(search, "common_words", lambda: common)
+    agent = AgentFactory()
+    contact = ContactFactory(name="Escrow Partners")
+    matches = [CallFactory(agent=agent, summary=f"escrow question {n}") for n in range(5)]
+    matches += [CallFactory(agent=agent, contact=contact) for _ in range(3)]
+    CallFactory(summary="escrow, another agent")
+    CallFactory(agent=agent, summary="nothing to see")
+    same = timezone.now() - timedelta(minutes=5)
+    Call.objects.filter(pk__in=[call.pk for call in matches[1:6]]).update(created_at=same)
+    filters = CallFilters(search="escrow", agent_id=agent.pk)
+    seen: list[int] = []
+    cursor = ""
+    while True:
+        page = call_page(filters=filters, after=cursor, size=3)
+        seen += ids(page.calls)
+        if not page.has_more:
+            break
+        cursor = page.next_cursor
+    assert seen == ids(call_list().filter(pk__in=[call.pk for call in matches]))
+    assert len(seen) == 8
 
 
 @pytest.mark.parametrize("common", [frozenset(), frozenset({"escrow"})])
