@@ -20,9 +20,7 @@ from contacts.db import bulk_cursor
 from contacts.import_rows import CHANGED_FIELDS, StagedRows, member_inserts
 from contacts.models import (
     Contact,
-    ContactImportMember,
     ContactImportUpdate,
-    ContactListMember,
     DuplicatePolicy,
 )
 
@@ -190,26 +188,6 @@ class PostgresRows(StagedRows):
                 f"CREATE TEMP TABLE {_BEFORE} (id bigint, phone_e164 text, name text, "
                 "email text, linkedin_url text, time_zone text, metadata jsonb) ON COMMIT DROP"
             )
-            self._check_members_at_once(cursor)
-
-    def _check_members_at_once(self, cursor: Any) -> None:
-        """The member rows' foreign keys are checked as each chunk is written, not at commit.
-
-        Django makes them deferred: a million member rows left two million checks for the
-        COMMIT, where PostgreSQL ran them on one core while the workers had nothing left to
-        do. Checked with each chunk, they run while the workers check the next rows. Every
-        member row points at a contact that exists by then, so nothing else changes (and the
-        transaction's end restores the deferral).
-        """
-        tables = [ContactImportMember._meta.db_table, ContactListMember._meta.db_table]
-        cursor.execute(
-            "SELECT string_agg(quote_ident(conname), ', ') FROM pg_constraint "
-            "WHERE contype = 'f' AND condeferrable AND conrelid = ANY(%s::regclass[])",
-            [tables],
-        )
-        names = cursor.fetchone()[0]
-        if names:
-            cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
 
     check = staticmethod(check_chunk_for_copy)
 

@@ -7,8 +7,14 @@ import io
 
 import pytest
 
-from contacts import import_postgres, services
-from contacts.models import Contact, ContactImport, ContactList, ContactListMember
+from contacts import import_postgres, selectors, services
+from contacts.models import (
+    Contact,
+    ContactImport,
+    ContactImportMember,
+    ContactList,
+    ContactListMember,
+)
 from tests.contacts.test_import_service import csv_bytes
 from tests.factories import ContactFactory
 
@@ -189,3 +195,33 @@ def test_it_lists_lists_and_filters_contacts_by_list_and_file_in_the_api(client_
     bad = client.get("/api/v1/contacts/", {"list": "abc"})
     assert bad.status_code == 400 and "list" in bad.json()["error"]["fields"]
     assert bob.name not in str(client.get("/api/v1/contacts/", {"list": vip.pk}).json())
+
+
+def test_it_takes_a_deleted_contact_out_of_its_files_and_lists():
+    """The member tables' keys have no database constraint (an import's speed): deleting a
+    contact, an import or a list still deletes the member rows that name it."""
+    done = run_import(
+        csv_bytes("name,phone", "Ann,+14155552001", "Bo,+14155552002"), list_name="Q4"
+    )
+    ann = Contact.objects.get(phone_e164="+14155552001")
+    services.contact_delete(contact=ann)
+    assert not ContactImportMember.objects.filter(contact_id=ann.pk).exists()
+    assert not ContactListMember.objects.filter(contact_id=ann.pk).exists()
+    assert ContactListMember.objects.filter(contact_list=done.contact_list).count() == 1
+    done.contact_list.delete()
+    assert not ContactListMember.objects.exists()
+    done.delete()
+    assert not ContactImportMember.objects.exists()
+    assert Contact.objects.count() == 1
+
+
+def test_it_shows_nothing_of_a_member_whose_contact_is_gone():
+    """A contact deleted while an import that holds it ran can leave its member rows behind
+    (no constraint stops that delete): no page, filter or audience sees them."""
+    done = run_import(csv_bytes("name,phone", "Ann,+14155552001"), list_name="Q4")
+    gone = Contact.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    ContactImportMember.objects.create(contact_import=done, contact_id=gone)
+    ContactListMember.objects.create(contact_list=done.contact_list, contact_id=gone)
+    in_file = {"+14155552001"}
+    assert phones(selectors.contact_list(import_id=done.pk)) == in_file
+    assert phones(selectors.contact_list(list_id=done.contact_list_id)) == in_file
