@@ -52,7 +52,7 @@ class ContactList(models.Model):
 # The member tables' foreign keys are Django's, not PostgreSQL's (db_constraint=False). An
 # import writes a member row per contact of its file in the statement that writes the contact,
 # and PostgreSQL checked both keys of every row by reading and locking the contact and the
-# import again: 1M rows, 9.4 s of the backend's 25.7 s (import 31.4 -> 22.6 s; see README,
+# import again: 1M rows, 9.4 s of the backend's 25.7 s (import 31.4 -> 22.9-23.8 s; README,
 # issue 22). Deleting still cascades: Django deletes the members with the contact, the list or
 # the import. The one row this can leave is a member of a contact deleted while an import
 # that holds it is running (the constraint made that delete fail instead); every read joins
