@@ -62,20 +62,6 @@ from contacts.models import Contact
 SEARCH_CONFIG = "simple"
 
 
-class _SearchDocument(Expression):
-    """The calls' stored `search_document` column, under whatever alias the query gives the
-    calls table (`U0` inside a subquery): the model does not declare it, so no F() reaches it."""
-
-    output_field = SearchVectorField()
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
-        table = compiler.quote_name_unless_alias(compiler.query.base_table)
-        return f'{table}."search_document"', []
-
-
-SEARCH_DOCUMENT = _SearchDocument()
-
-
 class _RowLocationField(Field):
     """PostgreSQL's `tid`: where a row version lies in its table."""
 
@@ -83,14 +69,24 @@ class _RowLocationField(Field):
         return "tid"
 
 
-class _RowLocation(Expression):
-    """The `ctid` of the calls table under whatever alias the query gives it: the place of the
-    row version the statement's snapshot sees, valid for as long as that statement runs."""
+class _CallsColumn(Expression):
+    """A column of the calls table the model does not declare, under whatever alias the query
+    gives the table (`U0`, `V0` inside a subquery): no F() reaches it."""
 
-    output_field = _RowLocationField()
+    def __init__(self, column_sql: str, output_field: Field) -> None:
+        super().__init__(output_field=output_field)
+        self.column_sql = column_sql
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list]:
-        return f"{compiler.quote_name_unless_alias(compiler.query.base_table)}.ctid", []
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return f"{table}.{self.column_sql}", []
+
+
+# The stored `search_document` column (calls/migrations/0016).
+SEARCH_DOCUMENT = _CallsColumn('"search_document"', SearchVectorField())
+# A call's `ctid`: the place of the row version the statement's snapshot sees, valid for as
+# long as that statement runs.
+_ROW_LOCATION = _CallsColumn("ctid", _RowLocationField())
 
 
 # How long a process trusts what it read of the statistics (ANALYZE runs every few minutes to
@@ -196,9 +192,9 @@ def search_calls(calls: QuerySet[Call], text: str) -> QuerySet[Call]:
         Call.objects.alias(document=SEARCH_DOCUMENT)
         .filter(Q(document=query) | by_contact)
         .order_by()
-        .annotate(location=_RowLocation())
+        .annotate(location=_ROW_LOCATION)
         .values("location")
     )
-    return calls.filter(EqualsAny(_RowLocation(), ArraySubquery(matches))).order_by(
+    return calls.filter(EqualsAny(_ROW_LOCATION, ArraySubquery(matches))).order_by(
         *_SORTED_NEWEST_FIRST
     )
