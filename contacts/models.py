@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -49,14 +50,21 @@ class ContactList(models.Model):
         return self.name
 
 
-# The member tables' foreign keys are Django's, not PostgreSQL's (db_constraint=False). An
-# import writes a member row per contact of its file in the statement that writes the contact,
-# and PostgreSQL checked both keys of every row by reading and locking the contact and the
-# import again: 1M rows, 9.4 s of the backend's 25.7 s (import 31.4 -> 22.9-23.8 s; README,
-# issue 22). Deleting still cascades: Django deletes the members with the contact, the list or
-# the import. The one row this can leave is a member of a contact deleted while an import
-# that holds it is running (the constraint made that delete fail instead); every read joins
-# the contact, so such a row is never shown, and contact ids are never reused.
+def _member_key(to: type[models.Model], *, related_name: str, **options: Any) -> models.ForeignKey:
+    """A key of a member table (a contact in a list or in an imported file), kept by Django,
+    not by PostgreSQL (db_constraint=False).
+
+    An import writes a member row per contact of its file in the statement that writes the
+    contact, and PostgreSQL checked both keys of every row by reading and locking the contact
+    and the import again: 1M rows, 9.4 s of the backend's 25.7 s (import 31.4 -> 22.9-23.8 s;
+    README, issue 22). Deleting still cascades: Django deletes the members with the contact,
+    the list or the import. The one row this can leave is a member of a contact deleted while
+    an import that holds it is running (the constraint made that delete fail instead); every
+    read joins the contact, so such a row is never shown, and contact ids are never reused.
+    """
+    return models.ForeignKey(
+        to, on_delete=models.CASCADE, related_name=related_name, db_constraint=False, **options
+    )
 
 
 class ContactListMember(models.Model):
@@ -64,16 +72,8 @@ class ContactListMember(models.Model):
     each (the key's index serves "the contacts of a list")."""
 
     pk = models.CompositePrimaryKey("contact_list", "contact")
-    contact_list = models.ForeignKey(
-        ContactList,
-        on_delete=models.CASCADE,
-        related_name="members",
-        db_index=False,
-        db_constraint=False,
-    )
-    contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="list_memberships", db_constraint=False
-    )
+    contact_list = _member_key(ContactList, related_name="members", db_index=False)
+    contact = _member_key(Contact, related_name="list_memberships")
 
     def __str__(self) -> str:
         return f"{self.contact_id} in list {self.contact_list_id}"
@@ -197,17 +197,8 @@ class ContactImportMember(models.Model):
     audience "contacts of this file"."""
 
     pk = models.CompositePrimaryKey("contact_import", "contact")
-    # Foreign keys without database constraints: see ContactListMember.
-    contact_import = models.ForeignKey(
-        ContactImport,
-        on_delete=models.CASCADE,
-        related_name="members",
-        db_index=False,
-        db_constraint=False,
-    )
-    contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="import_memberships", db_constraint=False
-    )
+    contact_import = _member_key(ContactImport, related_name="members", db_index=False)
+    contact = _member_key(Contact, related_name="import_memberships")
 
     def __str__(self) -> str:
         return f"{self.contact_id} in import {self.contact_import_id}"
