@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection
 
@@ -63,6 +64,20 @@ def number_inside_shipped_calling_hours(last_four: int, *, minutes: int = 15) ->
         if not any(hours_refusal(rules, place, moment) for moment in moments):
             return number
     raise AssertionError("no place is inside the shipped calling hours now")
+
+
+def migrate_to(targets: list[tuple[str, str | None]]) -> Any:
+    """Migrates the database to `targets` ((app, migration), None for none of the app) and
+    returns the models as they stand there (a migration test's historical apps)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    executor.loader.build_graph()
+    applied = [target for target in targets if target[1] is not None]
+    return executor.loader.project_state(applied).apps
 
 
 def migrate_to_latest() -> None:

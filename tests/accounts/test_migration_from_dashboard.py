@@ -4,10 +4,8 @@ at the schema before the move, holding data, migrates forward and the rows read 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-from tests.utils import migrate_to_latest
+from tests.utils import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,17 +20,8 @@ BEFORE = [("dashboard", "0005_analytics_summary"), ("accounts", None)]
 AFTER = [("dashboard", "0006_accounts_models_moved"), ("accounts", "0001_initial")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    applied = [target for target in targets if target[1] is not None]
-    return executor.loader.project_state(applied).apps
-
-
 def test_it_keeps_audit_events_and_tokens_through_the_move():
-    old = migrate(BEFORE)
+    old = migrate_to(BEFORE)
     user_model = old.get_model("auth", "User")
     adele = user_model.objects.create(username="adele-before-the-move")
     old.get_model("dashboard", "AuditEvent").objects.create(
@@ -44,7 +33,7 @@ def test_it_keeps_audit_events_and_tokens_through_the_move():
     content_type = old.get_model("contenttypes", "ContentType")
     content_type.objects.get_or_create(app_label="dashboard", model="apitoken")
 
-    new = migrate(AFTER)
+    new = migrate_to(AFTER)
     event = new.get_model("accounts", "AuditEvent").objects.get(target="CRM")
     assert (event.actor.username, event.action, event.detail) == (
         adele.username,
@@ -57,6 +46,6 @@ def test_it_keeps_audit_events_and_tokens_through_the_move():
     assert list(moved.values_list("app_label", flat=True)) == ["accounts"]
 
     # And back: a release rolled back finds its rows where it left them.
-    back = migrate(BEFORE)
+    back = migrate_to(BEFORE)
     assert back.get_model("dashboard", "ApiToken").objects.filter(prefix="abc123").exists()
-    migrate(AFTER)
+    migrate_to(AFTER)

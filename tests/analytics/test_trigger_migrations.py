@@ -5,12 +5,10 @@ and a database that lost them starts its summary over."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from analytics import summary_triggers
 from analytics.models import SummaryState
-from tests.utils import migrate_to_latest
+from tests.utils import migrate_to, migrate_to_latest
 
 
 def test_it_ends_every_migration_with_the_summary_triggers(db):
@@ -20,9 +18,7 @@ def test_it_ends_every_migration_with_the_summary_triggers(db):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_puts_back_lost_triggers_and_starts_the_summary_over():
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([("analytics", "0002_summary_common_outcome")])
+    migrate_to([("analytics", "0002_summary_common_outcome")])
     try:
         SummaryState.objects.update_or_create(pk=1, defaults={"time_zone": "Europe/Paris"})
         summary_triggers.drop_triggers()  # what SQLite's rebuild of calls_call did

@@ -4,10 +4,8 @@ rules are rewritten in them, and the analytics summary starts over."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-from tests.utils import migrate_to_latest
+from tests.utils import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,16 +28,8 @@ AFTER = [
 ]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
 def test_it_gives_stored_calls_and_rules_the_common_outcomes():
-    old = migrate(BEFORE)
+    old = migrate_to(BEFORE)
     account = old.get_model("vendors", "VendorAccount").objects.create(
         kind="revrag", name="Old Revrag", base_url="http://127.0.0.1:9/revrag"
     )
@@ -71,7 +61,7 @@ def test_it_gives_stored_calls_and_rules_the_common_outcomes():
         pk=1, defaults={"time_zone": "UTC"}
     )
 
-    new = migrate(AFTER)
+    new = migrate_to(AFTER)
     outcomes = dict(new.get_model("calls", "Call").objects.values_list("pk", "common_outcome"))
     assert outcomes == {declined.pk: "declined", callback.pk: "callback_requested", live.pk: ""}
     assert new.get_model("calls", "PostCallRule").objects.get().outcomes == [
